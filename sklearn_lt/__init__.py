@@ -1,0 +1,38 @@
+"""sklearn-lt: long-tailed recognition for the scikit-learn ecosystem.
+
+Decoupled representation and classifier learning (Kang et al., ICLR 2020) and
+logits retargeting (LORT, 2024) as scikit-learn estimators on numpy arrays and
+torch tensors.
+"""
+
+from .heads import (
+    CRTClassifier,
+    LORTClassifier,
+    LWSClassifier,
+    NCMClassifier,
+    SoftmaxClassifier,
+    TauNormClassifier,
+)
+from .sampling import (
+    ClassBalancedSampler,
+    InstanceBalancedSampler,
+    PowerSampler,
+    ProgressivelyBalancedSampler,
+    SquareRootSampler,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CRTClassifier",
+    "ClassBalancedSampler",
+    "InstanceBalancedSampler",
+    "LORTClassifier",
+    "LWSClassifier",
+    "NCMClassifier",
+    "PowerSampler",
+    "ProgressivelyBalancedSampler",
+    "SoftmaxClassifier",
+    "SquareRootSampler",
+    "TauNormClassifier",
+]

@@ -1,0 +1,17 @@
+"""Stage-two heads: linear classifiers on frozen features, numpy or torch."""
+
+from ._base import LinearHead
+from ._ncm import NCMClassifier
+from ._rebalance import LORTClassifier, LWSClassifier, TauNormClassifier, tau_normalize
+from ._softmax import CRTClassifier, SoftmaxClassifier
+
+__all__ = [
+    "CRTClassifier",
+    "LORTClassifier",
+    "LWSClassifier",
+    "LinearHead",
+    "NCMClassifier",
+    "SoftmaxClassifier",
+    "TauNormClassifier",
+    "tau_normalize",
+]

@@ -1,0 +1,150 @@
+"""Class sampling probabilities of Kang et al. (ICLR 2020), section 3.
+
+Pure numpy functions: the samplers, the training loop and the plots all read
+the probabilities from here.
+"""
+
+import numpy as np
+
+__all__ = [
+    "power_probabilities",
+    "progressive_probabilities",
+    "progressive_weight",
+    "target_counts",
+    "class_indices",
+    "draw_indices",
+]
+
+
+def _check_counts(class_counts):
+    counts = np.asarray(class_counts, dtype=np.float64)
+    if counts.ndim != 1 or counts.size == 0:
+        raise ValueError("class_counts must be a non-empty 1-D array.")
+    if np.any(counts < 0) or not np.all(np.isfinite(counts)):
+        raise ValueError("class_counts must be finite and non-negative.")
+    if np.any(counts == 0):
+        empty = np.flatnonzero(counts == 0).tolist()
+        raise ValueError(
+            f"Classes at positions {empty} have zero samples: a class with no "
+            "sample cannot be sampled."
+        )
+    return counts
+
+
+def power_probabilities(class_counts, q):
+    """Class sampling probabilities ``p_j = n_j**q / sum_i n_i**q`` (Kang et al. eq. 1).
+
+    ``q=1`` is instance-balanced, ``q=0`` class-balanced and ``q=1/2``
+    square-root sampling.
+
+    Parameters
+    ----------
+    class_counts : array-like of shape (n_classes,)
+        Training samples per class; all must be positive.
+    q : float in [0, 1]
+
+    Returns
+    -------
+    p : ndarray of shape (n_classes,), summing to 1.
+
+    Examples
+    --------
+    >>> from sklearn_lt.sampling import power_probabilities
+    >>> power_probabilities([100, 25, 4], q=0.5).round(3)
+    array([0.588, 0.294, 0.118])
+    """
+    if not 0 <= q <= 1:
+        raise ValueError(f"q must be in [0, 1], got {q}.")
+    powered = _check_counts(class_counts) ** q
+    return powered / powered.sum()
+
+
+def progressive_weight(epoch, n_epochs):
+    """Weight ``t/T`` of class-balanced sampling at ``epoch`` (0-based) of ``n_epochs``.
+
+    The official code (classifier-balancing) takes ``np.linspace(0, 1, T)[t]``:
+    the first epoch is instance-balanced and the last one fully
+    class-balanced. A single epoch is instance-balanced.
+    """
+    if n_epochs < 1:
+        raise ValueError(f"n_epochs must be a positive integer, got {n_epochs}.")
+    if not 0 <= epoch < n_epochs:
+        raise ValueError(f"epoch must be in [0, n_epochs={n_epochs}), got {epoch}.")
+    return 0.0 if n_epochs == 1 else epoch / (n_epochs - 1)
+
+
+def progressive_probabilities(class_counts, epoch, n_epochs):
+    """Progressively-balanced probabilities (Kang et al. eq. 2).
+
+    ``p_j(t) = (1 - t/T) p_j^IB + (t/T) p_j^CB`` with ``t/T`` given by
+    :func:`progressive_weight`.
+
+    Examples
+    --------
+    >>> from sklearn_lt.sampling import progressive_probabilities
+    >>> progressive_probabilities([30, 10], epoch=1, n_epochs=3)
+    array([0.625, 0.375])
+    """
+    weight = progressive_weight(epoch, n_epochs)
+    return (1 - weight) * power_probabilities(class_counts, 1.0) + weight * (
+        power_probabilities(class_counts, 0.0)
+    )
+
+
+def target_counts(probabilities, n_samples):
+    """Integer class counts summing to ``n_samples`` that follow ``probabilities``.
+
+    Largest-remainder rounding of ``p_j * n_samples``: every count is within
+    one of its expectation, so a resample carries no extra class-frequency
+    noise (and instance-balanced sampling returns each class's own count).
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    exact = p * n_samples
+    counts = np.floor(exact).astype(np.int64)
+    short = int(n_samples - counts.sum())
+    if short > 0:
+        # stable sort: ties go to the earlier class, deterministically
+        order = np.argsort(-(exact - counts), kind="stable")
+        counts[order[:short]] += 1
+    return counts
+
+
+def class_indices(y_encoded, n_classes):
+    """Row indices of each class, as a list of ``n_classes`` int64 arrays."""
+    order = np.argsort(y_encoded, kind="stable")
+    bounds = np.cumsum(np.bincount(y_encoded, minlength=n_classes))[:-1]
+    return np.split(order.astype(np.int64), bounds)
+
+
+def draw_indices(per_class_indices, counts, random_state):
+    """Draw ``counts[j]`` rows of each class and shuffle them together.
+
+    Within a class the rows are taken as successive random permutations (as the
+    official class-aware sampler cycles through each class): a class asked for
+    fewer rows than it has is subsampled without replacement, one asked for
+    more repeats every row before any row is repeated again.
+
+    Parameters
+    ----------
+    per_class_indices : list of ndarray
+        Output of :func:`class_indices`.
+    counts : array-like of int, shape (n_classes,)
+    random_state : numpy.random.RandomState
+
+    Returns
+    -------
+    indices : ndarray of shape (sum(counts),), int64
+    """
+    pieces = []
+    for rows, count in zip(per_class_indices, counts):
+        if count == 0:
+            continue
+        if len(rows) == 0:
+            raise ValueError("Cannot draw samples from a class with zero samples.")
+        n_rounds = -(-int(count) // len(rows))
+        picks = np.concatenate(
+            [random_state.permutation(len(rows)) for _ in range(n_rounds)]
+        )[:count]
+        pieces.append(rows[picks])
+    indices = np.concatenate(pieces) if pieces else np.empty(0, dtype=np.int64)
+    return indices[random_state.permutation(len(indices))]

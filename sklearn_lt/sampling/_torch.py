@@ -1,0 +1,75 @@
+"""A torch ``Sampler`` that draws each epoch's rows from a package sampler."""
+
+import numpy as np
+import torch.utils.data
+from sklearn.utils import check_random_state
+
+from ..utils import to_numpy
+
+__all__ = ["EpochIndexSampler"]
+
+
+class EpochIndexSampler(torch.utils.data.Sampler):
+    """Feed a ``DataLoader`` with the rows a :class:`PowerSampler` draws per epoch.
+
+    Built from the labels of the rows the loader iterates over (the training
+    split, never the full ``y``). Call :meth:`set_epoch` at the start of each
+    epoch so that progressively-balanced sampling moves along its schedule;
+    each epoch draws anew from one random stream, so a run is reproducible
+    under ``random_state``.
+
+    Parameters
+    ----------
+    sampler : PowerSampler
+        Any sampler of :mod:`sklearn_lt.sampling`.
+    y : array-like or torch.Tensor of shape (n_samples,)
+        Labels of the dataset the loader reads.
+    n_epochs : int, default=1
+        Length of the training run (the progressive schedule's ``T``).
+    random_state : int, RandomState instance or None, default=None
+        Defaults to the sampler's own ``random_state``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_lt import ClassBalancedSampler
+    >>> from sklearn_lt.sampling import EpochIndexSampler
+    >>> y = np.array([0] * 6 + [1] * 2)
+    >>> index_sampler = EpochIndexSampler(ClassBalancedSampler(), y, random_state=0)
+    >>> np.bincount(y[list(index_sampler)])
+    array([4, 4])
+    """
+
+    def __init__(self, sampler, y, *, n_epochs=1, random_state=None):
+        self.sampler = sampler
+        self.y = to_numpy(y)
+        self.n_epochs = n_epochs
+        self.epoch = 0
+        seed = sampler.random_state if random_state is None else random_state
+        self._rng = check_random_state(seed)
+        if isinstance(seed, (int, np.integer)):
+            # own stream: iterating must not disturb a caller's global state
+            self._rng = np.random.RandomState(seed)
+
+    def set_epoch(self, epoch):
+        """Move to ``epoch`` (0-based) of the run."""
+        self.epoch = epoch
+
+    def class_probabilities(self):
+        """Class sampling probabilities of the current epoch."""
+        counts = np.unique(self.y, return_counts=True)[1]
+        return self.sampler.class_probabilities(
+            counts, epoch=min(self.epoch, self.n_epochs - 1), n_epochs=self.n_epochs
+        )
+
+    def __iter__(self):
+        indices = self.sampler.sample_indices(
+            self.y,
+            epoch=min(self.epoch, self.n_epochs - 1),
+            n_epochs=self.n_epochs,
+            random_state=self._rng,
+        )
+        return iter(indices.tolist())
+
+    def __len__(self):
+        return self.sampler.n_samples or len(self.y)

@@ -1,0 +1,21 @@
+"""Tensor/array helpers shared by every estimator of the package."""
+
+from ._array import (
+    is_tensor,
+    like_input,
+    resolve_device,
+    to_numpy,
+    to_tensor,
+    validate_features,
+    validate_labels,
+)
+
+__all__ = [
+    "is_tensor",
+    "like_input",
+    "resolve_device",
+    "to_numpy",
+    "to_tensor",
+    "validate_features",
+    "validate_labels",
+]

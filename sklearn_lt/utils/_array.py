@@ -1,0 +1,178 @@
+"""Array/tensor helpers: the one place that knows about numpy vs torch.
+
+Every estimator of the package computes in torch. These helpers turn what the
+caller passed into a tensor (validated the scikit-learn way for numpy, by hand
+for torch) and turn results back into the caller's type and device.
+"""
+
+import warnings
+
+import numpy as np
+import torch
+from sklearn.exceptions import DataConversionWarning
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
+
+__all__ = [
+    "is_tensor",
+    "to_numpy",
+    "to_tensor",
+    "like_input",
+    "validate_features",
+    "validate_labels",
+    "resolve_device",
+]
+
+_FLOAT_DTYPES = (torch.float32, torch.float64)
+
+
+def is_tensor(x):
+    """Return True when ``x`` is a :class:`torch.Tensor`."""
+    return isinstance(x, torch.Tensor)
+
+
+def to_numpy(x):
+    """Return ``x`` as a numpy array (tensors are moved to the CPU first)."""
+    if is_tensor(x):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def to_tensor(x, *, device=None, dtype=None):
+    """Return ``x`` as a tensor on ``device`` without copying when possible.
+
+    Read-only numpy arrays (memory maps) are wrapped without a copy: torch
+    warns that they are not writable, but nothing here ever writes to input.
+    """
+    if is_tensor(x):
+        return x.to(device=device if device is not None else x.device, dtype=dtype)
+    x = np.asarray(x)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        t = torch.from_numpy(x) if x.dtype != object else torch.as_tensor(x.astype(float))
+    return t.to(device=device, dtype=dtype)
+
+
+def like_input(result, reference):
+    """Return tensor ``result`` in the type of ``reference``.
+
+    Torch in means torch out (on ``reference``'s device); anything else gives
+    numpy out.
+    """
+    if is_tensor(reference):
+        return result.to(reference.device)
+    return result.detach().cpu().numpy()
+
+
+def resolve_device(device, X):
+    """The device to compute on: ``device`` when given, else ``X``'s device."""
+    if device is not None:
+        return torch.device(device)
+    if is_tensor(X):
+        return X.device
+    return torch.device("cpu")
+
+
+def validate_features(estimator, X, *, reset, device=None):
+    """Validate a 2-D float feature matrix and return it as a tensor.
+
+    numpy-like input goes through scikit-learn's ``validate_data`` (so feature
+    names, ``n_features_in_`` and the usual error messages behave as in
+    scikit-learn). Torch tensors are checked here with the same rules: 2-D,
+    non-empty, finite, float32 or float64 (float16/bfloat16/integers are
+    upcast to float32), and ``n_features_in_`` is recorded or checked.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Where ``n_features_in_`` is recorded (``reset=True``) or checked.
+    X : array-like or torch.Tensor of shape (n_samples, n_features)
+    reset : bool
+        True in ``fit``, False in ``predict`` and friends.
+    device : str or torch.device, default=None
+        Move the result there; ``None`` keeps a tensor's own device (numpy
+        goes to the CPU).
+
+    Returns
+    -------
+    X : torch.Tensor of shape (n_samples, n_features), float32 or float64
+    """
+    if not is_tensor(X):
+        X = validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32])
+        return to_tensor(X, device=device)
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2-D tensor of shape (n_samples, n_features), got shape "
+            f"{tuple(X.shape)}. Reshape your data with X.reshape(-1, 1) for a "
+            "single feature or X.reshape(1, -1) for a single sample."
+        )
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(
+            f"Found a tensor with shape {tuple(X.shape)}: at least one sample and "
+            "one feature are required."
+        )
+    if X.is_complex():
+        raise ValueError("Complex data not supported.")
+    if X.dtype not in _FLOAT_DTYPES:
+        X = X.to(torch.float32)
+    if not bool(torch.isfinite(X).all()):
+        raise ValueError("Input X contains NaN or infinity.")
+    if reset:
+        estimator.n_features_in_ = X.shape[1]
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    elif X.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
+            f"expecting {estimator.n_features_in_} features as input."
+        )
+    return X.to(device) if device is not None else X
+
+
+def validate_labels(y, n_samples, *, min_classes=2):
+    """Check classification labels and encode them.
+
+    Parameters
+    ----------
+    y : array-like or torch.Tensor of shape (n_samples,)
+    n_samples : int
+        Number of rows of X; a different length is an error.
+    min_classes : int, default=2
+        Fewer distinct labels raise a ``ValueError`` that names the classes.
+
+    Returns
+    -------
+    classes : ndarray of shape (n_classes,)
+        Sorted unique labels.
+    y_encoded : ndarray of shape (n_samples,), int64
+        Index of each label in ``classes``.
+    counts : ndarray of shape (n_classes,), int64
+        Number of samples of each class.
+    """
+    if y is None:
+        raise ValueError("requires y to be passed, but the target y is None.")
+    y = to_numpy(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected. Please "
+            "change the shape of y to (n_samples,), for example using ravel().",
+            DataConversionWarning,
+            stacklevel=3,
+        )
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D, got an array of shape {y.shape}.")
+    if len(y) != n_samples:
+        raise ValueError(
+            f"Found input variables with inconsistent numbers of samples: "
+            f"[{n_samples}, {len(y)}]."
+        )
+    check_classification_targets(y)
+    classes, y_encoded, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if len(classes) < min_classes:
+        raise ValueError(
+            f"{min_classes} or more classes are needed, but the data contains only "
+            f"{len(classes)} class: {classes.tolist()}."
+        )
+    return classes, y_encoded.astype(np.int64), counts.astype(np.int64)
+

@@ -1,0 +1,54 @@
+"""scikit-learn's and imbalanced-learn's estimator checks on every public estimator."""
+
+import pytest
+from imblearn.utils.estimator_checks import parametrize_with_checks as imblearn_checks
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_lt import (
+    ClassBalancedSampler,
+    CRTClassifier,
+    InstanceBalancedSampler,
+    LORTClassifier,
+    LWSClassifier,
+    NCMClassifier,
+    PowerSampler,
+    ProgressivelyBalancedSampler,
+    SoftmaxClassifier,
+    SquareRootSampler,
+    TauNormClassifier,
+)
+
+HEADS = [
+    SoftmaxClassifier(random_state=0),
+    CRTClassifier(random_state=0),
+    TauNormClassifier(random_state=0),
+    TauNormClassifier(LogisticRegression(), tau=0.5),
+    LWSClassifier(random_state=0),
+    LORTClassifier(smoothing=0.5, random_state=0),
+    NCMClassifier(),
+    NCMClassifier(metric="euclidean", center=False),
+]
+
+SAMPLERS = [
+    PowerSampler(q=0.3, random_state=0),
+    InstanceBalancedSampler(random_state=0),
+    ClassBalancedSampler(random_state=0),
+    SquareRootSampler(random_state=0),
+    ProgressivelyBalancedSampler(epoch=2, n_epochs=5, random_state=0),
+]
+
+
+@parametrize_with_checks(HEADS + SAMPLERS)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@imblearn_checks(SAMPLERS)
+def test_imblearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("head", HEADS, ids=lambda h: type(h).__name__)
+def test_heads_are_classifiers(head):
+    assert head.__sklearn_tags__().estimator_type == "classifier"
