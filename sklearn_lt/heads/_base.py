@@ -215,4 +215,5 @@ def as_linear_weights(coef, intercept, n_classes, *, device, dtype):
         raise ValueError(
             f"The estimator's coef_ has {coef.shape[0]} rows for {n_classes} classes."
         )
-    return coef, intercept
+    # Own copies: the heads train these in place, the estimator's stay untouched.
+    return coef.clone(), intercept.clone()

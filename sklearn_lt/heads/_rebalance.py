@@ -158,9 +158,14 @@ class TauNormClassifier(_RebalancingHead, LinearHead):
 
 
 def tau_normalize(coef, tau):
-    """``w_j / ||w_j||**tau`` row by row (Kang et al. eq. 3); zero rows stay zero."""
-    norms = torch.linalg.vector_norm(coef, dim=1, keepdim=True)
-    return coef / norms.clamp_min(torch.finfo(coef.dtype).tiny) ** tau
+    """``w_j / ||w_j||**tau`` row by row (Kang et al. eq. 3); zero rows stay zero.
+
+    Computed in float64 and rounded once to ``coef``'s dtype, so float32
+    weights come out correctly rounded.
+    """
+    wide = coef.to(torch.float64)
+    norms = torch.linalg.vector_norm(wide, dim=1, keepdim=True)
+    return (wide / norms.clamp_min(torch.finfo(torch.float64).tiny) ** tau).to(coef.dtype)
 
 
 class LWSClassifier(_RebalancingHead, TrainedLinearHead):

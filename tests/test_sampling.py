@@ -1,0 +1,194 @@
+"""Samplers: Kang et al. (2020) eq. 1-2, resampling, index streams."""
+
+import numpy as np
+import pytest
+import torch
+from imblearn.pipeline import make_pipeline
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+
+from sklearn_lt import (
+    ClassBalancedSampler,
+    InstanceBalancedSampler,
+    PowerSampler,
+    ProgressivelyBalancedSampler,
+    SquareRootSampler,
+)
+from sklearn_lt.sampling import (
+    EpochIndexSampler,
+    power_probabilities,
+    progressive_probabilities,
+    target_counts,
+)
+
+COUNTS = np.array([500, 120, 40, 9, 2])
+
+
+def long_tailed(counts=COUNTS, n_features=3, seed=0):
+    rng = np.random.RandomState(seed)
+    y = np.repeat(np.arange(len(counts)), counts)
+    X = rng.normal(size=(len(y), n_features)) + y[:, None]
+    perm = rng.permutation(len(y))
+    return X[perm], y[perm]
+
+
+@pytest.mark.parametrize("q", [0.0, 0.3, 0.5, 1.0])
+def test_power_probabilities_match_eq1(q):
+    expected = np.array([n**q for n in COUNTS], dtype=float)
+    expected /= expected.sum()
+    assert_allclose(power_probabilities(COUNTS, q), expected, rtol=1e-15)
+
+
+def test_named_samplers_are_power_members():
+    for sampler, q in [
+        (InstanceBalancedSampler(), 1.0),
+        (ClassBalancedSampler(), 0.0),
+        (SquareRootSampler(), 0.5),
+    ]:
+        assert_allclose(sampler.class_probabilities(COUNTS), power_probabilities(COUNTS, q))
+    assert_allclose(ClassBalancedSampler().class_probabilities(COUNTS), np.full(5, 0.2))
+    assert_allclose(InstanceBalancedSampler().class_probabilities(COUNTS), COUNTS / COUNTS.sum())
+
+
+@pytest.mark.parametrize("n_epochs", [1, 2, 5, 90])
+def test_progressive_probabilities_match_eq2(n_epochs):
+    ib = COUNTS / COUNTS.sum()
+    cb = np.full(len(COUNTS), 1 / len(COUNTS))
+    lambdas = np.linspace(0, 1, n_epochs)  # official schedule: t/T over the run
+    sampler = ProgressivelyBalancedSampler(n_epochs=n_epochs)
+    for t in range(n_epochs):
+        expected = (1 - lambdas[t]) * ib + lambdas[t] * cb
+        assert_allclose(progressive_probabilities(COUNTS, t, n_epochs), expected)
+        assert_allclose(sampler.class_probabilities(COUNTS, epoch=t), expected)
+    assert_allclose(sampler.class_probabilities(COUNTS, epoch=0), ib)
+    if n_epochs > 1:
+        assert_allclose(sampler.class_probabilities(COUNTS, epoch=n_epochs - 1), cb)
+
+
+@pytest.mark.parametrize("n", [1, 7, 671, 10_000])
+def test_target_counts_round_within_one(n):
+    p = power_probabilities(COUNTS, 0.5)
+    counts = target_counts(p, n)
+    assert counts.sum() == n
+    assert np.all(np.abs(counts - p * n) < 1)
+
+
+@pytest.mark.parametrize(
+    "sampler",
+    [PowerSampler(q=0.3), ClassBalancedSampler(), SquareRootSampler(),
+     ProgressivelyBalancedSampler(epoch=3, n_epochs=7)],
+    ids=lambda s: type(s).__name__,
+)
+def test_fit_resample_follows_probabilities(sampler):
+    X, y = long_tailed()
+    sampler.set_params(random_state=0)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert len(y_res) == len(y)
+    p = sampler.class_probabilities(COUNTS)
+    assert_array_equal(np.bincount(y_res, minlength=5), target_counts(p, len(y)))
+    assert_array_equal(X_res, X[sampler.sample_indices_])
+    assert_array_equal(y_res, y[sampler.sample_indices_])
+    assert_array_equal(sampler.class_counts_, COUNTS)
+    assert sampler.sampling_strategy_ == dict(enumerate(target_counts(p, len(y)).tolist()))
+
+
+def test_long_resample_frequencies_within_sampling_error():
+    X, y = long_tailed()
+    n = 200_000
+    _, y_res = SquareRootSampler(n_samples=n, random_state=1).fit_resample(X, y)
+    freq = np.bincount(y_res) / n
+    p = power_probabilities(COUNTS, 0.5)
+    # binomial standard error; the stratified draw is far inside it
+    assert np.all(np.abs(freq - p) < 3 * np.sqrt(p * (1 - p) / n))
+
+
+def test_instance_balanced_resample_is_a_permutation():
+    X, y = long_tailed()
+    X_res, _ = InstanceBalancedSampler(random_state=0).fit_resample(X, y)
+    assert_array_equal(np.sort(X_res, axis=0), np.sort(X, axis=0))
+    assert not np.array_equal(X_res, X)
+
+
+def test_oversampled_class_repeats_every_row_before_any_twice():
+    X, y = long_tailed()
+    sampler = ClassBalancedSampler(random_state=0).fit(X, y)
+    idx = sampler.sample_indices(y)
+    tail_rows = np.flatnonzero(y == 4)  # 2 rows, asked for ~134
+    drawn = np.bincount(idx[np.isin(idx, tail_rows)], minlength=len(y))[tail_rows]
+    assert drawn.max() - drawn.min() <= 1
+    head_rows = np.flatnonzero(y == 0)  # subsampled without replacement
+    assert np.bincount(idx[np.isin(idx, head_rows)]).max() == 1
+
+
+def test_determinism_under_random_state():
+    X, y = long_tailed()
+    a = ClassBalancedSampler(random_state=3).fit_resample(X, y)[1]
+    b = ClassBalancedSampler(random_state=3).fit_resample(X, y)[1]
+    c = ClassBalancedSampler(random_state=4).fit_resample(X, y)[1]
+    assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_torch_in_torch_out():
+    X, y = long_tailed()
+    Xt, yt = torch.from_numpy(X).float(), torch.from_numpy(y)
+    X_res, y_res = ClassBalancedSampler(random_state=0).fit_resample(Xt, yt)
+    assert isinstance(X_res, torch.Tensor) and isinstance(y_res, torch.Tensor)
+    assert X_res.dtype == torch.float32 and X_res.device == Xt.device
+    X_np, y_np = ClassBalancedSampler(random_state=0).fit_resample(X.astype(np.float32), y)
+    assert_array_equal(X_res.numpy(), X_np)
+    assert_array_equal(y_res.numpy(), y_np)
+
+
+def test_in_imblearn_pipeline_and_grid_search_over_q():
+    X, y = long_tailed(counts=[300, 80, 20, 6], n_features=5)
+    pipe = make_pipeline(PowerSampler(random_state=0), LogisticRegression(max_iter=500))
+    search = GridSearchCV(pipe, {"powersampler__q": [0.0, 0.5, 1.0]}, cv=3,
+                          scoring="balanced_accuracy")
+    search.fit(X, y)
+    assert search.best_params_["powersampler__q"] in (0.0, 0.5, 1.0)
+    assert len(search.cv_results_["mean_test_score"]) == 3
+
+
+def test_epoch_index_sampler_progresses():
+    _, y = long_tailed()
+    stream = EpochIndexSampler(ProgressivelyBalancedSampler(), y, n_epochs=4, random_state=0)
+    tail_share = []
+    for epoch in range(4):
+        stream.set_epoch(epoch)
+        idx = np.array(list(stream))
+        assert len(idx) == len(stream) == len(y)
+        tail_share.append(np.mean(y[idx] == 4))
+        assert_allclose(stream.class_probabilities(),
+                        progressive_probabilities(COUNTS, epoch, 4))
+    assert tail_share == sorted(tail_share) and tail_share[-1] > 10 * tail_share[0]
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.from_numpy(y)), batch_size=64,
+        sampler=EpochIndexSampler(ClassBalancedSampler(), y, random_state=0),
+    )
+    labels = torch.cat([b[0] for b in loader]).numpy()
+    assert_array_equal(np.bincount(labels), target_counts(np.full(5, 0.2), len(y)))
+
+
+@pytest.mark.parametrize("q", [-0.1, 1.5])
+def test_q_outside_unit_interval(q):
+    X, y = long_tailed()
+    with pytest.raises(ValueError, match="q"):
+        PowerSampler(q=q).fit_resample(X, y)
+    with pytest.raises(ValueError, match="q"):
+        power_probabilities(COUNTS, q)
+
+
+def test_bad_schedules_and_classes():
+    X, y = long_tailed()
+    with pytest.raises(ValueError, match="n_epochs"):
+        ProgressivelyBalancedSampler(n_epochs=0).fit_resample(X, y)
+    with pytest.raises(ValueError, match="n_epochs"):
+        progressive_probabilities(COUNTS, 0, 0)
+    with pytest.raises(ValueError, match="zero samples"):
+        power_probabilities([10, 0, 3], 0.0)
+    with pytest.raises(ValueError, match="class"):
+        ClassBalancedSampler().fit_resample(X, np.zeros(len(X)))
+    with pytest.raises(ValueError, match="inconsistent"):
+        ClassBalancedSampler().fit_resample(torch.zeros(5, 2), torch.tensor([0, 1, 0]))
