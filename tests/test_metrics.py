@@ -1,0 +1,312 @@
+"""Shot splits, per-split accuracy and LORT diagnostics against plain numpy references."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score
+
+from sklearn_lt import TauNormClassifier
+from sklearn_lt.metrics import (
+    UndefinedSplitWarning,
+    logits_magnitude,
+    regularized_std,
+    shot_accuracy,
+    shot_splits,
+    weight_norms,
+)
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+# ------------------------------------------------------------------ shot_splits
+def test_shot_splits_oltr_boundaries():
+    counts = [1000, 101, 100, 50, 20, 19, 1, 0]
+    expected = ["many", "many", "medium", "medium", "medium", "few", "few", "few"]
+    assert shot_splits(counts).tolist() == expected
+
+
+def test_shot_splits_custom_thresholds_and_tensor_counts():
+    counts = torch.tensor([31, 30, 10, 9, 5])
+    assert shot_splits(counts, many_threshold=30, few_threshold=10).tolist() == [
+        "many",
+        "medium",
+        "medium",
+        "few",
+        "few",
+    ]
+    # Equal thresholds: no medium class can exist except exactly at the threshold.
+    assert shot_splits([11, 10, 9], many_threshold=10, few_threshold=10).tolist() == [
+        "many",
+        "medium",
+        "few",
+    ]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"many_threshold": 10, "few_threshold": 20}, ValueError),
+        ({"many_threshold": -1, "few_threshold": 0}, ValueError),
+        ({"few_threshold": -1}, ValueError),
+        ({"many_threshold": "100"}, TypeError),
+        ({"few_threshold": float("nan")}, TypeError),
+    ],
+)
+def test_shot_splits_validates_thresholds(kwargs, error):
+    with pytest.raises(error):
+        shot_splits([5, 50, 500], **kwargs)
+
+
+@pytest.mark.parametrize("counts", [[], [[1, 2]], [-1, 5], [1.0, np.nan], ["a", "b"]])
+def test_shot_splits_validates_counts(counts):
+    with pytest.raises(ValueError):
+        shot_splits(counts)
+
+
+# ---------------------------------------------------------------- shot_accuracy
+def _reference(y_true, y_pred, counts, many=100, few=20):
+    """OLTR's shot_acc, written out with loops."""
+    per_class = {}
+    for c in np.unique(y_true):
+        rows = [i for i in range(len(y_true)) if y_true[i] == c]
+        per_class[c] = sum(y_pred[i] == c for i in rows) / len(rows)
+    out = {"many": [], "medium": [], "few": []}
+    for c, acc in per_class.items():
+        n = counts[c]
+        out["many" if n > many else "few" if n < few else "medium"].append(acc)
+    res = {k: float(np.mean(v)) if v else float("nan") for k, v in out.items()}
+    res["all"] = float(np.mean(list(per_class.values())))
+    return res, per_class
+
+
+def _long_tailed_predictions(seed=0, n_classes=30, n_test=20):
+    rng = np.random.RandomState(seed)
+    counts = (400 * 0.01 ** (np.arange(n_classes) / (n_classes - 1))).astype(int)
+    y_true = np.repeat(np.arange(n_classes), n_test)
+    # Head classes are predicted better than tail ones.
+    hit = rng.rand(len(y_true)) < np.linspace(0.9, 0.2, n_classes)[y_true]
+    y_pred = np.where(hit, y_true, rng.randint(n_classes, size=len(y_true)))
+    return y_true, y_pred, counts
+
+
+def test_shot_accuracy_matches_hand_computation():
+    y_true, y_pred, counts = _long_tailed_predictions()
+    res = shot_accuracy(y_true, y_pred, counts)
+    expected, per_class = _reference(y_true, y_pred, dict(enumerate(counts)))
+    for split in ("many", "medium", "few", "all"):
+        assert res[split] == pytest.approx(expected[split], abs=1e-12)
+    np.testing.assert_allclose(res.per_class, [per_class[c] for c in range(len(counts))])
+    np.testing.assert_array_equal(res.splits, shot_splits(counts))
+    np.testing.assert_array_equal(res.classes, np.arange(len(counts)))
+    assert {"many", "medium", "few"} == set(res.splits)
+    assert res["all"] == pytest.approx(balanced_accuracy_score(y_true, y_pred))
+
+
+def test_shot_accuracy_small_hand_example():
+    # counts 500 / 50 / 5 -> many / medium / few
+    res = shot_accuracy([0, 0, 1, 1, 1, 2], [0, 1, 1, 1, 0, 0], [500, 50, 5])
+    assert (res.many, res.medium, res.few) == (0.5, pytest.approx(2 / 3), 0.0)
+    assert res.all == pytest.approx((0.5 + 2 / 3 + 0) / 3)
+    np.testing.assert_array_equal(res.support, [2, 3, 1])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn_lt.metrics.UndefinedSplitWarning")
+def test_split_mean_is_unweighted_over_classes():
+    # Class 0 has 1 test sample (right), class 1 has 9 (all wrong): both many-shot.
+    y_true = np.array([0] + [1] * 9)
+    y_pred = np.array([0] + [0] * 9)
+    assert shot_accuracy(y_true, y_pred, [200, 300]).many == 0.5
+
+
+@pytest.mark.parametrize("true_kind", ["list", "numpy", "torch"])
+@pytest.mark.parametrize("pred_kind", ["list", "numpy", "torch"])
+@pytest.mark.parametrize("device", DEVICES)
+def test_shot_accuracy_any_array_mix(true_kind, pred_kind, device):
+    y_true, y_pred, counts = _long_tailed_predictions(seed=1)
+    expected = shot_accuracy(y_true, y_pred, counts)
+    convert = {
+        "list": lambda a: a.tolist(),
+        "numpy": lambda a: a,
+        "torch": lambda a: torch.as_tensor(a, device=device),
+    }
+    res = shot_accuracy(
+        convert[true_kind](y_true),
+        convert[pred_kind](y_pred),
+        torch.as_tensor(counts, device=device),
+    )
+    for split in ("many", "medium", "few", "all"):
+        assert res[split] == expected[split]
+
+
+def test_balanced_accuracy_trap_is_avoided():
+    # scikit-learn 1.9.1's balanced_accuracy_score fails on numpy y_true + torch y_pred.
+    y_true, y_pred, counts = _long_tailed_predictions(seed=2)
+    res = shot_accuracy(y_true, torch.as_tensor(y_pred), counts)
+    assert res.all == pytest.approx(balanced_accuracy_score(y_true, y_pred))
+
+
+def test_float_tensor_predictions_compare_by_value():
+    res = shot_accuracy(np.array([0, 1, 2]), torch.tensor([0.0, 1.0, 0.0]), [500, 50, 5])
+    assert (res.many, res.medium, res.few) == (1.0, 1.0, 0.0)
+
+
+def test_string_labels_and_dict_counts():
+    y_true = np.array(["cat", "cat", "dog", "emu", "emu"])
+    y_pred = ["cat", "dog", "dog", "emu", "cat"]
+    res = shot_accuracy(y_true, y_pred, {"emu": 3, "dog": 40, "cat": 150})
+    np.testing.assert_array_equal(res.classes, ["cat", "dog", "emu"])
+    np.testing.assert_array_equal(res.splits, ["many", "medium", "few"])
+    assert (res.many, res.medium, res.few) == (0.5, 1.0, 0.5)
+    # Same with an aligned array and unsorted classes.
+    res2 = shot_accuracy(y_true, y_pred, [3, 150, 40], classes=["emu", "cat", "dog"])
+    assert (res2.many, res2.medium, res2.few) == (0.5, 1.0, 0.5)
+    np.testing.assert_array_equal(res2.splits, ["few", "many", "medium"])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn_lt.metrics.UndefinedSplitWarning")
+def test_predictions_of_incomparable_type_are_wrong_not_errors():
+    res = shot_accuracy(["a", "b"], [1, 2], {"a": 500, "b": 5})
+    assert res.all == 0.0
+
+
+def test_classes_absent_from_y_true_are_skipped():
+    # Class 2 (few) has no test sample: NaN per class, few split undefined.
+    with pytest.warns(UndefinedSplitWarning, match="few-shot"):
+        res = shot_accuracy([0, 1], [0, 0], [500, 50, 5], classes=[0, 1, 2])
+    assert np.isnan(res.per_class[2])
+    assert np.isnan(res.few)
+    assert res.all == 0.5
+    assert res.support.tolist() == [1, 1, 0]
+
+
+def test_empty_split_warns_and_gives_nan():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = shot_accuracy([0, 1, 0], [0, 1, 1], [150, 120])
+    messages = [str(w.message) for w in caught if w.category is UndefinedSplitWarning]
+    assert len(messages) == 2
+    assert np.isnan(res.medium) and np.isnan(res.few)
+    assert res.many == 0.75
+    assert issubclass(UndefinedSplitWarning, UserWarning)
+
+
+def test_default_classes_need_matching_counts():
+    with pytest.raises(ValueError, match="pass classes"):
+        shot_accuracy([0, 1], [0, 1], [10, 20, 30])
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, match",
+    [
+        (([0, 1], [0], [1, 2]), {}, "inconsistent"),
+        (([], [], [1]), {}, "empty"),
+        (([0, 1], [0, 1], [1, 2]), {"classes": [0, 1, 2]}, "3 labels"),
+        (([0, 1], [0, 1], [1, 2]), {"classes": [0, 0]}, "duplicates"),
+        (([0, 3], [0, 1], [1, 2]), {"classes": [0, 1]}, r"labels \[3\]"),
+        (([0, 1], [0, 1], {0: 1, 1: 2}), {"classes": [0, 1]}, "dict"),
+        (([[0, 1]], [0, 1], [1, 2]), {}, "1-D"),
+    ],
+)
+def test_shot_accuracy_errors(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        shot_accuracy(*args, **kwargs)
+
+
+# ------------------------------------------------------------------ diagnostics
+def _diagnostics_reference(logits, y):
+    """Definitions 1 and 2 of LORT, one class at a time."""
+    magnitude, rsd = [], []
+    for j in range(logits.shape[1]):
+        pos = logits[y == j, j]
+        neg = logits[y != j, j]
+        m = pos.mean() - neg.mean()
+        magnitude.append(m)
+        rsd.append(pos.std() / m)
+    return np.array(magnitude), np.array(rsd)
+
+
+def _logits(seed=0, n_classes=5):
+    rng = np.random.RandomState(seed)
+    y = np.repeat(np.arange(n_classes), np.arange(n_classes, 0, -1) * 7)
+    logits = rng.normal(size=(len(y), n_classes)) + 3 * np.eye(n_classes)[y]
+    return logits, y
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_diagnostics_match_numpy_reference(device):
+    logits, y = _logits()
+    magnitude, rsd = _diagnostics_reference(logits, y)
+    np.testing.assert_allclose(logits_magnitude(logits, y), magnitude, rtol=1e-12)
+    np.testing.assert_allclose(regularized_std(logits, y), rsd, rtol=1e-12)
+    t_logits = torch.as_tensor(logits, device=device, dtype=torch.float32)
+    t_y = torch.as_tensor(y, device=device)
+    out = logits_magnitude(t_logits, t_y)
+    assert isinstance(out, np.ndarray)
+    np.testing.assert_allclose(out, magnitude, rtol=1e-5)
+    np.testing.assert_allclose(regularized_std(t_logits, y.tolist()), rsd, rtol=1e-5)
+
+
+def test_regularized_std_ddof_and_scale_invariance():
+    logits, y = _logits(seed=3)
+    ref = np.array(
+        [logits[y == j, j].std(ddof=1) for j in range(5)]
+    ) / _diagnostics_reference(logits, y)[0]
+    np.testing.assert_allclose(regularized_std(logits, y, ddof=1), ref, rtol=1e-12)
+    # A temperature changes the magnitude but not the regularized std.
+    np.testing.assert_allclose(
+        logits_magnitude(3 * logits, y), 3 * logits_magnitude(logits, y), rtol=1e-12
+    )
+    np.testing.assert_allclose(regularized_std(3 * logits, y), regularized_std(logits, y))
+
+
+def test_diagnostics_with_classes_and_string_labels():
+    logits, y = _logits(seed=1, n_classes=3)
+    names = np.array(["c", "a", "b"])  # column j is class names[j]
+    labels = names[y]
+    np.testing.assert_allclose(
+        logits_magnitude(logits, labels, classes=names), _diagnostics_reference(logits, y)[0]
+    )
+    # A column whose class has no sample gives NaN.
+    out = logits_magnitude(np.c_[logits, np.zeros(len(y))], labels, classes=[*names, "z"])
+    assert np.isnan(out[3]) and np.all(np.isfinite(out[:3]))
+    with pytest.raises(ValueError, match="pass classes"):
+        logits_magnitude(np.c_[logits, logits], labels)
+    with pytest.raises(ValueError, match="columns"):
+        regularized_std(logits, labels, classes=["a", "b"])
+    with pytest.raises(ValueError, match="inconsistent"):
+        logits_magnitude(logits, labels[:-1])
+
+
+def test_diagnostics_binary_decision_function():
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1], [30, 10])
+    X = rng.normal(size=(40, 2)) + 2 * np.eye(2)[y]
+    clf = LogisticRegression().fit(X, y)
+    s = clf.decision_function(X)
+    full = np.stack([-s / 2, s / 2], axis=1)
+    np.testing.assert_allclose(logits_magnitude(s, y), logits_magnitude(full, y))
+    np.testing.assert_allclose(regularized_std(s, y), _diagnostics_reference(full, y)[1])
+
+
+# ----------------------------------------------------------------- weight_norms
+def test_weight_norms_of_estimators_arrays_and_tensors():
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], [60, 20, 5])
+    X = rng.normal(size=(len(y), 4)) + 2 * np.eye(4)[y]
+    lr = LogisticRegression().fit(X, y)
+    expected = np.sqrt((lr.coef_**2).sum(axis=1))
+    np.testing.assert_allclose(weight_norms(lr), expected)
+    np.testing.assert_allclose(weight_norms(FrozenEstimator(lr)), expected)
+    np.testing.assert_allclose(weight_norms(lr.coef_), expected)
+    np.testing.assert_allclose(weight_norms(torch.as_tensor(lr.coef_)), expected)
+    head = TauNormClassifier(FrozenEstimator(lr), tau=1.0).fit(torch.as_tensor(X), y)
+    np.testing.assert_allclose(weight_norms(head), 1.0, rtol=1e-12)
+    assert weight_norms(np.array([3.0, 4.0])).tolist() == [5.0]
+    with pytest.raises(ValueError, match="coef_"):
+        weight_norms(LogisticRegression())
+    with pytest.raises(ValueError, match="2-D"):
+        weight_norms(np.zeros((2, 2, 2)))

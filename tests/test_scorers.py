@@ -1,0 +1,156 @@
+"""Shot scorers in model selection: the fold's training counts, before resampling."""
+
+import numpy as np
+import pytest
+import torch
+from imblearn.over_sampling import RandomOverSampler
+from imblearn.pipeline import Pipeline as ImbPipeline
+from imblearn.pipeline import make_pipeline as make_imb_pipeline
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_lt import ClassBalancedSampler, NCMClassifier, TauNormClassifier
+from sklearn_lt.metrics import (
+    make_shot_scorer,
+    shot_accuracy,
+    shot_scorers,
+    shot_splits,
+    training_class_counts,
+)
+
+THRESHOLDS = {"many_threshold": 40, "few_threshold": 12}
+
+
+def _long_tailed(seed=0):
+    rng = np.random.RandomState(seed)
+    counts = [150, 100, 70, 45, 30, 20, 14, 10]
+    y = np.repeat(np.arange(len(counts)), counts)
+    X = rng.normal(size=(len(y), 6)) @ rng.normal(size=(6, 6))
+    X[:, :5] += 1.5 * np.eye(len(counts), 5)[y] @ np.diag([3, 2, 1, 1, 1])
+    X += 0.8 * rng.normal(size=(len(counts), 6))[y]
+    return X, y
+
+
+def _pipeline():
+    return ImbPipeline(
+        [
+            ("scale", StandardScaler()),
+            ("sample", ClassBalancedSampler(random_state=0)),
+            ("head", TauNormClassifier(LogisticRegression(max_iter=500))),
+        ]
+    )
+
+
+def test_scorers_in_multimetric_grid_search_match_hand_computation():
+    X, y = _long_tailed()
+    cv = StratifiedKFold(n_splits=4, shuffle=True, random_state=0)
+    taus = [0.0, 0.5, 1.0, 1.5]
+    search = GridSearchCV(
+        _pipeline(),
+        {"head__tau": taus},
+        cv=cv,
+        scoring=shot_scorers(**THRESHOLDS),
+        refit="few",
+    ).fit(X, y)
+
+    saw_all_splits = False
+    for k, (train, test) in enumerate(cv.split(X, y)):
+        original = np.bincount(y[train])
+        # The head sees balanced counts: by those every class would be in one split.
+        assert len(set(shot_splits(np.full(8, original.max()), **THRESHOLDS))) == 1
+        saw_all_splits |= set(shot_splits(original, **THRESHOLDS)) == {"many", "medium", "few"}
+        for i, tau in enumerate(taus):
+            pipe = clone(_pipeline()).set_params(head__tau=tau).fit(X[train], y[train])
+            expected = shot_accuracy(
+                y[test], pipe.predict(X[test]), original, classes=np.arange(8), **THRESHOLDS
+            )
+            for split in ("all", "many", "medium", "few"):
+                got = search.cv_results_[f"split{k}_test_{split}"][i]
+                assert got == pytest.approx(expected[split], abs=1e-12), (k, tau, split)
+    assert saw_all_splits
+    assert search.best_index_ == np.argmax(search.cv_results_["mean_test_few"])
+    assert search.best_params_["head__tau"] == taus[search.best_index_]
+    # The refitted search reads the counts of the whole training set.
+    classes, counts = training_class_counts(search)
+    np.testing.assert_array_equal(counts, np.bincount(y))
+    np.testing.assert_array_equal(classes, np.arange(8))
+
+
+def test_cross_validate_with_single_scorer():
+    X, y = _long_tailed(1)
+    cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=1)
+    out = cross_validate(
+        _pipeline(), X, y, cv=cv, scoring=make_shot_scorer("medium", **THRESHOLDS)
+    )
+    for k, (train, test) in enumerate(cv.split(X, y)):
+        pipe = clone(_pipeline()).fit(X[train], y[train])
+        expected = shot_accuracy(
+            y[test], pipe.predict(X[test]), np.bincount(y[train]), **THRESHOLDS
+        ).medium
+        assert out["test_score"][k] == pytest.approx(expected)
+
+
+def test_foreign_resampler_without_counts_is_refused():
+    X, y = _long_tailed()
+    pipe = make_imb_pipeline(
+        RandomOverSampler(random_state=0), TauNormClassifier(LogisticRegression())
+    ).fit(X, y)
+    with pytest.raises(ValueError, match="RandomOverSampler.*class_counts"):
+        make_shot_scorer("few")(pipe, X, y)
+    with pytest.raises(ValueError, match="class_counts"):
+        training_class_counts(pipe)
+    # Explicit counts win: dict, or an array aligned with classes_.
+    counts = np.bincount(y)
+    expected = shot_accuracy(y, pipe.predict(X), counts, **THRESHOLDS)
+    as_dict = make_shot_scorer("few", class_counts=dict(enumerate(counts)), **THRESHOLDS)
+    as_array = make_shot_scorer("few", class_counts=counts, **THRESHOLDS)
+    assert as_dict(pipe, X, y) == expected.few
+    assert as_array(pipe, X, y) == expected.few
+
+
+def test_our_sampler_after_foreign_transformers_and_nested_pipelines():
+    X, y = _long_tailed()
+    inner = make_imb_pipeline(ClassBalancedSampler(random_state=0), NCMClassifier())
+    pipe = make_imb_pipeline(StandardScaler(), "passthrough", inner).fit(X, y)
+    classes, counts = training_class_counts(pipe)
+    np.testing.assert_array_equal(counts, np.bincount(y))
+    # A sklearn Pipeline without a sampler: the head's own counts.
+    plain = make_pipeline(StandardScaler(), NCMClassifier()).fit(X[:300], y[:300])
+    np.testing.assert_array_equal(training_class_counts(plain)[1], np.bincount(y[:300]))
+    # A frozen fitted pipeline is read through.
+    np.testing.assert_array_equal(training_class_counts(FrozenEstimator(pipe))[1], counts)
+    with pytest.raises(ValueError, match="records no training class counts"):
+        training_class_counts(make_pipeline(LogisticRegression()).fit(X, y))
+
+
+def test_scorer_with_torch_predictions_and_labels():
+    X, y = _long_tailed()
+    head = NCMClassifier().fit(torch.as_tensor(X), torch.as_tensor(y))
+    assert torch.is_tensor(head.predict(torch.as_tensor(X)))
+    scorer = make_shot_scorer("all", **THRESHOLDS)
+    expected = shot_accuracy(y, head.predict(X), np.bincount(y), **THRESHOLDS).all
+    assert scorer(head, torch.as_tensor(X), y) == pytest.approx(expected)
+    assert scorer(head, torch.as_tensor(X), torch.as_tensor(y)) == pytest.approx(expected)
+    assert scorer(head, X, y.tolist()) == pytest.approx(expected)
+
+
+def test_validation_class_unseen_in_training_counts_as_few_shot():
+    X, y = _long_tailed()
+    keep = y != 7
+    head = NCMClassifier().fit(X[keep], y[keep])
+    with pytest.warns(UserWarning, match="medium"):
+        few = make_shot_scorer("few", many_threshold=5, few_threshold=1)(head, X, y)
+    assert few == 0.0  # class 7 is never predicted
+
+
+def test_make_shot_scorer_validation_and_repr():
+    with pytest.raises(ValueError, match="split"):
+        make_shot_scorer("tail")
+    with pytest.raises(ValueError, match="few_threshold"):
+        make_shot_scorer(many_threshold=5, few_threshold=10)
+    assert "few" in repr(make_shot_scorer("few"))
+    assert sorted(shot_scorers()) == ["all", "few", "many", "medium"]
