@@ -9,6 +9,7 @@ from ._trainer import (
     TRAINER_CONSTRAINTS,
     init_linear,
     resolve_batch_size,
+    resolve_lr,
     torch_generator,
     train,
 )
@@ -33,6 +34,7 @@ class TrainedLinearHead(LinearHead):
         params, forward, weights = self._trainable(coef, intercept)
         sampler = self.sampler if self.sampler is not None else self._default_sampler()
         self.sampler_ = sampler
+        batch_size = resolve_batch_size(self.batch_size, len(X))
         self.loss_curve_ = train(
             forward,
             params,
@@ -41,8 +43,8 @@ class TrainedLinearHead(LinearHead):
             self.class_counts_,
             sampler=sampler,
             n_epochs=self.n_epochs,
-            batch_size=resolve_batch_size(self.batch_size, len(X)),
-            lr=self.lr,
+            batch_size=batch_size,
+            lr=resolve_lr(self.lr, batch_size),
             momentum=self.momentum,
             weight_decay=self.weight_decay,
             label_smoothing=self._smoothing(),
@@ -88,8 +90,10 @@ _TRAINER_DOC = """
         Rows per SGD step; ``"auto"`` is ``min(512, max(32, n_samples // 16))``
         (512 is the official cRT batch; small sets get at least 16 steps per
         epoch).
-    lr : float, default={lr}
+    lr : float or "auto", default={lr}
         Initial learning rate of SGD, annealed to zero by a per-epoch cosine.
+        ``"auto"`` is 0.2 (the official cRT rate at batch 512) scaled
+        linearly with the batch size.
     momentum : float, default=0.9
     weight_decay : float, default={weight_decay}
     device : str or torch.device, default=None
@@ -176,7 +180,7 @@ class CRTClassifier(TrainedLinearHead):
     Parameters
     ----------"""
         + _TRAINER_DOC.format(
-            default="class-balanced", n_epochs=10, lr=0.2, weight_decay=5e-4
+            default="class-balanced", n_epochs=10, lr='"auto"', weight_decay=5e-4
         )
         + """
 
@@ -213,7 +217,7 @@ class CRTClassifier(TrainedLinearHead):
         sampler=None,
         n_epochs=10,
         batch_size="auto",
-        lr=0.2,
+        lr="auto",
         momentum=0.9,
         weight_decay=5e-4,
         device=None,

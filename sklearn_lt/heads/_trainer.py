@@ -22,7 +22,7 @@ TRAINER_CONSTRAINTS = {
     "sampler": [PowerSampler, None],
     "n_epochs": [Interval(Integral, 1, None, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-    "lr": [Interval(Real, 0, None, closed="neither")],
+    "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
     "momentum": [Interval(Real, 0, 1, closed="left")],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
     "device": [str, torch.device, None],
@@ -40,6 +40,16 @@ def resolve_batch_size(batch_size, n_samples):
     if batch_size == "auto":
         return int(min(512, max(32, n_samples // 16)))
     return int(batch_size)
+
+
+def resolve_lr(lr, batch_size):
+    """``"auto"``: the official cRT rate, 0.2 at batch 512, scaled linearly with the batch.
+
+    The linear scaling rule (Goyal et al. 2017): 0.0125 at batch 32.
+    """
+    if lr == "auto":
+        return 0.2 * batch_size / 512
+    return float(lr)
 
 
 def cosine_lr(lr, epoch, n_epochs):
