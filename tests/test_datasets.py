@@ -1,0 +1,599 @@
+"""Long-tailed construction, digits-LT and the local-file loaders (on files in the real formats)."""
+
+import json
+import pickle
+import sys
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from sklearn_lt.datasets import (
+    ImageListDataset,
+    load_cifar_lt,
+    load_digits_lt,
+    load_imagenet_lt,
+    load_inaturalist,
+    load_split_list,
+    log_thirds_thresholds,
+    long_tailed_counts,
+    make_long_tailed,
+)
+
+
+def reference_counts(n_max, n_classes, imbalance_ratio, profile="exponential"):
+    """Plain numpy version of the published formulas."""
+    i = np.arange(n_classes)
+    if profile == "exponential":
+        return np.floor(n_max * (1 / imbalance_ratio) ** (i / (n_classes - 1))).astype(int)
+    return np.where(i < n_classes // 2, n_max, np.floor(n_max / imbalance_ratio)).astype(int)
+
+
+def interleaved_labels(n_classes, n_per_class, seed=0):
+    return np.random.default_rng(seed).permutation(np.repeat(np.arange(n_classes), n_per_class))
+
+
+# --------------------------------------------------------------------- counts
+
+
+@pytest.mark.parametrize(
+    "n_max, n_classes, ratio",
+    [(5000, 10, 100), (5000, 10, 10), (500, 100, 100), (500, 100, 50), (124, 10, 50), (7, 3, 2)],
+)
+def test_exponential_counts_match_formula(n_max, n_classes, ratio):
+    counts = long_tailed_counts(n_max, n_classes, ratio)
+    np.testing.assert_array_equal(counts, reference_counts(n_max, n_classes, ratio))
+    assert counts[0] == n_max and counts[-1] == n_max // ratio
+    assert np.all(np.diff(counts) <= 0)
+
+
+def test_published_totals():
+    # CIFAR-100-LT and CIFAR-10-LT at IR 100 and IR 10 (LDAM-DRW, DESIGN.md)
+    assert long_tailed_counts(500, 100, 100).sum() == 10847
+    assert long_tailed_counts(5000, 10, 100).sum() == 12406
+    assert long_tailed_counts(5000, 10, 10).sum() == 20431
+    assert long_tailed_counts(500, 100, 10).sum() == 19573
+
+
+@pytest.mark.parametrize("n_classes", [10, 7])
+def test_step_counts(n_classes):
+    counts = long_tailed_counts(500, n_classes, 10, profile="step")
+    np.testing.assert_array_equal(counts, reference_counts(500, n_classes, 10, "step"))
+    assert (counts == 500).sum() == n_classes // 2
+    assert (counts == 50).sum() == n_classes - n_classes // 2
+
+
+def test_counts_that_empty_a_class_are_refused():
+    with pytest.raises(ValueError, match="without any sample"):
+        long_tailed_counts(50, 10, 100)
+
+
+def test_log_thirds_thresholds():
+    # the standard 100/20 sit at the log-thirds of CIFAR-100-LT's 500..5
+    assert log_thirds_thresholds(long_tailed_counts(500, 100, 100)) == (108, 23)
+    assert log_thirds_thresholds([8, 1]) == (4, 2)
+    with pytest.raises(ValueError, match="positive counts"):
+        log_thirds_thresholds([10, 0])
+
+
+# ------------------------------------------------------------ make_long_tailed
+
+
+def test_cifar100_lt_total_from_labels():
+    y = interleaved_labels(100, 500)
+    lt = make_long_tailed(None, y, imbalance_ratio=100)
+    assert len(lt.indices) == 10847 and lt.X is None
+    np.testing.assert_array_equal(np.bincount(lt.y, minlength=100), reference_counts(500, 100, 100))
+    np.testing.assert_array_equal(lt.class_counts, reference_counts(500, 100, 100))
+
+
+def test_first_n_selection_and_layout():
+    y = interleaved_labels(5, 20)
+    X = np.arange(100 * 3).reshape(100, 3)
+    lt = make_long_tailed(X, y, imbalance_ratio=10)
+    np.testing.assert_array_equal(lt.class_order, np.arange(5))
+    start = 0
+    for label, n in zip(lt.class_order, lt.class_counts):
+        block = lt.indices[start : start + n]
+        np.testing.assert_array_equal(block, np.flatnonzero(y == label)[:n])
+        start += n
+    np.testing.assert_array_equal(lt.X, X[lt.indices])
+    np.testing.assert_array_equal(lt.y, y[lt.indices])
+    assert (lt.n_max, lt.imbalance_ratio, lt.profile) == (20, 10, "exponential")
+
+
+def test_random_selection_is_deterministic_and_matches_ldam_drw():
+    y = interleaved_labels(10, 50)
+    a = make_long_tailed(None, y, imbalance_ratio=10, random_state=0)
+    b = make_long_tailed(None, y, imbalance_ratio=10, random_state=0)
+    c = make_long_tailed(None, y, imbalance_ratio=10, random_state=1)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    assert not np.array_equal(a.indices, c.indices)
+    np.testing.assert_array_equal(a.class_counts, c.class_counts)
+
+    # LDAM-DRW's gen_imbalanced_data: np.random.seed(0), shuffle each class's indices
+    # (the legacy global generator on purpose: it is the reference)
+    state = np.random.get_state()  # noqa: NPY002
+    try:
+        np.random.seed(0)  # noqa: NPY002
+        expected = []
+        for label, n in zip(np.unique(y), reference_counts(50, 10, 10)):
+            idx = np.where(y == label)[0]
+            np.random.shuffle(idx)  # noqa: NPY002
+            expected.append(idx[:n])
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
+    np.testing.assert_array_equal(a.indices, np.concatenate(expected))
+
+
+def test_class_order_puts_head_first():
+    y = interleaved_labels(4, 10)
+    lt = make_long_tailed(None, y, imbalance_ratio=10, class_order=[3, 1, 0, 2])
+    np.testing.assert_array_equal(lt.class_order, [3, 1, 0, 2])
+    expected = reference_counts(10, 4, 10)
+    np.testing.assert_array_equal(lt.class_counts, expected)
+    np.testing.assert_array_equal(np.bincount(lt.y, minlength=4)[[3, 1, 0, 2]], expected)
+
+
+def test_string_labels_and_step_profile():
+    y = np.repeat(np.array(["cat", "dog", "eel", "fox"]), 6)
+    lt = make_long_tailed(None, y, imbalance_ratio=3, profile="step")
+    np.testing.assert_array_equal(lt.class_order, ["cat", "dog", "eel", "fox"])
+    np.testing.assert_array_equal(lt.class_counts, [6, 6, 2, 2])
+    np.testing.assert_array_equal(lt.y, ["cat"] * 6 + ["dog"] * 6 + ["eel"] * 2 + ["fox"] * 2)
+
+
+def test_n_max_default_and_explicit():
+    y = np.concatenate([np.zeros(30, int), np.ones(12, int), np.full(20, 2)])
+    assert make_long_tailed(None, y, imbalance_ratio=4).n_max == 12
+    np.testing.assert_array_equal(make_long_tailed(None, y, imbalance_ratio=1).class_counts, 12)
+    lt = make_long_tailed(None, y, imbalance_ratio=4, n_max=25, class_order=[0, 2, 1])
+    np.testing.assert_array_equal(lt.class_counts, reference_counts(25, 3, 4))
+
+
+def test_torch_pandas_dataset_and_return_X_y():
+    y = interleaved_labels(3, 8)
+    X = np.random.default_rng(0).normal(size=(24, 2, 2)).astype(np.float32)
+    reference = make_long_tailed(X, y, imbalance_ratio=4)
+
+    X_t, y_t = make_long_tailed(
+        torch.from_numpy(X), torch.from_numpy(y), imbalance_ratio=4, return_X_y=True
+    )
+    assert isinstance(X_t, torch.Tensor) and isinstance(y_t, torch.Tensor)
+    np.testing.assert_array_equal(X_t.numpy(), reference.X)
+    np.testing.assert_array_equal(y_t.numpy(), reference.y)
+
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X.reshape(24, 4), index=np.arange(100, 124))
+    lt = make_long_tailed(frame, pd.Series(y, index=frame.index), imbalance_ratio=4)
+    assert isinstance(lt.X, pd.DataFrame) and isinstance(lt.y, pd.Series)
+    np.testing.assert_array_equal(lt.X.index, 100 + reference.indices)
+
+    dataset = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    subset = make_long_tailed(dataset, y, imbalance_ratio=4).X
+    assert isinstance(subset, torch.utils.data.Subset) and len(subset) == len(reference.y)
+    assert int(subset[len(subset) - 1][1]) == reference.y[-1]
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"imbalance_ratio": 0.5}, "imbalance_ratio"),
+        ({"profile": "linear"}, "profile"),
+        ({"n_max": 0}, "n_max"),
+        ({"imbalance_ratio": 100}, "without any sample"),
+        ({"n_max": 11}, r"Class 0 \(position 0 .*has 10 samples.*asks for 11"),
+        ({"class_order": [0, 1, 1]}, "more than once"),
+        ({"class_order": [0, 1, 5]}, r"missing from class_order: \[2\], not in y: \[5\]"),
+    ],
+)
+def test_make_long_tailed_errors(params, message):
+    y = np.repeat([0, 1, 2], 10)
+    with pytest.raises(ValueError, match=message):
+        make_long_tailed(None, y, **{"imbalance_ratio": 2, **params})
+
+
+def test_short_class_is_named():
+    y = np.concatenate([np.full(5, 7), np.full(50, 3)])
+    with pytest.raises(ValueError, match=r"Class 7 \(position 0.*has 5 samples.*asks for 20"):
+        make_long_tailed(None, y, imbalance_ratio=2, n_max=20, class_order=[7, 3])
+
+
+def test_shape_errors():
+    with pytest.raises(ValueError, match="inconsistent numbers of samples: 3 and 4"):
+        make_long_tailed(np.zeros((3, 2)), [0, 1, 0, 1])
+    with pytest.raises(ValueError, match="2 or more classes"):
+        make_long_tailed(None, [1, 1, 1])
+    with pytest.raises(ValueError, match="1-D"):
+        make_long_tailed(None, np.zeros((4, 2)))
+
+
+# -------------------------------------------------------------------- digits-LT
+
+
+def test_digits_lt_defaults():
+    d = load_digits_lt()
+    expected = reference_counts(124, 10, 50)  # 174 in the smallest class, 50 to test
+    np.testing.assert_array_equal(d.class_counts, expected)
+    np.testing.assert_array_equal(d.class_order, np.arange(10))
+    np.testing.assert_array_equal(np.bincount(d.y_train), expected)
+    np.testing.assert_array_equal(np.bincount(d.y_test), np.full(10, 50))
+    assert d.X_train.shape == (expected.sum(), 64) and d.X_test.shape == (500, 64)
+    assert d.X_train.dtype == np.float32 and 0 <= d.X_train.min() and d.X_train.max() == 1
+    assert not set(d.train_indices) & set(d.test_indices)
+
+    digits = load_digits()
+    np.testing.assert_allclose(d.X_train, digits.data[d.train_indices] / 16)
+    np.testing.assert_array_equal(d.y_test, digits.target[d.test_indices])
+    # no randomness: each class's last 50 images are the test set
+    for c in range(10):
+        np.testing.assert_array_equal(
+            d.test_indices[d.y_test == c], np.flatnonzero(digits.target == c)[-50:]
+        )
+
+    many, few = d.shot_thresholds
+    assert (many, few) == log_thirds_thresholds(expected) == (31, 8)
+    sizes = [
+        (expected > many).sum(),
+        ((expected >= few) & (expected <= many)).sum(),
+        (expected < few).sum(),
+    ]
+    assert sizes == [4, 3, 3]
+    assert "digits-LT" in d.DESCR and "fewer than 8" in d.DESCR
+
+
+def test_digits_lt_random_state_images_and_return_X_y():
+    a = load_digits_lt(random_state=0, as_images=True)
+    b = load_digits_lt(random_state=0, as_images=True)
+    c = load_digits_lt(random_state=1)
+    np.testing.assert_array_equal(a.train_indices, b.train_indices)
+    np.testing.assert_array_equal(a.test_indices, b.test_indices)
+    assert not np.array_equal(a.test_indices, c.test_indices)
+    assert a.X_train.shape[1:] == a.images_shape == (1, 8, 8)
+    np.testing.assert_allclose(a.X_test.reshape(-1, 64), load_digits().data[a.test_indices] / 16)
+    X_train, y_train, X_test, y_test = load_digits_lt(
+        imbalance_ratio=10, n_test_per_class=30, profile="step", return_X_y=True
+    )
+    np.testing.assert_array_equal(np.bincount(y_train), reference_counts(144, 10, 10, "step"))
+    assert X_test.shape == (300, 64) and len(X_train) == len(y_train)
+
+
+def test_digits_lt_too_many_test_images():
+    with pytest.raises(ValueError, match="at most 173"):
+        load_digits_lt(n_test_per_class=174)
+
+
+# ------------------------------------------------------------------------ CIFAR
+
+
+def _write_pickle(file, content):
+    with open(file, "wb") as f:
+        pickle.dump(content, f, protocol=2)
+
+
+def write_cifar10(folder, n_per_class=20, n_test_per_class=3, seed=0):
+    """The cifar-10-batches-py layout: five training batches, a test batch, batches.meta."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    y = interleaved_labels(10, n_per_class, seed)
+    data = rng.integers(0, 256, size=(len(y), 3072), dtype=np.uint8)
+    for k, (rows, labels) in enumerate(zip(np.array_split(data, 5), np.array_split(y, 5)), 1):
+        _write_pickle(
+            folder / f"data_batch_{k}",
+            {b"batch_label": b"training batch", b"labels": labels.tolist(), b"data": rows},
+        )
+    y_test = np.repeat(np.arange(10), n_test_per_class)
+    _write_pickle(
+        folder / "test_batch",
+        {b"labels": y_test.tolist(), b"data": rng.integers(0, 256, (len(y_test), 3072), np.uint8)},
+    )
+    names = [
+        b"airplane",
+        b"automobile",
+        b"bird",
+        b"cat",
+        b"deer",
+        b"dog",
+        b"frog",
+        b"horse",
+        b"ship",
+        b"truck",
+    ]
+    _write_pickle(folder / "batches.meta", {b"label_names": names, b"num_vis": 3072})
+    return data, y
+
+
+def test_cifar10_lt_round_trip(tmp_path):
+    data, y = write_cifar10(tmp_path / "cifar-10-batches-py")
+    d = load_cifar_lt(tmp_path, imbalance_ratio=10)  # the parent folder is found too
+    expected = reference_counts(20, 10, 10)
+    np.testing.assert_array_equal(d.class_counts, expected)
+    np.testing.assert_array_equal(np.bincount(d.y_train), expected)
+    assert d.X_train.shape == (expected.sum(), 3, 32, 32) and d.X_train.dtype == np.uint8
+    # first n_i images of each class, in file order, as (3, 32, 32) planes
+    for c, n in enumerate(expected):
+        np.testing.assert_array_equal(d.train_indices[d.y_train == c], np.flatnonzero(y == c)[:n])
+    np.testing.assert_array_equal(d.X_train[5], data[d.train_indices[5]].reshape(3, 32, 32))
+    assert d.X_train[5, 1, 0, 0] == data[d.train_indices[5], 1024]
+    np.testing.assert_array_equal(np.bincount(d.y_test), np.full(10, 3))
+    assert d.target_names[3] == "cat" and d.shot_thresholds == (100, 20)
+
+    again = load_cifar_lt(tmp_path / "cifar-10-batches-py", imbalance_ratio=10, as_float=True)
+    np.testing.assert_allclose(again.X_train, d.X_train / 255, atol=1e-7)
+    assert again.X_test.dtype == np.float32
+
+    X_train, y_train, X_test, y_test = load_cifar_lt(
+        tmp_path, imbalance_ratio=10, random_state=0, return_X_y=True
+    )
+    np.testing.assert_array_equal(np.bincount(y_train), expected)
+    assert X_test.shape == (30, 3, 32, 32)
+
+
+def test_cifar100_lt_round_trip(tmp_path):
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    y = interleaved_labels(100, 5)
+    data = rng.integers(0, 256, size=(500, 3072), dtype=np.uint8)
+    _write_pickle(
+        folder / "train",
+        {
+            b"filenames": [b"x.png"] * 500,
+            b"fine_labels": y.tolist(),
+            b"coarse_labels": (y // 5).tolist(),
+            b"data": data,
+        },
+    )
+    _write_pickle(folder / "test", {b"fine_labels": list(range(100)), b"data": data[:100]})
+    d = load_cifar_lt(folder, dataset="cifar100", imbalance_ratio=5)
+    np.testing.assert_array_equal(d.class_counts, reference_counts(5, 100, 5))
+    np.testing.assert_array_equal(np.bincount(d.y_train, minlength=100), d.class_counts)
+    assert d.target_names is None and len(d.y_test) == 100
+
+
+def test_cifar_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No such directory"):
+        load_cifar_lt(tmp_path / "nowhere")
+    expected_files = "cifar-10-batches-py.*expected the files data_batch_1"
+    with pytest.raises(FileNotFoundError, match=expected_files):
+        load_cifar_lt(tmp_path)
+
+    folder = tmp_path / "cifar-10-batches-py"
+    write_cifar10(folder)
+    (folder / "data_batch_3").unlink()
+    with pytest.raises(FileNotFoundError, match="data_batch_3"):
+        load_cifar_lt(tmp_path)
+
+    (folder / "data_batch_3").write_bytes(b"this is not a pickle")
+    with pytest.raises(ValueError, match="data_batch_3: not a CIFAR python batch"):
+        load_cifar_lt(tmp_path)
+
+    _write_pickle(folder / "data_batch_3", {b"data": np.zeros((4, 3072), np.uint8)})
+    with pytest.raises(ValueError, match=r"data_batch_3: no b'labels' key; .*b'data'"):
+        load_cifar_lt(tmp_path)
+
+    _write_pickle(
+        folder / "data_batch_3", {b"data": np.zeros((4, 1024), np.uint8), b"labels": [0] * 4}
+    )
+    with pytest.raises(ValueError, match=r"data_batch_3: b'data' must be .*\(4, 1024\)"):
+        load_cifar_lt(tmp_path)
+
+    _write_pickle(
+        folder / "data_batch_3", {b"data": np.zeros((4, 3072), np.uint8), b"labels": [0] * 3}
+    )
+    with pytest.raises(ValueError, match="data_batch_3: b'labels' must hold one integer label"):
+        load_cifar_lt(tmp_path)
+
+    with pytest.raises(ValueError, match="dataset"):
+        load_cifar_lt(tmp_path, dataset="cifar1000")
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (sys.exit, ("pickle ran code",))
+
+
+def test_cifar_pickle_cannot_run_code(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    write_cifar10(folder)
+    _write_pickle(folder / "data_batch_2", {b"data": _Exploit(), b"labels": []})
+    with pytest.raises(ValueError, match="data_batch_2: .*references sys.exit"):
+        load_cifar_lt(tmp_path)
+
+
+# -------------------------------------------------- split lists (ImageNet-LT)
+
+
+def write_images(root, specs):
+    """Solid-colour PNGs: specs maps relative path -> (r, g, b)."""
+    Image = pytest.importorskip("PIL.Image")
+    for path, colour in specs.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((4, 5, 3), colour, dtype=np.uint8)).save(root / path)
+
+
+IMAGES = {
+    "train/n01440764/n01440764_190.JPEG.png": (255, 0, 0),
+    "train/n01443537/n01443537_2.png": (0, 255, 0),
+    "train/n01443537/with space.png": (0, 0, 255),
+}
+
+
+def test_split_list_round_trip(tmp_path):
+    write_images(tmp_path, IMAGES)
+    paths = list(IMAGES)
+    list_file = tmp_path / "ImageNet_LT_train.txt"
+    list_file.write_text(f"{paths[0]} 0\n\n{paths[1]} 1\n{paths[2]}\t7\n")
+    dataset, labels = load_imagenet_lt(tmp_path, list_file)
+    assert isinstance(dataset, torch.utils.data.Dataset) and len(dataset) == 3
+    assert dataset.paths == paths
+    np.testing.assert_array_equal(labels, [0, 1, 7])
+    assert labels.dtype == np.int64
+    image, label = dataset[2]
+    assert label == 7 and image.size == (5, 4) and image.mode == "RGB"
+    np.testing.assert_array_equal(np.asarray(image)[0, 0], IMAGES[paths[2]])
+
+    to_tensor = lambda im: torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1)  # noqa: E731
+    dataset, _ = load_split_list(
+        tmp_path,
+        list_file,
+        transform=to_tensor,
+        target_transform=lambda t: t * 10,
+        check_files=True,
+    )
+    X, y = next(iter(torch.utils.data.DataLoader(dataset, batch_size=3)))
+    assert X.shape == (3, 3, 4, 5) and y.tolist() == [0, 10, 70]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("a.png 0\nb.png 1\nc.png\n", r"list.txt, line 3: expected '<path> <label>', got 'c.png'"),
+        ("a.png 0\n\nb.png one\n", r"list.txt, line 3: the label 'one' is not an integer"),
+        ("\n\n", r"list.txt: no '<path> <label>' line"),
+        ("a.png 0\n\xe9.png 1\n", r"list.txt, line 2: not UTF-8 text"),
+    ],
+)
+def test_split_list_malformed(tmp_path, content, message):
+    (tmp_path / "list.txt").write_bytes(content.encode("latin-1"))
+    with pytest.raises(ValueError, match=message):
+        load_split_list(tmp_path, tmp_path / "list.txt", loader=str)
+
+
+def test_split_list_missing_files(tmp_path):
+    (tmp_path / "list.txt").write_text("a.png 0\nsub/b.png 1\n")
+    with pytest.raises(FileNotFoundError, match="Image root .*nowhere"):
+        load_split_list(tmp_path / "nowhere", tmp_path / "list.txt", loader=str)
+    with pytest.raises(FileNotFoundError, match="No such file: .*other.txt"):
+        load_split_list(tmp_path, tmp_path / "other.txt", loader=str)
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"2 of 2 images are missing.*'sub/b.png' \(.*"
+        r"list.txt, line 2\)",
+    ):
+        load_split_list(tmp_path, tmp_path / "list.txt", loader=str, check_files=True)
+    dataset, _ = load_split_list(tmp_path, tmp_path / "list.txt", loader=str)
+    with pytest.raises(FileNotFoundError, match=r"b.png' \(listed at .*list.txt, line 2\)"):
+        dataset[1]
+    (tmp_path / "a.png").write_bytes(b"raw")
+    assert dataset[0] == (str(tmp_path / "a.png"), 0)  # a custom loader needs no Pillow
+
+
+def test_missing_pillow_is_a_clear_error(tmp_path, monkeypatch):
+    (tmp_path / "list.txt").write_text("a.png 0\n")
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    monkeypatch.setitem(sys.modules, "PIL.Image", None)
+    with pytest.raises(ImportError, match="needs Pillow.*pip install pillow.*loader="):
+        load_split_list(tmp_path, tmp_path / "list.txt")
+    dataset, labels = load_split_list(tmp_path, tmp_path / "list.txt", loader=str)
+    assert labels.tolist() == [0]
+
+
+def test_image_list_dataset_checks_lengths(tmp_path):
+    with pytest.raises(ValueError, match="differ in length: 2 and 1"):
+        ImageListDataset(tmp_path, ["a", "b"], [0], loader=str)
+
+
+# ------------------------------------------------------------ iNaturalist 2018
+
+
+def inat_json(**overrides):
+    content = {
+        "info": {"year": 2018},
+        "images": [
+            {"id": 11, "file_name": "train_val2018/Plantae/7477/a.jpg.png", "width": 5},
+            {"id": 4, "file_name": "train_val2018/Aves/2/b.jpg.png", "width": 5},
+            {"id": 30, "file_name": "train_val2018/Aves/3/c.jpg.png", "width": 5},
+        ],
+        "annotations": [
+            {"id": 0, "image_id": 30, "category_id": 3},
+            {"id": 1, "image_id": 11, "category_id": 7477},
+            {"id": 2, "image_id": 4, "category_id": 2},
+        ],
+        "categories": [
+            {"id": 2, "name": "Anas", "supercategory": "Aves"},
+            {"id": 3, "name": "Aix", "supercategory": "Aves"},
+            {"id": 7477, "name": "Quercus", "supercategory": "Plantae"},
+        ],
+    }
+    content.update(overrides)
+    return content
+
+
+def test_inaturalist_round_trip(tmp_path):
+    content = inat_json()
+    write_images(tmp_path, {im["file_name"]: (9, 8, 7) for im in content["images"]})
+    (tmp_path / "train2018.json").write_text(json.dumps(content, indent=2))
+    dataset, labels = load_inaturalist(tmp_path, tmp_path / "train2018.json", check_files=True)
+    assert dataset.paths == [im["file_name"] for im in content["images"]]
+    np.testing.assert_array_equal(labels, [7477, 2, 3])
+    assert dataset.categories == {2: "Anas", 3: "Aix", 7477: "Quercus"}
+    image, label = dataset[1]
+    assert label == 2 and np.asarray(image)[0, 0].tolist() == [9, 8, 7]
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"annotations": None}, r": expected a top-level 'annotations' list \(iNaturalist's test"),
+        ({"images": [{"id": 11}]}, r", images\[0\]: expected an object with a 'file_name'"),
+        (
+            {"annotations": [{"image_id": 30, "category_id": 3}, {"image_id": 11}]},
+            r", annotations\[1\]: expected an object with a 'category_id'",
+        ),
+        (
+            {
+                "annotations": [
+                    {"image_id": 30, "category_id": 3},
+                    {"image_id": 30, "category_id": 3},
+                ]
+            },
+            r", annotations\[1\]: image 30 has a second annotation",
+        ),
+        (
+            {
+                "annotations": [
+                    {"image_id": 30, "category_id": 3},
+                    {"image_id": 11, "category_id": 3},
+                    {"image_id": 4, "category_id": 99},
+                ]
+            },
+            r", annotations\[2\]: category_id 99 is not in 'categories'",
+        ),
+        (
+            {
+                "annotations": [
+                    {"image_id": 30, "category_id": 3},
+                    {"image_id": 11, "category_id": 3},
+                ]
+            },
+            r", images\[1\]: image 4 \('train_val2018/Aves/2/b.jpg.png'\) has no annotation",
+        ),
+        (
+            {
+                "annotations": [
+                    {"image_id": 30, "category_id": 3},
+                    {"image_id": 11, "category_id": 3},
+                    {"image_id": 4, "category_id": 2},
+                    {"image_id": 5, "category_id": 2},
+                ]
+            },
+            ": an annotation refers to image 5, not in 'images'",
+        ),
+        (
+            {"annotations": [{"image_id": 30, "category_id": "3"}]},
+            r", annotations\[0\]: category_id '3' is not an integer",
+        ),
+    ],
+)
+def test_inaturalist_malformed(tmp_path, overrides, message):
+    (tmp_path / "val2018.json").write_text(json.dumps(inat_json(**overrides), indent=1))
+    with pytest.raises(ValueError, match="val2018.json" + message):
+        load_inaturalist(tmp_path, tmp_path / "val2018.json", loader=str)
+
+
+def test_inaturalist_invalid_json_names_the_line(tmp_path):
+    (tmp_path / "train2018.json").write_text('{\n  "images": [],\n  "annotations": [,]\n}\n')
+    with pytest.raises(ValueError, match=r"train2018.json, line 3, column \d+: invalid JSON"):
+        load_inaturalist(tmp_path, tmp_path / "train2018.json", loader=str)
