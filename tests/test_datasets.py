@@ -597,3 +597,16 @@ def test_inaturalist_invalid_json_names_the_line(tmp_path):
     (tmp_path / "train2018.json").write_text('{\n  "images": [],\n  "annotations": [,]\n}\n')
     with pytest.raises(ValueError, match=r"train2018.json, line 3, column \d+: invalid JSON"):
         load_inaturalist(tmp_path, tmp_path / "train2018.json", loader=str)
+
+
+def test_digits_lt_balanced_validation_split_is_disjoint():
+    from sklearn_lt.datasets import load_digits_lt
+
+    for seed in (None, 0):
+        d = load_digits_lt(n_val_per_class=20, random_state=seed)
+        assert np.all(np.bincount(d.y_val) == 20) and np.all(np.bincount(d.y_test) == 50)
+        parts = [d.train_indices, d.val_indices, d.test_indices]
+        assert len(np.unique(np.concatenate(parts))) == sum(map(len, parts))
+        assert d.class_counts[0] == 174 - 70  # n_max shrinks by the held-out images
+    with pytest.raises(ValueError, match="n_val_per_class"):
+        load_digits_lt(n_val_per_class=130)

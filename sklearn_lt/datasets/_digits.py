@@ -44,6 +44,7 @@ test set and a long-tailed training set, the way CIFAR-LT is built from CIFAR.
     {
         "imbalance_ratio": [Interval(Real, 1, None, closed="left")],
         "n_test_per_class": [Interval(Integral, 1, None, closed="left")],
+        "n_val_per_class": [Interval(Integral, 0, None, closed="left")],
         "profile": [StrOptions(set(PROFILES))],
         "class_order": ["array-like", None],
         "random_state": ["random_state"],
@@ -56,6 +57,7 @@ def load_digits_lt(
     *,
     imbalance_ratio=50,
     n_test_per_class=50,
+    n_val_per_class=0,
     profile="exponential",
     class_order=None,
     random_state=None,
@@ -85,6 +87,11 @@ def load_digits_lt(
     n_test_per_class : int, default=50
         Test images of every class; at most 173 (the smallest class has 174
         images and keeps at least one for training).
+    n_val_per_class : int, default=0
+        Images of every class set aside as a balanced validation set (like
+        ImageNet-LT's 20 per class), for choosing hyper-parameters such as
+        tau without touching the test set. They are taken before the
+        training set, so ``n_max`` shrinks by as many.
     profile : {"exponential", "step"}, default="exponential"
         See :func:`long_tailed_counts`. The step profile has no medium classes.
     class_order : array-like of shape (10,), default=None
@@ -110,13 +117,15 @@ def load_digits_lt(
             values in [0, 1] (the original 0..16 divided by 16).
         X_test, y_test : ndarray of shape (n_test, 64) float32 and (n_test,) int64
             The balanced test set.
+        X_val, y_val : ndarray of shape (n_val, 64) float32 and (n_val,) int64
+            The balanced validation set (empty unless ``n_val_per_class > 0``).
         class_order : ndarray of shape (10,)
             The digits, head first.
         class_counts : ndarray of shape (10,), int64
             Training images per class, aligned with ``class_order``.
         shot_thresholds : tuple ``(many, few)``
             Recommended split thresholds: many ``> many``, few ``< few``.
-        train_indices, test_indices : ndarray of int64
+        train_indices, test_indices, val_indices : ndarray of int64
             Rows of ``sklearn.datasets.load_digits()`` taken for each set.
         images_shape : tuple
             ``(1, 8, 8)``: one channel, 8x8 pixels.
@@ -142,24 +151,27 @@ def load_digits_lt(
     y_all = digits.target.astype(np.int64)
     classes = np.unique(y_all)
     smallest = int(np.bincount(y_all).min())
-    if n_test_per_class >= smallest:
+    held_out = n_test_per_class + n_val_per_class
+    if held_out >= smallest:
         raise ValueError(
-            f"n_test_per_class={n_test_per_class} leaves no training image in the "
-            f"smallest digits class ({smallest} images); use at most {smallest - 1}."
+            f"n_test_per_class={n_test_per_class} and n_val_per_class={n_val_per_class} "
+            f"leave no training image in the smallest digits class ({smallest} images); "
+            f"use at most {smallest - 1} together."
         )
     rng = None if random_state is None else check_random_state(random_state)
 
-    test_parts, rest_parts = [], []
+    test_parts, val_parts, rest_parts = [], [], []
     for c in classes:
         idx = np.flatnonzero(y_all == c)
         if rng is not None:
             rng.shuffle(idx)
-            test_parts.append(np.sort(idx[:n_test_per_class]))
-            rest_parts.append(np.sort(idx[n_test_per_class:]))
         else:
-            test_parts.append(idx[-n_test_per_class:])
-            rest_parts.append(idx[:-n_test_per_class])
+            idx = idx[::-1]  # held-out images come from the end of the file
+        test_parts.append(np.sort(idx[:n_test_per_class]))
+        val_parts.append(np.sort(idx[n_test_per_class:held_out]))
+        rest_parts.append(np.sort(idx[held_out:]))
     test_indices = np.concatenate(test_parts).astype(np.int64)
+    val_indices = np.concatenate(val_parts).astype(np.int64)
     rest = np.concatenate(rest_parts)
     rest.sort()
 
@@ -178,6 +190,7 @@ def load_digits_lt(
     X_train = X_all[train_indices].reshape(shape)
     X_test = X_all[test_indices].reshape(shape)
     y_train, y_test = y_all[train_indices], y_all[test_indices]
+    X_val, y_val = X_all[val_indices].reshape(shape), y_all[val_indices]
     if return_X_y:
         return X_train, y_train, X_test, y_test
 
@@ -186,11 +199,14 @@ def load_digits_lt(
         y_train=y_train,
         X_test=X_test,
         y_test=y_test,
+        X_val=X_val,
+        y_val=y_val,
         class_order=lt.class_order,
         class_counts=lt.class_counts,
         shot_thresholds=log_thirds_thresholds(lt.class_counts),
         train_indices=train_indices,
         test_indices=test_indices,
+        val_indices=val_indices,
         images_shape=IMAGES_SHAPE,
         target_names=digits.target_names,
         imbalance_ratio=imbalance_ratio,
