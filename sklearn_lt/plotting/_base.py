@@ -1,0 +1,270 @@
+"""Shared helpers of the Display objects: matplotlib check, inputs, class axes.
+
+Every figure that shows one value per class orders the classes by their
+training count, head (most samples) first, as the papers do; the many /
+medium / few-shot regions are then contiguous and marked on the axis.
+"""
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..metrics import shot_splits, training_class_counts
+from ..metrics._shot import SPLITS, _as_labels, _check_class_counts, _check_thresholds
+from ..utils import to_numpy
+
+ALL_SPLITS = SPLITS + ("all",)
+
+# One colour per split in every figure; "all" is the black overall line.
+SPLIT_STYLES = {
+    "many": {"color": "tab:blue"},
+    "medium": {"color": "tab:orange"},
+    "few": {"color": "tab:green"},
+    "all": {"color": "black", "linestyle": "--"},
+}
+
+# Markers of successive lines on class axes, so that overlapping lines stay apart.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+
+# Class axes get one tick per class up to this many classes.
+_MAX_LABELLED_CLASSES = 20
+
+
+def check_matplotlib_support(caller_name):
+    """Raise an ImportError naming the ``plot`` extra when matplotlib is missing.
+
+    Parameters
+    ----------
+    caller_name : str
+        The function or method that needs matplotlib.
+    """
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as e:
+        raise ImportError(
+            f"{caller_name} requires matplotlib, an optional dependency of sklearn-lt. "
+            'Install it with `pip install "sklearn-lt[plot]"` (or `pip install matplotlib`).'
+        ) from e
+
+
+def _get_ax(ax, caller_name):
+    """``(ax, figure)``: the given axes, or new ones on a new figure."""
+    check_matplotlib_support(caller_name)
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        # Constrained layout keeps two-line class ticks and labels inside the figure.
+        _, ax = plt.subplots(layout="constrained")
+    return ax, ax.figure
+
+
+def _check_named(objects, what, *, single_name=None):
+    """A non-empty ``{name: object}`` dict from a dict (or one object with ``single_name``)."""
+    if single_name is not None and not isinstance(objects, Mapping):
+        return {single_name: objects}
+    if not isinstance(objects, Mapping):
+        raise TypeError(
+            f"{what} must be a dict {{name: {what.rstrip('s')}}}, got {type(objects).__name__}."
+        )
+    if len(objects) == 0:
+        raise ValueError(f"{what} is empty: pass at least one.")
+    return {str(name): obj for name, obj in objects.items()}
+
+
+def _check_splits(splits, available):
+    """Tuple of requested splits; unknown or unavailable names raise ValueError."""
+    if splits is None:
+        return tuple(s for s in ALL_SPLITS if s in available) + tuple(
+            s for s in available if s not in ALL_SPLITS
+        )
+    if isinstance(splits, str):
+        splits = (splits,)
+    splits = tuple(splits)
+    unknown = [s for s in splits if s not in available]
+    if unknown:
+        raise ValueError(
+            f"Unknown split(s) {unknown}: choose among {list(available)}."
+        )
+    if not splits:
+        raise ValueError("splits is empty: choose at least one split.")
+    return splits
+
+
+def _final_step(estimator, X=None):
+    """The last step of a (nested) pipeline and ``X`` transformed by the steps before it.
+
+    Resamplers (``fit_resample``) and ``"passthrough"`` steps are skipped, as
+    a pipeline does at predict time. Anything else is returned as it is.
+    """
+    while isinstance(getattr(estimator, "steps", None), list):
+        *head, (_, last) = estimator.steps
+        for _, step in head:
+            if step is None or isinstance(step, str) or hasattr(step, "fit_resample"):
+                continue
+            if X is not None:
+                X = step.transform(X)
+        estimator = last
+    return estimator, X
+
+
+def _classes_of(estimators):
+    """The ``classes_`` shared by fitted estimators (ValueError if they differ)."""
+    classes = None
+    for name, estimator in estimators.items():
+        own = getattr(estimator, "classes_", None)
+        if own is None:
+            raise ValueError(
+                f"Estimator {name!r} ({type(estimator).__name__}) has no classes_: "
+                "pass fitted classifiers."
+            )
+        own = to_numpy(own)
+        if classes is None:
+            classes = own
+        elif len(own) != len(classes) or not np.array_equal(own, classes):
+            raise ValueError(
+                f"Estimator {name!r} has classes_ {own.tolist()}, another one "
+                f"{classes.tolist()}: the estimators must share their classes."
+            )
+    return classes
+
+
+def _counts_for(classes, class_counts):
+    """Counts aligned with ``classes`` from a dict ``{label: count}`` or an aligned array."""
+    if isinstance(class_counts, Mapping):
+        missing = [c for c in classes.tolist() if c not in class_counts]
+        if missing:
+            raise ValueError(f"class_counts has no count for the classes {missing}.")
+        counts = np.asarray([to_numpy(class_counts[c]) for c in classes.tolist()])
+    else:
+        counts = to_numpy(class_counts)
+        if counts.ndim == 1 and len(counts) != len(classes):
+            raise ValueError(
+                f"class_counts has {len(counts)} entries but there are {len(classes)} "
+                f"classes ({classes.tolist()[:10]}{'...' if len(classes) > 10 else ''}): "
+                "pass one count per class, in the order of the classes, or a dict "
+                "{label: count}."
+            )
+    return _check_class_counts(counts)
+
+
+def _resolve_estimator_counts(estimators, class_counts):
+    """``(classes, counts)`` for fitted estimators, read from them when not given.
+
+    ``class_counts=None`` takes the counts recorded by the estimators (see
+    :func:`sklearn_lt.metrics.training_class_counts`: before any resampling);
+    every estimator that records counts must agree.
+    """
+    classes = _classes_of(estimators)
+    if class_counts is not None:
+        return classes, _counts_for(classes, class_counts)
+    found = {}
+    for name, estimator in estimators.items():
+        try:
+            own_classes, own_counts = training_class_counts(estimator)
+        except ValueError:
+            continue
+        found[name] = _counts_for(classes, dict(zip(own_classes.tolist(), own_counts)))
+    if not found:
+        raise ValueError(
+            "None of the estimators records its training class counts (class_counts_): "
+            "pass class_counts (one per class of classes_, or a dict {label: count})."
+        )
+    (first_name, counts), *others = found.items()
+    for name, other in others:
+        if not np.array_equal(other, counts):
+            raise ValueError(
+                f"Estimators {first_name!r} and {name!r} were fitted on different class "
+                "counts (e.g. one after a resampler that does not record its input "
+                "counts): pass class_counts explicitly."
+            )
+    return classes, counts
+
+
+def _check_per_class(values, n_classes, what):
+    values = np.asarray(to_numpy(values), dtype=np.float64)
+    if values.shape != (n_classes,):
+        raise ValueError(
+            f"{what} must have one value per class, shape ({n_classes},); got {values.shape}."
+        )
+    return values
+
+
+class _ClassAxisMixin:
+    """Displays with one value per class, drawn against classes sorted by count."""
+
+    def _init_classes(self, class_counts, classes, many_threshold, few_threshold):
+        _check_thresholds(many_threshold, few_threshold)
+        self.class_counts = _check_class_counts(class_counts)
+        if classes is None:
+            classes = np.arange(len(self.class_counts))
+        self.classes = _as_labels(classes, "classes")
+        if len(self.classes) != len(self.class_counts):
+            raise ValueError(
+                f"classes has {len(self.classes)} labels but class_counts "
+                f"{len(self.class_counts)} entries."
+            )
+        self.many_threshold = many_threshold
+        self.few_threshold = few_threshold
+
+    def _marker_style(self, i):
+        """Marker of the ``i``-th line: distinct markers on up to 50 classes, none beyond."""
+        if len(self.class_counts) > 50:
+            return {"marker": None}
+        return {"marker": MARKERS[i % len(MARKERS)], "markersize": 5}
+
+    @property
+    def class_order(self):
+        """Positions of the classes from the most to the least frequent (stable)."""
+        return np.argsort(-np.asarray(self.class_counts, dtype=np.float64), kind="stable")
+
+    def _decorate_class_axis(self, ax, show_splits, title):
+        """Ticks, label, title and the many/medium/few regions of the class axis.
+
+        The region names go just above the axes (under the title), where no
+        data or legend can hide them. Returns the boundary lines and the
+        region labels drawn.
+        """
+        ax.set_title(title, pad=16 if show_splits else 6)
+        order = self.class_order
+        n_classes = len(order)
+        counts = self.class_counts[order]
+        if n_classes <= _MAX_LABELLED_CLASSES:
+            ax.set_xticks(np.arange(n_classes))
+            ax.set_xticklabels(
+                [f"{label}\n{count:g}" for label, count in zip(self.classes[order], counts)],
+                fontsize="small",
+            )
+            ax.set_xlabel("Class (training count), sorted by training count")
+        else:
+            ax.set_xlabel("Class index, sorted by training count (head to tail)")
+        ax.set_xlim(-0.5, n_classes - 0.5)
+        lines, texts = [], []
+        if not show_splits:
+            return lines, texts
+        splits = shot_splits(
+            counts, many_threshold=self.many_threshold, few_threshold=self.few_threshold
+        )
+        transform = ax.get_xaxis_transform()
+        start = 0
+        for stop in range(1, n_classes + 1):
+            if stop < n_classes and splits[stop] == splits[start]:
+                continue
+            if stop < n_classes:
+                lines.append(
+                    ax.axvline(stop - 0.5, color="0.6", linestyle=":", linewidth=1, zorder=0)
+                )
+            texts.append(
+                ax.text(
+                    (start + stop - 1) / 2,
+                    1.01,
+                    splits[start],
+                    transform=transform,
+                    ha="center",
+                    va="bottom",
+                    color="0.4",
+                    fontsize="small",
+                    style="italic",
+                )
+            )
+            start = stop
+        return lines, texts
