@@ -4,6 +4,7 @@ from ._base import LinearHead
 from ._ncm import NCMClassifier
 from ._rebalance import LORTClassifier, LWSClassifier, TauNormClassifier, tau_normalize
 from ._softmax import CRTClassifier, SoftmaxClassifier
+from ._tau_cv import TauNormClassifierCV
 
 __all__ = [
     "CRTClassifier",
@@ -13,5 +14,6 @@ __all__ = [
     "NCMClassifier",
     "SoftmaxClassifier",
     "TauNormClassifier",
+    "TauNormClassifierCV",
     "tau_normalize",
 ]
