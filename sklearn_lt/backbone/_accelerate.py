@@ -1,0 +1,91 @@
+"""``BackboneEmbedder`` with skorch's ``AccelerateMixin``: multi-GPU stage one."""
+
+import torch
+from skorch.callbacks import LRScheduler
+from skorch.hf import AccelerateMixin
+
+from ._embedder import BackboneEmbedder
+
+__all__ = ["AcceleratedBackboneEmbedder"]
+
+
+class AcceleratedBackboneEmbedder(AccelerateMixin, BackboneEmbedder):
+    """:class:`BackboneEmbedder` trained through Hugging Face ``accelerate``.
+
+    skorch's :class:`~skorch.hf.AccelerateMixin` composed with
+    :class:`BackboneEmbedder`: the module, optimizer and data loaders are
+    prepared by the ``accelerator``, so the same script trains on one CPU, one
+    GPU, or several GPUs (data parallel) when started with
+    ``accelerate launch``, with mixed precision if the accelerator asks for
+    it. See ``docs/accelerate.md``.
+
+    Leave ``device=None`` (the default here): the accelerator places the
+    model and the batches. Every process draws the same epoch order, so that
+    accelerate's split of the batches across processes makes up exactly one
+    epoch: with ``random_state=None`` the seed of process 0 is broadcast to
+    the others. Criteria without trainable parameters (the default
+    ``CrossEntropyLoss``) are moved to the device rather than prepared, so that
+    several CPU processes work too (accelerate would wrap them in
+    ``DistributedDataParallel``, which refuses them).
+
+    Parameters
+    ----------
+    accelerator : accelerate.Accelerator
+    device : None, default=None
+    unwrap_after_train : bool, default=True
+        Unwrap the module after training (needed to pickle the network).
+    **kwargs
+        Every argument of :class:`BackboneEmbedder`.
+
+    Examples
+    --------
+    >>> from accelerate import Accelerator  # doctest: +SKIP
+    >>> embedder = AcceleratedBackboneEmbedder(  # doctest: +SKIP
+    ...     module="resnet32", accelerator=Accelerator(), random_state=0
+    ... )
+    """
+
+    def _synchronised_seed(self, seed):
+        state = getattr(self.accelerator, "state", None)
+        if state is None or getattr(state, "num_processes", 1) <= 1:
+            return seed
+        from accelerate.utils import broadcast_object_list
+
+        return int(broadcast_object_list([seed], from_process=0)[0])
+
+    def _initialize_accelerator(self):
+        # skorch's version with one change: criteria without trainable
+        # parameters (CrossEntropyLoss) are moved to the device, not prepared.
+        # accelerate wraps every prepared module in DistributedDataParallel on
+        # several CPU processes, and DDP refuses modules without parameters.
+        if self._wrapped_with_accelerator:
+            return self
+
+        with self._current_init_context("criterion"):
+            for name in self._criteria:
+                criterion = getattr(self, name + "_")
+                if isinstance(criterion, torch.nn.Module):
+                    if any(p.requires_grad for p in criterion.parameters()):
+                        criterion = self.accelerator.prepare(criterion)
+                    else:
+                        criterion = criterion.to(self.accelerator.device)
+                    setattr(self, name + "_", criterion)
+
+        with self._current_init_context("module"):
+            for name in self._modules:
+                module = getattr(self, name + "_")
+                if isinstance(module, torch.nn.Module):
+                    setattr(self, name + "_", self.accelerator.prepare(module))
+
+        with self._current_init_context("optimizer"):
+            for name in self._optimizers:
+                optimizer = getattr(self, name + "_")
+                if isinstance(optimizer, torch.optim.Optimizer):
+                    setattr(self, name + "_", self.accelerator.prepare(optimizer))
+
+        for _, callback in self.callbacks_:
+            if isinstance(callback, LRScheduler):
+                callback.policy_ = self.accelerator.prepare(callback.policy_)
+
+        self._wrapped_with_accelerator = True
+        return self

@@ -1,0 +1,297 @@
+"""Image input of stage one: validation, datasets that fetch whole batches, augmentation.
+
+In-memory images (numpy arrays, torch tensors) become one float32 tensor of
+shape ``(N, C, H, W)``; a batch is one gather ``X[rows]`` (``__getitems__``),
+not ``batch_size`` calls of ``__getitem__`` and a collate, so skorch's
+``DataLoader`` costs about what a hand-written loop over the tensor costs.
+A user's ``torch.utils.data.Dataset`` (images on disk) is wrapped so that
+its items come out as float32 images of the fitted shape, with labels encoded
+against ``classes_``.
+"""
+
+import warnings
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Subset
+
+from ..utils import to_numpy
+
+__all__ = [
+    "ArrayImageDataset",
+    "WrappedImageDataset",
+    "as_image_tensor",
+    "augment_batch",
+    "check_input_shape",
+    "dataset_labels",
+    "is_prepared_dataset",
+    "passthrough_collate",
+]
+
+
+def check_input_shape(input_shape):
+    """Normalise ``input_shape``: ``None``, ``(H, W)`` -> ``(1, H, W)``, or ``(C, H, W)``."""
+    if input_shape is None:
+        return None
+    message = (
+        f"input_shape must be a tuple (C, H, W) or (H, W) of positive ints, got "
+        f"{input_shape!r}."
+    )
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        raise ValueError(message) from None
+    if len(shape) not in (2, 3) or not all(
+        isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in shape
+    ):
+        raise ValueError(message)
+    shape = tuple(int(s) for s in shape)
+    return (1, *shape) if len(shape) == 2 else shape
+
+
+def _image_shape_of_rows(shape, n_values, fitted, requested, what):
+    """Image shape for rows of ``n_values`` values each (flat input)."""
+    target = fitted if fitted is not None else requested
+    if target is None:
+        raise ValueError(
+            f"{what} is 2-D ({n_values} values per row): pass input_shape=(C, H, W) "
+            "to say how each row is an image, e.g. input_shape=(1, 8, 8) for "
+            "scikit-learn's digits."
+        )
+    if int(np.prod(target)) != n_values:
+        raise ValueError(
+            f"{what} has {n_values} values per row, which cannot be reshaped to "
+            f"images of shape {target} ({int(np.prod(target))} values)."
+        )
+    return target
+
+
+def _check_against(shape, fitted, requested, what):
+    target = fitted if fitted is not None else requested
+    if target is not None and tuple(shape) != tuple(target):
+        origin = "the model was fitted on" if fitted is not None else "input_shape is"
+        raise ValueError(
+            f"{what} has images of shape {tuple(shape)}, but {origin} {tuple(target)}."
+        )
+    return tuple(shape)
+
+
+def as_image_tensor(X, *, fitted_shape=None, input_shape=None):
+    """Validate in-memory images and return them as a float32 ``(N, C, H, W)`` tensor.
+
+    Accepts 2-D rows (reshaped to ``fitted_shape`` or ``input_shape``), 3-D
+    grayscale ``(N, H, W)`` and 4-D ``(N, C, H, W)`` images, as numpy arrays,
+    array-likes or torch tensors (kept on their device). Values are cast to
+    float32, never rescaled.
+
+    Raises
+    ------
+    ValueError
+        Empty input, wrong dimensionality or image shape, NaN or infinity,
+        complex or non-numeric values.
+    TypeError
+        Sparse matrices.
+    """
+    what = "X"
+    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+        raise TypeError(
+            "Sparse input is not supported by BackboneEmbedder: pass dense images."
+        )
+    if isinstance(X, torch.Tensor):
+        if X.is_complex():
+            raise ValueError("Complex data not supported.")
+        X = X.detach()
+        X = X if X.dtype == torch.float32 else X.to(torch.float32)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+            arr = np.asarray(X)
+        if arr.dtype.kind == "c":
+            raise ValueError("Complex data not supported.")
+        if arr.dtype.kind not in "biuf":
+            try:
+                arr = arr.astype(np.float32)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"X must contain numbers; got an array of dtype {arr.dtype}."
+                ) from None
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            X = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+    if X.ndim not in (2, 3, 4):
+        raise ValueError(
+            f"X must be images (N, C, H, W), grayscale images (N, H, W) or rows "
+            f"(N, C*H*W) with input_shape; got an array of shape {tuple(X.shape)}."
+        )
+    if X.shape[0] == 0:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={tuple(X.shape)}) while a minimum of 1 "
+            "is required."
+        )
+    if X.ndim == 2:
+        shape = _image_shape_of_rows(X.shape, X.shape[1], fitted_shape, input_shape, what)
+        X = X.reshape(X.shape[0], *shape)
+    elif X.ndim == 3:
+        X = X.unsqueeze(1)
+    _check_against(X.shape[1:], fitted_shape, input_shape, what)
+    if min(X.shape[1:]) == 0:
+        raise ValueError(f"X has empty images of shape {tuple(X.shape[1:])}.")
+    if not bool(torch.isfinite(X).all()):
+        raise ValueError("Input X contains NaN or infinity.")
+    return X
+
+
+class ArrayImageDataset(Dataset):
+    """In-memory images and encoded labels; fetches a batch with one gather.
+
+    ``X`` and ``y`` are public (skorch's ``data_from_dataset`` reads them).
+    """
+
+    def __init__(self, X, y=None):
+        self.X = X
+        self.y = y
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.X[i], (self.y[i] if self.y is not None else None)
+
+    def __getitems__(self, indices):
+        rows = _rows(indices, self.X.device)
+        return self.X[rows], (self.y[rows] if self.y is not None else None)
+
+
+def _rows(indices, device):
+    """A slice for a run of consecutive indices (a view, no copy), else an index tensor."""
+    n = len(indices)
+    if n:
+        first = int(indices[0])
+        if int(indices[-1]) == first + n - 1 and _is_range(indices, first):
+            return slice(first, first + n)
+    return torch.as_tensor(indices, dtype=torch.int64, device=device)
+
+
+def _is_range(indices, first):
+    # Cheap test first: a permutation's batch rarely starts and ends like a range.
+    return all(int(v) == first + k for k, v in enumerate(indices))
+
+
+class WrappedImageDataset(Dataset):
+    """A user's image ``Dataset`` seen as float32 images of one shape plus encoded labels.
+
+    Items of ``dataset`` may be ``(image, label)`` pairs or bare images; an
+    image is a tensor or array of ``image_shape`` (or with as many values). The
+    labels used are ``y_encoded`` (from ``fit``'s ``y`` or the dataset's
+    ``targets``), never re-read from the items.
+    """
+
+    def __init__(self, dataset, image_shape, y_encoded=None):
+        self.dataset = dataset
+        self.image_shape = tuple(image_shape)
+        self.y = None if y_encoded is None else torch.as_tensor(y_encoded, dtype=torch.int64)
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def _image(self, i):
+        return image_from_item(self.dataset[i], self.image_shape, index=i)
+
+    def __getitem__(self, i):
+        return self._image(i), (self.y[i] if self.y is not None else None)
+
+    def __getitems__(self, indices):
+        images = torch.stack([self._image(int(i)) for i in indices])
+        y = self.y[torch.as_tensor(indices, dtype=torch.int64)] if self.y is not None else None
+        return images, y
+
+
+def _item_image(item):
+    return item[0] if isinstance(item, (tuple, list)) else item
+
+
+def image_from_item(item, image_shape=None, *, index=0):
+    """The image of one dataset item as a float32 tensor of ``image_shape`` (C, H, W)."""
+    x = _item_image(item)
+    if type(x).__module__.startswith("PIL"):
+        raise TypeError(
+            "The dataset returns PIL images; give it a transform that returns tensors "
+            "of shape (C, H, W), e.g. torchvision.transforms.ToTensor()."
+        )
+    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    x = x.to(torch.float32)
+    if image_shape is None:
+        if x.ndim == 3:
+            return x
+        if x.ndim == 2:
+            return x.unsqueeze(0)
+        raise ValueError(
+            f"Dataset items must be images (C, H, W) or (H, W); item {index} has shape "
+            f"{tuple(x.shape)}. Pass input_shape to reshape flat items."
+        )
+    if x.numel() != int(np.prod(image_shape)):
+        raise ValueError(
+            f"Dataset item {index} has shape {tuple(x.shape)}, which does not fit images "
+            f"of shape {tuple(image_shape)}."
+        )
+    return x.reshape(image_shape)
+
+
+def dataset_item_label(item):
+    if not isinstance(item, (tuple, list)) or len(item) < 2:
+        raise ValueError(
+            "fit needs labels: pass y, give the dataset a 'targets' attribute, or make "
+            "its items (image, label) pairs."
+        )
+    return to_numpy(item[1]).item() if hasattr(item[1], "shape") else item[1]
+
+
+def passthrough_collate(batch):
+    """Collate for datasets whose ``__getitems__`` already returns ``(X_batch, y_batch)``."""
+    return batch
+
+
+def is_prepared_dataset(dataset):
+    """True for this module's datasets and (nested) ``Subset`` views of them."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    return isinstance(dataset, (ArrayImageDataset, WrappedImageDataset))
+
+
+def dataset_labels(dataset):
+    """Encoded labels (numpy int64) of the rows of a prepared dataset or a Subset of one.
+
+    This is how a sampler sees exactly the rows of the training split that
+    skorch's ``train_split`` made, and no validation row.
+    """
+    if isinstance(dataset, Subset):
+        labels = dataset_labels(dataset.dataset)
+        return None if labels is None else labels[np.asarray(dataset.indices, dtype=np.int64)]
+    y = getattr(dataset, "y", None)
+    if y is None:
+        return None
+    return to_numpy(y).astype(np.int64, copy=False)
+
+
+def augment_batch(X, padding=4, flip=True):
+    """Standard training augmentation: random crop with zero padding, horizontal flip.
+
+    Each image is padded by ``padding`` pixels on every side and a window of
+    the original size is cut at a random offset (torchvision's
+    ``RandomCrop(size, padding)``), then mirrored left-right with probability
+    1/2. The whole batch is done with one gather on its own device; the random
+    offsets are drawn from torch's CPU generator (seeded by ``random_state``).
+    """
+    n, c, h, w = X.shape
+    if padding > 0:
+        offsets = torch.randint(0, 2 * padding + 1, (2, n)).to(X.device)
+        padded = torch.nn.functional.pad(X, (padding, padding, padding, padding))
+        rows = (torch.arange(h, device=X.device)[None, :] + offsets[0][:, None])  # (n, h)
+        cols = (torch.arange(w, device=X.device)[None, :] + offsets[1][:, None])  # (n, w)
+        batch = torch.arange(n, device=X.device)[:, None, None, None]
+        chan = torch.arange(c, device=X.device)[None, :, None, None]
+        X = padded[batch, chan, rows[:, None, :, None], cols[:, None, None, :]]
+    if flip:
+        mirror = (torch.rand(n) < 0.5).to(X.device)
+        X = torch.where(mirror[:, None, None, None], X.flip(-1), X)
+    return X
