@@ -194,6 +194,16 @@ def test_empty_split_warns_and_gives_nan():
     assert issubclass(UndefinedSplitWarning, UserWarning)
 
 
+def test_warn_for_selects_the_splits_that_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = shot_accuracy([0, 1], [0, 1], [150, 120], warn_for=())
+    assert np.isnan(res.few)
+    with pytest.warns(UndefinedSplitWarning, match="few-shot") as caught:
+        shot_accuracy([0, 1], [0, 1], [150, 120], warn_for=("few",))
+    assert len(caught) == 1
+
+
 def test_default_classes_need_matching_counts():
     with pytest.raises(ValueError, match="pass classes"):
         shot_accuracy([0, 1], [0, 1], [10, 20, 30])

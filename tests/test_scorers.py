@@ -142,9 +142,25 @@ def test_validation_class_unseen_in_training_counts_as_few_shot():
     X, y = _long_tailed()
     keep = y != 7
     head = NCMClassifier().fit(X[keep], y[keep])
-    with pytest.warns(UserWarning, match="medium"):
-        few = make_shot_scorer("few", many_threshold=5, few_threshold=1)(head, X, y)
+    few = make_shot_scorer("few", many_threshold=5, few_threshold=1)(head, X, y)
     assert few == 0.0  # class 7 is never predicted
+
+
+def test_scorers_warn_only_about_their_own_split():
+    import warnings
+
+    from sklearn_lt.metrics import UndefinedSplitWarning
+
+    X, y = _long_tailed()
+    head = NCMClassifier().fit(X, y)
+    many_only = {"many_threshold": 0, "few_threshold": 0}  # every class many-shot
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert make_shot_scorer("all", **many_only)(head, X, y) > 0
+        assert make_shot_scorer("many", **many_only)(head, X, y) > 0
+    with pytest.warns(UndefinedSplitWarning, match="few-shot") as caught:
+        assert np.isnan(make_shot_scorer("few", **many_only)(head, X, y))
+    assert len(caught) == 1
 
 
 def test_make_shot_scorer_validation_and_repr():

@@ -134,6 +134,7 @@ class _ShotScorer:
             classes=classes,
             many_threshold=self.many_threshold,
             few_threshold=self.few_threshold,
+            warn_for=(self.split,),
         )
         return result[self.split]
 

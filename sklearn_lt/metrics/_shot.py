@@ -164,6 +164,7 @@ def shot_accuracy(
     classes=None,
     many_threshold=100,
     few_threshold=20,
+    warn_for=SPLITS,
 ):
     """Top-1 accuracy per many/medium/few-shot split and overall (OLTR's ``shot_acc``).
 
@@ -196,6 +197,9 @@ def shot_accuracy(
         Classes with strictly more training samples are many-shot.
     few_threshold : float >= 0, default=20
         Classes with strictly fewer training samples are few-shot.
+    warn_for : tuple of str, default=("many", "medium", "few")
+        The splits that warn when undefined (as in scikit-learn's
+        ``precision_recall_fscore_support``); the others are NaN silently.
 
     Returns
     -------
@@ -253,7 +257,9 @@ def shot_accuracy(
         members = present & (splits == split)
         if members.any():
             result[split] = float(per_class[members].mean())
-        else:
+            continue
+        result[split] = float("nan")
+        if split in warn_for:
             warnings.warn(
                 f"No class of y_true is {split}-shot (thresholds: many > "
                 f"{many_threshold}, few < {few_threshold} training samples): its "
@@ -262,5 +268,4 @@ def shot_accuracy(
                 UndefinedSplitWarning,
                 stacklevel=2,
             )
-            result[split] = float("nan")
     return result
