@@ -130,6 +130,7 @@ def load_digits_lt(
         images_shape : tuple
             ``(1, 8, 8)``: one channel, 8x8 pixels.
         target_names : ndarray of shape (10,)
+            The digits' names.
         imbalance_ratio, profile, n_test_per_class
             The construction.
         DESCR : str

@@ -34,8 +34,8 @@ class LinearHead(ClassifierMixin, BaseEstimator):
     and answers ``decision_function`` / ``predict_proba`` / ``predict`` in the
     caller's type and device.
 
-    Fitted attributes
-    -----------------
+    Attributes
+    ----------
     classes_ : ndarray of shape (n_classes,)
     class_counts_ : ndarray of shape (n_classes,)
         Training samples per class as seen by ``fit``.
