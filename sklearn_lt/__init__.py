@@ -5,6 +5,7 @@ logits retargeting (LORT, 2024) as scikit-learn estimators on numpy arrays and
 torch tensors.
 """
 
+from .backbone import AcceleratedBackboneEmbedder, BackboneEmbedder
 from .heads import (
     CRTClassifier,
     LORTClassifier,
@@ -12,6 +13,7 @@ from .heads import (
     NCMClassifier,
     SoftmaxClassifier,
     TauNormClassifier,
+    TauNormClassifierCV,
 )
 from .sampling import (
     ClassBalancedSampler,
@@ -24,6 +26,8 @@ from .sampling import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AcceleratedBackboneEmbedder",
+    "BackboneEmbedder",
     "CRTClassifier",
     "ClassBalancedSampler",
     "InstanceBalancedSampler",
@@ -35,4 +39,5 @@ __all__ = [
     "SoftmaxClassifier",
     "SquareRootSampler",
     "TauNormClassifier",
+    "TauNormClassifierCV",
 ]

@@ -301,3 +301,17 @@ def test_frozen_estimator_with_fewer_labels_in_y():
     assert clf.class_counts_[2] == 0
     with pytest.raises(ValueError, match="does not know"):
         TauNormClassifier(FrozenEstimator(LogisticRegression().fit(X[mask], y[mask]))).fit(X, y)
+
+
+def test_auto_smoothing_keeps_the_official_target_odds():
+    from sklearn_lt.heads import auto_smoothing
+
+    def odds(delta, c):  # true-class target over another class's target
+        return (1 - delta + delta / c) / (delta / c)
+
+    assert_allclose(auto_smoothing(100), 0.98)
+    for c in (2, 10, 1000):
+        assert_allclose(odds(auto_smoothing(c), c), odds(0.98, 100))
+    X, y = long_tailed()
+    assert_allclose(LORTClassifier(n_epochs=1).fit(X, y).smoothing_, auto_smoothing(5))
+    assert LORTClassifier(smoothing=0.3, n_epochs=1).fit(X, y).smoothing_ == 0.3

@@ -173,8 +173,11 @@ def _rows(indices, device):
 
 
 def _is_range(indices, first):
-    # Cheap test first: a permutation's batch rarely starts and ends like a range.
-    return all(int(v) == first + k for k, v in enumerate(indices))
+    # Only called when the first and last index already look like a range.
+    expected = range(first, first + len(indices))
+    if isinstance(indices, list):
+        return indices == list(expected)  # one C-level comparison
+    return all(int(v) == e for v, e in zip(indices, expected))
 
 
 class WrappedImageDataset(Dataset):

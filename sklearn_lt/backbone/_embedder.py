@@ -647,7 +647,8 @@ class BackboneEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Neural
                 module.train(training)
 
     def _augmentation(self):
-        if self.augment is False:
+        """Options of ``augment_batch`` for the training batches, or None."""
+        if not isinstance(self.augment, dict) and not self.augment:
             return None
         h, w = self.input_shape_[1:]
         options = {"padding": max(1, round(min(h, w) / 8)), "flip": True}

@@ -2,7 +2,13 @@
 
 from ._base import LinearHead
 from ._ncm import NCMClassifier
-from ._rebalance import LORTClassifier, LWSClassifier, TauNormClassifier, tau_normalize
+from ._rebalance import (
+    LORTClassifier,
+    LWSClassifier,
+    TauNormClassifier,
+    auto_smoothing,
+    tau_normalize,
+)
 from ._softmax import CRTClassifier, SoftmaxClassifier
 from ._tau_cv import TauNormClassifierCV
 
@@ -15,5 +21,6 @@ __all__ = [
     "SoftmaxClassifier",
     "TauNormClassifier",
     "TauNormClassifierCV",
+    "auto_smoothing",
     "tau_normalize",
 ]

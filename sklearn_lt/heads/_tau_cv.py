@@ -12,7 +12,12 @@ from sklearn.model_selection import check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from ..metrics._shot import SPLITS, UndefinedSplitWarning, per_class_accuracy, shot_accuracy
+from ..metrics._shot import (
+    SPLITS,
+    UndefinedSplitWarning,
+    _check_thresholds,
+    shot_accuracy,
+)
 from ..utils import like_input, to_tensor
 from ._base import LinearHead
 from ._rebalance import _ESTIMATOR_DOC, TauNormClassifier, _RebalancingHead, tau_normalize
@@ -107,9 +112,9 @@ class TauNormClassifierCV(_RebalancingHead, LinearHead):
 
     Notes
     -----
-    The validation logits are scaled copies of the base logits, computed in
-    float64; :class:`TauNormClassifier` multiplies the features by the
-    normalised weights instead. Both are exact in real arithmetic, so the
+    The validation logits of each tau are the fold's base logits divided by
+    ``||w_j||**tau`` (in float64); :class:`TauNormClassifier` multiplies the
+    features by the normalised weights instead. Both are exact in real arithmetic, so the
     predictions agree except on logits tied to within rounding.
 
     Examples
@@ -170,11 +175,7 @@ class TauNormClassifierCV(_RebalancingHead, LinearHead):
 
     def _check_scoring(self):
         """``None``/split name -> scored from logits here; else a scorer callable."""
-        if self.few_threshold > self.many_threshold:
-            raise ValueError(
-                f"few_threshold ({self.few_threshold}) must not exceed many_threshold "
-                f"({self.many_threshold})."
-            )
+        _check_thresholds(self.many_threshold, self.few_threshold)
         if self.scoring is None:
             return "all"
         if isinstance(self.scoring, str):
@@ -194,6 +195,8 @@ class TauNormClassifierCV(_RebalancingHead, LinearHead):
         folds = list(cv.split(X_input, labels))
         scores = np.empty((len(taus), len(folds)))
         with warnings.catch_warnings():
+            # A split scorer would warn for every tau of a fold without its
+            # split; _store_results warns once instead.
             warnings.simplefilter("ignore", UndefinedSplitWarning)
             for k, (train, test) in enumerate(folds):
                 if frozen:
@@ -219,10 +222,10 @@ class TauNormClassifierCV(_RebalancingHead, LinearHead):
     def _score_fold(self, fold, coef, taus, X, X_input, labels, train, test, scoring):
         """Validation score of every tau for one fold's base weights ``coef``."""
         fold_classes = fold.classes_
-        train_counts = _counts_of(labels[train], fold_classes)
         X_test = X[torch.as_tensor(test, device=X.device)]
         y_test = labels[test]
         if not isinstance(scoring, str):
+            train_counts = _counts_of(labels[train], fold_classes)
             X_test_input = like_input(X_test, X_input)
             heads = (self._fold_head(fold, coef, tau, train_counts, X_input) for tau in taus)
             return [scoring(head, X_test_input, y_test) for head in heads]
@@ -233,23 +236,17 @@ class TauNormClassifierCV(_RebalancingHead, LinearHead):
             best = torch.stack([(base_logits / norms**tau).argmax(dim=1) for tau in taus])
         predictions = fold_classes[best.cpu().numpy()]
         # Score against every class of the data (a validation class may be
-        # missing from the fold's training part).
-        classes = self.classes_
-        if scoring == "all":
-            out = []
-            for y_pred in predictions:
-                per_class, support = per_class_accuracy(y_test, y_pred, classes)
-                out.append(float(per_class[support > 0].mean()))
-            return out
-        counts = _counts_of(labels[train], classes)
+        # missing from the fold's training part: 0 training samples).
+        counts = _counts_of(labels[train], self.classes_)
         return [
             shot_accuracy(
                 y_test,
                 y_pred,
                 counts,
-                classes=classes,
+                classes=self.classes_,
                 many_threshold=self.many_threshold,
                 few_threshold=self.few_threshold,
+                warn_for=(),
             )[scoring]
             for y_pred in predictions
         ]

@@ -10,7 +10,7 @@ given; its heads record the counts they were fitted on).
 import numpy as np
 
 from ..utils import to_numpy
-from ._shot import SPLITS, _as_labels, _check_thresholds, shot_accuracy
+from ._shot import SPLITS, _as_labels, _check_thresholds, _counts_and_classes, shot_accuracy
 
 __all__ = ["training_class_counts", "make_shot_scorer", "shot_scorers"]
 
@@ -114,10 +114,8 @@ class _ShotScorer:
     def _counts(self, estimator):
         if self.class_counts is None:
             return training_class_counts(estimator)
-        if isinstance(self.class_counts, dict):
-            classes = np.asarray(sorted(self.class_counts))
-            return classes, np.asarray([self.class_counts[c] for c in classes.tolist()])
-        return np.asarray(estimator.classes_), to_numpy(self.class_counts)
+        classes = None if isinstance(self.class_counts, dict) else estimator.classes_
+        return _counts_and_classes(self.class_counts, classes, None, None)
 
     def __call__(self, estimator, X, y_true, **kwargs):
         classes, counts = self._counts(estimator)
