@@ -20,7 +20,7 @@ def main(argv=None):
     study.add_argument("--data", default="digits",
                        help="'digits' (bundled digits-LT, default), a folder of CIFAR-10/100 "
                        "python pickles, or a .npz file with X_train, y_train, X_test, y_test")
-    study.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
+    study.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5)")
     study.add_argument("--out", default="study_output", help="output folder")
     study.add_argument("--epochs", type=int, default=30, help="stage-one epochs (default 30)")
     study.add_argument("--module", default="convnet",

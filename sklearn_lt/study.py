@@ -88,7 +88,9 @@ def load_study_data(data="digits", *, seed=0, imbalance_ratio=None):
         )
     path = Path(data)
     if not path.exists():
-        raise FileNotFoundError(f"No dataset at {path}: give 'digits', a CIFAR folder or a .npz file.")
+        raise FileNotFoundError(
+            f"No dataset at {path}: give 'digits', a CIFAR folder or a .npz file."
+        )
     if path.is_dir():
         names = {p.name for p in path.rglob("*")}
         dataset = "cifar100" if "train" in names and "data_batch_1" not in names else "cifar10"
@@ -165,7 +167,7 @@ def _print(verbose, *args):
 def run_study(
     data="digits",
     *,
-    seeds=3,
+    seeds=5,
     out="study_output",
     max_epochs=30,
     module="convnet",
@@ -180,7 +182,7 @@ def run_study(
     ----------
     data : str or path, default="digits"
         See :func:`load_study_data`.
-    seeds : int or list of int, default=3
+    seeds : int or list of int, default=5
         Number of seeds (0, 1, ...) or the seeds themselves. Each seed gets
         its own split (digits), stage-one training and stage-two fits.
     out : str or path or None, default="study_output"
