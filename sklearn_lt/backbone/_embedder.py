@@ -700,7 +700,7 @@ class BackboneEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Neural
 
         Returns
         -------
-        features : ndarray or torch.Tensor of shape (N, feature_dim_), float32
+        features : ndarray or torch.Tensor of shape (N, ``feature_dim_``), float32
             A tensor on the network's device when ``output="torch"`` (or
             ``"auto"`` with tensor input), else numpy.
         """
