@@ -6,7 +6,8 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ..heads import LinearHead, TauNormClassifier
+from ..heads import LinearHead, TauNormClassifier, TauNormClassifierCV
+from ..heads._base import as_linear_weights
 from ..metrics import UndefinedSplitWarning, shot_accuracy
 from ..metrics._shot import _as_labels, _check_thresholds
 from ..utils import is_tensor, to_numpy, to_tensor
@@ -23,18 +24,9 @@ from ._base import (
 __all__ = ["TauSweepDisplay"]
 
 
-def _tau_norm_types():
-    """The heads whose ``coef_`` is ``estimator_``'s normalised by a tau."""
-    try:
-        from ..heads._tau_cv import TauNormClassifierCV
-    except ImportError:  # pragma: no cover - an install without the CV head
-        return (TauNormClassifier,)
-    return (TauNormClassifier, TauNormClassifierCV)
-
-
 def _base_classifier(final):
     """The linear classifier whose rows the sweep normalises."""
-    if isinstance(final, _tau_norm_types()):
+    if isinstance(final, (TauNormClassifier, TauNormClassifierCV)):
         check_is_fitted(final)
         return final.estimator_
     return final
@@ -53,17 +45,9 @@ def _base_coef(base, n_classes):
             f"{type(base).__name__} maps the features before its linear layer "
             "(e.g. NCM's normalisation): tau-normalising its rows is not defined here."
         )
-    coef = np.asarray(to_numpy(coef), dtype=np.float64)
-    if coef.ndim == 1:
-        coef = coef[None, :]
-    if n_classes == 2 and coef.shape[0] == 1:
-        # scikit-learn's binary row w: the logits (-w/2, w/2), as the heads read it.
-        coef = np.concatenate([-coef / 2, coef / 2])
-    if coef.ndim != 2 or coef.shape[0] != n_classes:
-        raise ValueError(
-            f"The classifier's coef_ has shape {coef.shape} for {n_classes} classes."
-        )
-    return coef
+    # scikit-learn's binary row w counts as (-w/2, w/2), as the heads read it.
+    coef, _ = as_linear_weights(coef, None, n_classes, device="cpu", dtype=torch.float64)
+    return coef.numpy()
 
 
 class TauSweepDisplay:
@@ -327,7 +311,7 @@ class TauSweepDisplay:
         display = cls(
             taus,
             accuracies,
-            tau=tau if isinstance(final, _tau_norm_types()) else None,
+            tau=tau if isinstance(final, (TauNormClassifier, TauNormClassifierCV)) else None,
             name=type(final).__name__ if name is None else name,
         )
         return display.plot(ax=ax, splits=splits, **kwargs)
