@@ -9,8 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_lt import SoftmaxClassifier, TauNormClassifier
-from sklearn_lt.heads._tau_cv import TauNormClassifierCV
+from sklearn_lt import SoftmaxClassifier, TauNormClassifier, TauNormClassifierCV
 from sklearn_lt.metrics import UndefinedSplitWarning, make_shot_scorer
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
