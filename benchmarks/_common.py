@@ -11,7 +11,9 @@ Timing
     baseline, timed alternately so that both see the same machine state).
     Both warm up first, synchronise CUDA around every call when the device is
     a GPU, and report the best and the median of the repeats; ratios use the
-    best (the least disturbed run).
+    best (the least disturbed run). The clock is wall time, or this process's
+    CPU time after :func:`set_clock` (``run.py --clock cpu``), which a machine
+    busy with other work disturbs less.
 
 Peak memory
     :func:`peak_memory_mb`. On CUDA: ``torch.cuda.max_memory_allocated`` above
@@ -44,6 +46,7 @@ import torch
 __all__ = [
     "REPO_ROOT",
     "compare",
+    "current_clock",
     "current_device",
     "format_table",
     "long_tailed_counts",
@@ -53,6 +56,7 @@ __all__ = [
     "matmul_seconds",
     "peak_memory_mb",
     "row",
+    "set_clock",
     "set_device",
     "sync",
     "timeit",
@@ -61,6 +65,8 @@ __all__ = [
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 _DEVICE = torch.device("cpu")
+_CLOCK = "wall"
+_CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 # ------------------------------------------------------------------ device
@@ -71,6 +77,29 @@ def set_device(device):
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("--device cuda asked for, but torch sees no CUDA device.")
     _DEVICE = device
+
+
+def set_clock(clock):
+    """``"wall"`` (default: elapsed time) or ``"cpu"`` (this process's CPU time).
+
+    CPU time is the steadier figure on a machine shared with other work: time
+    spent waiting for a core is not counted. It sums the time of all threads,
+    so compare like with like (``--threads 1``). CUDA runs always use wall time.
+    """
+    global _CLOCK
+    if clock not in _CLOCKS:
+        raise ValueError(f"clock must be one of {sorted(_CLOCKS)}, got {clock!r}.")
+    _CLOCK = clock
+
+
+def current_clock():
+    """The clock set by :func:`set_clock`."""
+    return _CLOCK
+
+
+def _clock(device):
+    device = torch.device(device) if device is not None else _DEVICE
+    return time.perf_counter if device.type == "cuda" else _CLOCKS[_CLOCK]
 
 
 def current_device():
@@ -110,21 +139,23 @@ def timeit(fn, *, repeat=5, warmup=1, budget=None, device=None):
         (after at least one).
     device : torch.device, default=None
         CUDA devices are synchronised before and after every call; ``None``
-        means :func:`current_device`.
+        means :func:`current_device`. Times are taken on the clock set by
+        :func:`set_clock` (wall time on CUDA).
 
     Returns
     -------
     dict with ``best``, ``median`` (seconds) and ``repeats``.
     """
+    clock = _clock(device)
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(max(1, repeat)):
         sync(device)
-        start = time.perf_counter()
+        start = clock()
         fn()
         sync(device)
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
         if budget is not None and sum(times) >= budget:
             break
     return _summary(times)
@@ -141,6 +172,7 @@ def compare(fn, baseline, *, repeat=5, warmup=1, budget=None, device=None):
     -------
     (timing of fn, timing of baseline) : tuple of dict
     """
+    clock = _clock(device)
     for _ in range(warmup):
         fn()
         baseline()
@@ -148,10 +180,10 @@ def compare(fn, baseline, *, repeat=5, warmup=1, budget=None, device=None):
     for _ in range(max(1, repeat)):
         for f, times in ((fn, times_fn), (baseline, times_base)):
             sync(device)
-            start = time.perf_counter()
+            start = clock()
             f()
             sync(device)
-            times.append(time.perf_counter() - start)
+            times.append(clock() - start)
         if budget is not None and sum(times_fn) + sum(times_base) >= budget:
             break
     return _summary(times_fn), _summary(times_base)
@@ -166,9 +198,7 @@ def matmul_seconds(m, k, n, *, device=None, dtype=torch.float32, repeat=5):
     a = torch.randn(m, k, device=device, dtype=dtype)
     b = torch.randn(k, n, device=device, dtype=dtype)
     out = torch.empty(m, n, device=device, dtype=dtype)
-    return timeit(lambda: torch.mm(a, b, out=out), repeat=repeat, warmup=2, device=device)[
-        "best"
-    ]
+    return timeit(lambda: torch.mm(a, b, out=out), repeat=repeat, warmup=2, device=device)["best"]
 
 
 # ------------------------------------------------------------ peak memory
@@ -208,9 +238,9 @@ def _cpu_peak_in_this_process(fn):
         # ru_maxrss cannot be reset: right only when fn's peak is the process's peak.
         start_kb = max(start_kb, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     result = fn()
-    peak_kb = _proc_status_kb("VmHWM") if exact else resource.getrusage(
-        resource.RUSAGE_SELF
-    ).ru_maxrss
+    peak_kb = (
+        _proc_status_kb("VmHWM") if exact else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    )
     del result
     return max(peak_kb - start_kb, 0) / 1024
 
@@ -273,9 +303,7 @@ def peak_memory_mb(case, *args, device=None, timeout=600, **kwargs):
         "threads": torch.get_num_threads(),
     }
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
-    )
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks._common", json.dumps(payload)],
         cwd=REPO_ROOT,
@@ -342,10 +370,10 @@ def make_features(
     n_unique = min(n_samples, unique_rows)
     noise = torch.randn(n_unique, n_features, generator=gen, dtype=dtype)
     X = torch.empty(n_samples, n_features, dtype=dtype)
-    for start in range(0, n_samples, n_unique):
+    labels = torch.from_numpy(y)
+    for start in range(0, n_samples, n_unique):  # block by block: no N x d temporary
         stop = min(start + n_unique, n_samples)
-        X[start:stop] = noise[: stop - start]
-    X += means[torch.from_numpy(y)]
+        torch.add(noise[: stop - start], means[labels[start:stop]], out=X[start:stop])
     return X.to(device), y
 
 
@@ -487,7 +515,10 @@ def machine_info(device=None):
         "scikit-learn": sklearn.__version__,
         "platform": platform.platform(),
         "device": str(device),
+        "clock": "wall" if device.type == "cuda" else _CLOCK,
     }
+    if hasattr(os, "getloadavg"):
+        info["load_average_1min"] = round(os.getloadavg()[0], 2)
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
         info["cuda"] = torch.version.cuda

@@ -1,0 +1,71 @@
+"""NCMClassifier fit + predict against scikit-learn's ``NearestCentroid``.
+
+Same data for both: long-tailed features, L2-normalised row by row (float32),
+predicted on the training rows. ``NCMClassifier(metric="euclidean",
+center=False)`` then computes exactly what ``NearestCentroid()`` computes (class
+means, nearest by Euclidean distance; normalising unit rows again changes
+nothing), and the rows record how often the predictions agree. The default
+``NCMClassifier()`` (centring, cosine) is timed against the same baseline.
+goal: faster than ``NearestCentroid`` (ratio at most 1).
+"""
+
+import numpy as np
+import torch
+from sklearn.neighbors import NearestCentroid
+
+from benchmarks._common import compare, current_device, make_features, row, size_label
+from sklearn_lt import NCMClassifier
+
+# (N, d, C, timed repeats)
+GRID = [(10_000, 512, 100, 5), (100_000, 512, 100, 3), (20_000, 512, 1000, 3)]
+QUICK = [(10_000, 512, 100, 3)]
+GOAL = 1.0
+
+HEADS = {
+    'NCMClassifier(metric="euclidean", center=False)': dict(metric="euclidean", center=False),
+    "NCMClassifier() (cosine, centred)": {},
+}
+
+
+def _rows(n, d, c, repeat, device):
+    X, y = make_features(n, d, c)
+    X = torch.nn.functional.normalize(X, dim=1).numpy()
+    # NCM on the benchmark's device: numpy on the CPU, tensors on a GPU
+    X_in = X if device.type == "cpu" else torch.from_numpy(X).to(device)
+    y_in = y if device.type == "cpu" else torch.from_numpy(y).to(device)
+
+    def baseline():
+        return NearestCentroid().fit(X, y).predict(X)
+
+    expected = baseline()
+    rows = []
+    for label, params in HEADS.items():
+        head = NCMClassifier(**params)
+
+        def fit_predict(head=head):
+            return head.fit(X_in, y_in).predict(X_in)
+
+        agreement = float(np.mean(np.asarray(torch.as_tensor(fit_predict()).cpu()) == expected))
+        t, t_base = compare(fit_predict, baseline, repeat=repeat, warmup=1, device=device)
+        rows.append(
+            row(
+                f"fit+predict {label}",
+                size_label(N=n, d=d, C=c),
+                t["best"],
+                "sklearn NearestCentroid fit+predict (CPU)",
+                t_base["best"],
+                goal=GOAL,
+                device=device,
+                seconds_median=t["median"],
+                baseline_seconds_median=t_base["median"],
+                agreement=agreement,
+            )
+        )
+    return rows
+
+
+def run(quick=False, device=None):
+    device = torch.device(device) if device is not None else current_device()
+    return [
+        r for n, d, c, repeat in (QUICK if quick else GRID) for r in _rows(n, d, c, repeat, device)
+    ]

@@ -1,0 +1,211 @@
+"""Choosing tau: ``TauNormClassifierCV`` against ``GridSearchCV`` over ``TauNormClassifier``.
+
+Both use the same 5 stratified folds, the same base (``SoftmaxClassifier``,
+2 epochs, seeded), the same 21 taus (``np.linspace(0, 2, 21)``, the official
+sweep) and the same score (mean per-class accuracy), and both refit the best
+tau on all the data; every row also records whether they chose the same tau.
+
+(a) ``TauNormClassifierCV`` against ``GridSearchCV`` with the 21 taus, which
+    refits the base for every tau and fold (106 base fits against 6).
+    goal: at most 0.25x.
+(b) The same against ``GridSearchCV`` with one candidate (tau=1.0): the cost
+    of cross-validating a single model, i.e. what scoring 21 taus instead of 1
+    adds. goal: at most 1.5x.
+(c) The same against one ``TauNormClassifier`` fit without cross-validation,
+    for scale (no goal: 5 folds cost about 5 fits).
+(d) A frozen (prefitted) base, the documented ``GridSearchCV`` pattern:
+    ``TauNormClassifierCV(FrozenEstimator(base))`` against ``GridSearchCV``
+    over ``TauNormClassifier(FrozenEstimator(base))``. Neither fits anything;
+    the search predicts every fold once per tau, the CV head once per fold.
+
+Peak memory: ``peak_mb`` is the CV head's, ``baseline_peak_mb`` the search's
+with one candidate (fits run one after the other, so more candidates do not
+raise the peak).
+"""
+
+import warnings
+from functools import partial
+
+import numpy as np
+import torch
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+from benchmarks._common import (
+    compare,
+    current_device,
+    make_features,
+    peak_memory_mb,
+    row,
+    size_label,
+)
+from sklearn_lt import SoftmaxClassifier, TauNormClassifier, TauNormClassifierCV
+from sklearn_lt.metrics import make_shot_scorer
+
+TAUS = np.linspace(0, 2, 21)
+N_SPLITS = 5
+EPOCHS = 2
+
+# (N, d, C, timed repeats against the 21-tau search, timed repeats of the others)
+GRID = [(10_000, 512, 100, 2, 3), (100_000, 512, 100, 1, 3)]
+QUICK = [(2_000, 64, 20, 1, 1)]
+
+GOAL_VS_GRID, GOAL_VS_ONE = 0.25, 1.5
+
+
+def _inputs(n, d, c, device):
+    """numpy features on the CPU (the usual input), a tensor on the device otherwise."""
+    X, y = make_features(n, d, c, device=device)
+    return (X.numpy() if device.type == "cpu" else X), y
+
+
+def _cv():
+    return StratifiedKFold(N_SPLITS, shuffle=True, random_state=0)
+
+
+def _base():
+    return SoftmaxClassifier(n_epochs=EPOCHS, random_state=0)
+
+
+def tau_cv(estimator):
+    return TauNormClassifierCV(estimator, taus=TAUS, cv=_cv(), random_state=0)
+
+
+def grid_search(estimator, taus):
+    # Our scorer: scikit-learn's "balanced_accuracy" fails on torch predictions.
+    return GridSearchCV(
+        TauNormClassifier(estimator, random_state=0),
+        {"tau": list(taus)},
+        cv=_cv(),
+        scoring=make_shot_scorer("all"),
+    )
+
+
+def _fit(model, X, y):
+    return model.fit(X, y)
+
+
+# ------------------------------------------------------- peak-memory cases
+def case_tau_cv(n, d, c, device="cpu"):
+    X, y = _inputs(n, d, c, torch.device(device))
+    return partial(_fit, tau_cv(_base()), X, y)
+
+
+def case_grid_one(n, d, c, device="cpu"):
+    X, y = _inputs(n, d, c, torch.device(device))
+    return partial(_fit, grid_search(_base(), [1.0]), X, y)
+
+
+# ------------------------------------------------------------------ timing
+def _warm_up(device):
+    """One small fit of each model: lazy imports and first-call costs, untimed."""
+    X, y = _inputs(500, 16, 5, device)
+    tau_cv(_base()).fit(X, y)
+    grid_search(_base(), [1.0]).fit(X, y)
+
+
+def _rows(n, d, c, repeat_grid, repeat, device):
+    X, y = _inputs(n, d, c, device)
+    size = size_label(N=n, d=d, C=c)
+    common = dict(device=device, folds=N_SPLITS, taus=len(TAUS), base_epochs=EPOCHS)
+    cv_model, grid21 = tau_cv(_base()), grid_search(_base(), TAUS)
+    t, t_grid = compare(
+        partial(_fit, cv_model, X, y), partial(_fit, grid21, X, y), repeat=repeat_grid, warmup=0
+    )
+    same_tau = cv_model.tau_ == grid21.best_params_["tau"]
+    peak = peak_memory_mb(case_tau_cv, n, d, c, device=device)
+    peak_grid = peak_memory_mb(case_grid_one, n, d, c, device=device)
+    rows = [
+        row(
+            "TauNormClassifierCV (21 taus)",
+            size,
+            t["best"],
+            "GridSearchCV TauNormClassifier (21 taus)",
+            t_grid["best"],
+            peak_mb=peak,
+            baseline_peak_mb=peak_grid,
+            goal=GOAL_VS_GRID,
+            same_tau=bool(same_tau),
+            tau=cv_model.tau_,
+            **common,
+        )
+    ]
+    t1, t_one = compare(
+        partial(_fit, tau_cv(_base()), X, y),
+        partial(_fit, grid_search(_base(), [1.0]), X, y),
+        repeat=repeat,
+        warmup=0,
+    )
+    rows.append(
+        row(
+            "TauNormClassifierCV (21 taus)",
+            size,
+            t1["best"],
+            "GridSearchCV TauNormClassifier (1 tau)",
+            t_one["best"],
+            peak_mb=peak,
+            baseline_peak_mb=peak_grid,
+            goal=GOAL_VS_ONE,
+            **common,
+        )
+    )
+    t2, t_single = compare(
+        partial(_fit, tau_cv(_base()), X, y),
+        partial(_fit, TauNormClassifier(_base(), tau=1.0, random_state=0), X, y),
+        repeat=repeat,
+        warmup=0,
+    )
+    rows.append(
+        row(
+            "TauNormClassifierCV (21 taus)",
+            size,
+            t2["best"],
+            "one TauNormClassifier fit (no CV)",
+            t_single["best"],
+            peak_mb=peak,
+            **common,
+        )
+    )
+    frozen = FrozenEstimator(_base().fit(X, y))
+    cv_frozen, grid_frozen = tau_cv(frozen), grid_search(frozen, TAUS)
+    t3, t_frozen = compare(
+        partial(_fit, cv_frozen, X, y),
+        partial(_fit, grid_frozen, X, y),
+        repeat=repeat,
+        warmup=1,
+    )
+    rows.append(
+        row(
+            "TauNormClassifierCV frozen base (21 taus)",
+            size,
+            t3["best"],
+            "GridSearchCV TauNormClassifier frozen base (21 taus)",
+            t_frozen["best"],
+            same_tau=bool(cv_frozen.tau_ == grid_frozen.best_params_["tau"]),
+            tau=cv_frozen.tau_,
+            **common,
+        )
+    )
+    return rows
+
+
+def run(quick=False, device=None):
+    device = torch.device(device) if device is not None else current_device()
+    grid = QUICK if quick else GRID
+    with warnings.catch_warnings():
+        # Long-tailed labels: the rarest classes have fewer members than folds.
+        warnings.filterwarnings("ignore", message="The least populated class")
+        _warm_up(device)
+        return [r for case in grid for r in _rows(*case, device)]
+
+
+if __name__ == "__main__":
+    import argparse
+
+    from benchmarks._common import format_table
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args()
+    print(format_table(run(quick=args.quick, device=args.device)))
