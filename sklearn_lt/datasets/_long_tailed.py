@@ -115,8 +115,15 @@ def log_thirds_thresholds(class_counts):
     (108, 23)
     """
     counts = np.asarray(class_counts, dtype=np.float64)
-    if counts.ndim != 1 or counts.size == 0 or np.any(counts <= 0):
-        raise ValueError("class_counts must be a non-empty 1-D array of positive counts.")
+    if (
+        counts.ndim != 1
+        or counts.size == 0
+        or not np.all(np.isfinite(counts))
+        or np.any(counts <= 0)
+    ):
+        raise ValueError(
+            "class_counts must be a non-empty 1-D array of finite positive counts."
+        )
     n_max, n_min = counts.max(), counts.min()
     many = round(n_max ** (2 / 3) * n_min ** (1 / 3))
     few = round(n_max ** (1 / 3) * n_min ** (2 / 3))
