@@ -189,7 +189,7 @@ class SamplingProbabilityDisplay(_ClassAxisMixin):
         if epoch is None or isinstance(epoch, Integral):
             epochs = [epoch]
         else:
-            epochs = list(epoch)
+            epochs = list(epoch) if np.iterable(epoch) else None
             if not epochs or not all(isinstance(t, Integral) for t in epochs):
                 raise ValueError(f"epoch must be an int or a non-empty list of ints, got {epoch}.")
         probabilities, line_epochs = {}, {}

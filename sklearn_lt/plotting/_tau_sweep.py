@@ -275,16 +275,18 @@ class TauSweepDisplay:
         coef = _base_coef(base, len(classes))
         y = _as_labels(y, "y")
         X = X if is_tensor(X) else to_tensor(np.asarray(X, dtype=np.float64))
-        if len(X) != len(y):
-            raise ValueError(
-                "Found input variables with inconsistent numbers of samples: "
-                f"[{len(X)}, {len(y)}]."
-            )
         if X.ndim != 2 or X.shape[1] != coef.shape[1]:
             raise ValueError(
                 f"X has shape {tuple(X.shape)}; the classifier expects "
                 f"{coef.shape[1]} features."
             )
+        if len(X) != len(y):
+            raise ValueError(
+                "Found input variables with inconsistent numbers of samples: "
+                f"[{len(X)}, {len(y)}]."
+            )
+        if not bool(torch.isfinite(X).all()):
+            raise ValueError("Input X contains NaN or infinity.")
         with torch.no_grad():
             W = torch.as_tensor(coef, device=X.device)
             logits = X.to(torch.float64) @ W.T
