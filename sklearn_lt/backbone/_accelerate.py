@@ -1,7 +1,10 @@
 """``BackboneEmbedder`` with skorch's ``AccelerateMixin``: multi-GPU stage one."""
 
+import warnings
+
 import torch
 from skorch.callbacks import LRScheduler
+from skorch.exceptions import DeviceWarning
 from skorch.hf import AccelerateMixin
 
 from ._embedder import BackboneEmbedder
@@ -89,3 +92,27 @@ class AcceleratedBackboneEmbedder(AccelerateMixin, BackboneEmbedder):
 
         self._wrapped_with_accelerator = True
         return self
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        # torch's LR scheduler patches a ``step`` function onto the optimizer
+        # instance it schedules, and accelerate's optimizer wrapper pickles its
+        # whole __dict__: that function would make the embedder unpicklable.
+        # Training is over; the next run's scheduler patches it again.
+        optimizers = [getattr(self, name + "_", None) for name in self._optimizers]
+        optimizers += list(getattr(self.accelerator, "_optimizers", []))
+        for optimizer in optimizers:
+            if isinstance(getattr(optimizer, "optimizer", None), torch.optim.Optimizer):
+                vars(optimizer).pop("step", None)
+        return self
+
+    def __setstate__(self, state):
+        # skorch replaces device=None by the device the parameters load on (with
+        # a DeviceWarning); here the accelerator places them, and fit refuses a
+        # device: keep None.
+        device = state.get("device")
+        with warnings.catch_warnings():
+            if device is None:
+                warnings.simplefilter("ignore", DeviceWarning)
+            super().__setstate__(state)
+        self.device = device

@@ -349,6 +349,14 @@ class BackboneEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Neural
                 raise ValueError(
                     f"augment accepts the keys 'padding' and 'flip', got {sorted(unknown)}."
                 )
+            padding = self.augment.get("padding", 0)
+            if not isinstance(padding, Integral) or isinstance(padding, bool) or padding < 0:
+                raise ValueError(
+                    f"augment['padding'] must be a non-negative int, got {padding!r}."
+                )
+            flip = self.augment.get("flip", True)
+            if not isinstance(flip, (bool, np.bool_)):
+                raise ValueError(f"augment['flip'] must be True or False, got {flip!r}.")
 
     # ------------------------------------------------------------------ data
     def _user_dataset_shape(self, dataset, fitted_shape):
