@@ -116,7 +116,17 @@ def load_study_data(data="digits", *, seed=0, imbalance_ratio=None):
         name, thresholds = path.stem, None
     else:
         raise ValueError(f"{path}: expected a CIFAR folder or a .npz file.")
+    if (X_val is None) != (y_val is None):
+        raise ValueError(f"{path}: give both X_val and y_val, or neither.")
     if X_val is None:
+        test_classes, per_class = np.unique(y_test, return_counts=True)
+        if per_class.min() <= N_VAL_PER_CLASS:
+            raise ValueError(
+                f"{path}: class {test_classes[per_class.argmin()].item()!r} has "
+                f"{per_class.min()} test images; {N_VAL_PER_CLASS} per class are set "
+                "aside for validation and the rest is the test set. Add X_val and "
+                "y_val, or more test images."
+            )
         X_val, y_val, X_test, y_test = _carve_validation(X_test, y_test, N_VAL_PER_CLASS, seed)
     classes, counts = np.unique(y_train, return_counts=True)
     order = np.argsort(-counts, kind="stable")
@@ -209,6 +219,8 @@ def run_study(
         ``shot_thresholds``, ``seconds``.
     """
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    if not seeds:
+        raise ValueError("seeds must be a positive number of seeds or a non-empty list.")
     start = time.perf_counter()
     per_seed, sweeps, chosen, last = [], [], [], None
     for i, seed in enumerate(seeds):
