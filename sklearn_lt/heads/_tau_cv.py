@@ -18,7 +18,7 @@ from ..metrics._shot import (
     _check_thresholds,
     shot_accuracy,
 )
-from ..utils import like_input, to_tensor
+from ..utils import like_input
 from ._base import LinearHead
 from ._rebalance import _ESTIMATOR_DOC, TauNormClassifier, _RebalancingHead, tau_normalize
 
@@ -188,46 +188,44 @@ class TauNormClassifierCV(_RebalancingHead, LinearHead):
         scoring = self._check_scoring()
         labels = self.classes_[y_encoded]
         cv = check_cv(self.cv, labels, classifier=True)
-        frozen = isinstance(self.estimator, FrozenEstimator)
-        if frozen:
-            # One set of weights for every fold and for the final model.
-            coef, _, _ = self._base_weights(X, y_encoded, check_random_state(self.random_state))
         folds = list(cv.split(X_input, labels))
+        # A frozen base is never fitted: every fold reads the same weights.
+        frozen = isinstance(self.estimator, FrozenEstimator)
         scores = np.empty((len(taus), len(folds)))
         with warnings.catch_warnings():
             # A split scorer would warn for every tau of a fold without its
             # split; _store_results warns once instead.
             warnings.simplefilter("ignore", UndefinedSplitWarning)
             for k, (train, test) in enumerate(folds):
-                if frozen:
-                    fold = self
-                else:
-                    # The base is fitted once per fold: TauNormClassifier with
-                    # tau=0 is exactly the base's weights, bias dropped.
-                    fold = TauNormClassifier(
-                        self.estimator,
-                        tau=0.0,
-                        device=self.device,
-                        random_state=self.random_state,
-                    ).fit(X[torch.as_tensor(train, device=X.device)], labels[train])
-                    coef = to_tensor(fold.coef_, device=X.device, dtype=X.dtype)
-                scores[:, k] = self._score_fold(
-                    fold, coef, taus, X, X_input, labels, train, test, scoring
+                # The fold's base, fitted once, as TauNormClassifier.fit would
+                # (same seed), without validating the rows of X again.
+                fold = TauNormClassifier(
+                    self.estimator, device=self.device, random_state=self.random_state
                 )
+                fold.classes_, y_train, fold.class_counts_ = np.unique(
+                    labels[train], return_inverse=True, return_counts=True
+                )
+                X_train = X if frozen else X[torch.as_tensor(train, device=X.device)]
+                coef, _, _ = fold._base_weights(
+                    X_train, y_train, check_random_state(self.random_state)
+                )
+                scores[:, k] = self._score_fold(fold, coef, taus, X, X_input, labels, test, scoring)
         self._store_results(taus, scores, scoring)
-        if not frozen:
-            coef, _, _ = self._base_weights(X, y_encoded, check_random_state(self.random_state))
+        coef, _, _ = self._base_weights(X, y_encoded, check_random_state(self.random_state))
         return tau_normalize(coef, self.tau_), torch.zeros_like(coef[:, 0])
 
-    def _score_fold(self, fold, coef, taus, X, X_input, labels, train, test, scoring):
-        """Validation score of every tau for one fold's base weights ``coef``."""
+    def _score_fold(self, fold, coef, taus, X, X_input, labels, test, scoring):
+        """Validation score of every tau for one fold's base weights ``coef``.
+
+        ``fold`` holds the fold's ``classes_`` (those of its base) and the
+        training counts ``class_counts_`` aligned with them.
+        """
         fold_classes = fold.classes_
         X_test = X[torch.as_tensor(test, device=X.device)]
         y_test = labels[test]
         if not isinstance(scoring, str):
-            train_counts = _counts_of(labels[train], fold_classes)
             X_test_input = like_input(X_test, X_input)
-            heads = (self._fold_head(fold, coef, tau, train_counts, X_input) for tau in taus)
+            heads = (self._fold_head(fold, coef, tau, X_input) for tau in taus)
             return [scoring(head, X_test_input, y_test) for head in heads]
         with torch.no_grad():
             base_logits = (X_test @ coef.T).to(torch.float64)
@@ -235,15 +233,17 @@ class TauNormClassifierCV(_RebalancingHead, LinearHead):
             norms = norms.clamp_min(torch.finfo(torch.float64).tiny)
             best = torch.stack([(base_logits / norms**tau).argmax(dim=1) for tau in taus])
         predictions = fold_classes[best.cpu().numpy()]
-        # Score against every class of the data (a validation class may be
-        # missing from the fold's training part: 0 training samples).
-        counts = _counts_of(labels[train], self.classes_)
+        # A validation class may be missing from the fold's training part
+        # (then from a fitted base's classes): it counts 0 training samples.
+        classes = np.union1d(fold_classes, y_test)
+        counts = np.zeros(len(classes), dtype=np.int64)
+        counts[np.searchsorted(classes, fold_classes)] = fold.class_counts_
         return [
             shot_accuracy(
                 y_test,
                 y_pred,
                 counts,
-                classes=self.classes_,
+                classes=classes,
                 many_threshold=self.many_threshold,
                 few_threshold=self.few_threshold,
                 warn_for=(),
@@ -251,12 +251,12 @@ class TauNormClassifierCV(_RebalancingHead, LinearHead):
             for y_pred in predictions
         ]
 
-    def _fold_head(self, fold, coef, tau, train_counts, X_input):
+    def _fold_head(self, fold, coef, tau, X_input):
         """A fitted :class:`TauNormClassifier` with one fold's weights, for a scorer."""
         head = TauNormClassifier(self.estimator, tau=tau, device=self.device)
-        head.estimator_ = getattr(fold, "estimator_", None)
+        head.estimator_ = fold.estimator_
         head.classes_ = fold.classes_
-        head.class_counts_ = train_counts
+        head.class_counts_ = fold.class_counts_
         head.n_features_in_ = self.n_features_in_
         head.coef_ = like_input(tau_normalize(coef, tau), X_input)
         head.intercept_ = like_input(torch.zeros_like(coef[:, 0]), X_input)
@@ -300,8 +300,3 @@ class TauNormClassifierCV(_RebalancingHead, LinearHead):
         results.update(mean_test_score=mean, std_test_score=std, rank_test_score=rank)
         self.cv_results_ = results
 
-
-def _counts_of(labels, classes):
-    """Number of occurrences of each of ``classes`` (sorted) in ``labels``."""
-    position = np.searchsorted(classes, labels)
-    return np.bincount(position, minlength=len(classes)).astype(np.int64)
