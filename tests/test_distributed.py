@@ -1,0 +1,255 @@
+"""Scale-out of the search: a dask cluster through joblib, and fitted heads between processes.
+
+A ``LocalCluster`` of two worker processes listening on the loopback
+interface only (no dashboard) runs ``GridSearchCV`` over a resampling
+pipeline with the shot-split scorers through joblib's dask backend; its
+``cv_results_`` must equal those of the same search run locally, number for
+number. Fitted heads holding torch tensors travel to a worker and back by
+pickle and answer exactly as they do here; their pickles hold CPU tensors
+only, so a model fitted on a GPU loads on a machine without one.
+"""
+
+import logging
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_array_equal
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+distributed = pytest.importorskip("dask.distributed")
+joblib = pytest.importorskip("joblib")
+from imblearn.pipeline import Pipeline  # noqa: E402
+
+from sklearn_lt import (  # noqa: E402
+    BackboneEmbedder,
+    ClassBalancedSampler,
+    CRTClassifier,
+    LWSClassifier,
+    NCMClassifier,
+    PowerSampler,
+    TauNormClassifier,
+    TauNormClassifierCV,
+)
+from sklearn_lt.metrics import shot_scorers  # noqa: E402
+
+THRESHOLDS = {"many_threshold": 30, "few_threshold": 5}
+HAS_CUDA = torch.cuda.is_available()
+
+
+def long_tailed(seed=0, n_features=6):
+    """Four classes of 60, 24, 12 and 6 rows; their training folds are many/medium/medium/few."""
+    rng = np.random.RandomState(seed)
+    y = np.repeat(np.arange(4), [60, 24, 12, 6])
+    X = rng.normal(size=(len(y), n_features)) + 1.5 * np.eye(n_features)[y]
+    return X.astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Two single-threaded worker processes on 127.0.0.1, closed after the module."""
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Workers run torch on one thread (the nanny sets OMP_NUM_THREADS=1); so does this side."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _search(n_jobs):
+    pipe = Pipeline(
+        [("sampler", ClassBalancedSampler(random_state=0)), ("head", TauNormClassifier())]
+    )
+    grid = [
+        {
+            "sampler": [ClassBalancedSampler(random_state=0)],
+            "head": [TauNormClassifier(random_state=0)],
+            "head__tau": [0.0, 0.5, 1.0],
+        },
+        {
+            "sampler": [PowerSampler(random_state=0)],
+            "sampler__q": [0.0, 0.5],
+            "head": [CRTClassifier(n_epochs=4, random_state=0)],
+        },
+    ]
+    return GridSearchCV(
+        pipe,
+        grid,
+        scoring=shot_scorers(**THRESHOLDS),
+        refit="all",
+        cv=StratifiedKFold(3),
+        n_jobs=n_jobs,
+        return_train_score=True,
+        error_score="raise",
+    )
+
+
+def _comparable(value):
+    """Masked object arrays of estimators and params dicts compare by repr."""
+    if isinstance(value, np.ma.MaskedArray):
+        return [repr(v) for v in value.filled(None)], value.mask.tolist()
+    if isinstance(value, list):
+        return [repr(v) for v in value]
+    return value
+
+
+def test_grid_search_on_a_dask_cluster_equals_the_local_run(client):
+    X, y = long_tailed()
+    local = _search(n_jobs=1).fit(X, y)
+    with distributed.get_task_stream(client) as stream:
+        with joblib.parallel_backend("dask"):
+            remote = _search(n_jobs=-1).fit(X, y)
+    # The folds really ran on the cluster's workers, not in this process (joblib
+    # may batch the 5 candidates x 3 folds into fewer tasks).
+    assert len(stream.data) > 0
+    assert {task["worker"] for task in stream.data} <= set(client.scheduler_info()["workers"])
+
+    assert local.cv_results_.keys() == remote.cv_results_.keys()
+    compared = 0
+    for key, value in local.cv_results_.items():
+        if key.endswith("_time"):
+            continue
+        expected, got = _comparable(value), _comparable(remote.cv_results_[key])
+        if isinstance(expected, np.ndarray):
+            assert_array_equal(got, expected, err_msg=key)  # exact, NaN == NaN
+        else:
+            assert got == expected, key
+        compared += 1
+    assert compared > 40  # 4 scorers x (3 splits + mean/std/rank) x train/test, params
+    # Every split was scored and defined: the thresholds fit the folds.
+    for split in ("all", "many", "medium", "few"):
+        assert np.all(np.isfinite(local.cv_results_[f"mean_test_{split}"]))
+    assert remote.best_index_ == local.best_index_
+    assert remote.best_score_ == local.best_score_
+    assert_array_equal(
+        remote.best_estimator_.predict(X), local.best_estimator_.predict(X)
+    )
+
+
+def _heads():
+    return [
+        CRTClassifier(n_epochs=4, random_state=0),
+        TauNormClassifierCV(cv=3, taus=[0.0, 0.5, 1.0], random_state=0),
+        LWSClassifier(n_epochs=3, random_state=0),
+        NCMClassifier(),
+    ]
+
+
+@pytest.mark.parametrize("head", _heads(), ids=lambda h: type(h).__name__)
+def test_tensor_head_pickles_to_a_worker_and_back(client, head):
+    X, y = long_tailed()
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    fitted = clone(head).fit(Xt, yt)
+    assert isinstance(fitted.coef_, torch.Tensor)
+    assert client.submit(os.getpid).result() != os.getpid()
+    # The fitted head is pickled to a worker process, which predicts there.
+    assert torch.equal(client.submit(fitted.predict, Xt).result(), fitted.predict(Xt))
+    assert torch.equal(
+        client.submit(fitted.decision_function, Xt).result(), fitted.decision_function(Xt)
+    )
+    # Fitted on a worker and pickled back: the same model, bit for bit.
+    remote = client.submit(clone(head).fit, Xt, yt).result()
+    assert isinstance(remote.coef_, torch.Tensor)
+    assert torch.equal(remote.coef_, fitted.coef_)
+    assert torch.equal(remote.intercept_, fitted.intercept_)
+    assert_array_equal(remote.class_counts_, fitted.class_counts_)
+
+
+def test_backbone_embedder_features_on_a_worker(client):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X, y = (X[:150] / 16).astype(np.float32), y[:150]
+    embedder = BackboneEmbedder(
+        input_shape=(1, 8, 8), module__width=4, max_epochs=1, verbose=0, random_state=0
+    ).fit(X, y)
+    assert_array_equal(client.submit(embedder.transform, X).result(), embedder.transform(X))
+
+
+def _tensors(obj, seen=None):
+    """Every torch tensor reachable through an object's attributes, lists and dicts."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return []
+    seen.add(id(obj))
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, dict):
+        children = list(obj.values())
+    elif isinstance(obj, (list, tuple)):
+        children = list(obj)
+    elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+        children = list(vars(obj).values())
+    else:
+        return []
+    return [t for child in children for t in _tensors(child, seen)]
+
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not HAS_CUDA, reason="no CUDA"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize(
+    "head",
+    [
+        CRTClassifier(n_epochs=2, random_state=0),
+        TauNormClassifierCV(cv=3, taus=[0.0, 1.0], random_state=0),
+    ],
+    ids=lambda h: type(h).__name__,
+)
+def test_pickles_of_tensor_heads_hold_cpu_tensors(head, device):
+    X, y = long_tailed()
+    Xt = torch.from_numpy(X).to(device)
+    fitted = clone(head).fit(Xt, y)
+    assert fitted.coef_.device.type == device
+    loaded = pickle.loads(pickle.dumps(fitted))
+    tensors = _tensors(loaded)
+    assert len(tensors) >= 2  # coef_, intercept_ (and the base's, for tau-norm CV)
+    assert all(t.device.type == "cpu" for t in tensors)
+    # still usable: predict moves the weights to the input's device
+    assert torch.equal(loaded.predict(Xt), fitted.predict(Xt))
+    assert_array_equal(loaded.predict(X), fitted.predict(X))
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="no CUDA")
+def test_head_fitted_on_gpu_loads_in_a_process_without_one(tmp_path):
+    X, y = long_tailed()
+    head = CRTClassifier(n_epochs=2, random_state=0).fit(torch.from_numpy(X).cuda(), y)
+    (tmp_path / "head.pkl").write_bytes(pickle.dumps(head))
+    np.save(tmp_path / "X.npy", X)
+    code = (
+        "import pickle, sys, numpy as np, torch\n"
+        "assert not torch.cuda.is_available()\n"
+        "head = pickle.loads(open(sys.argv[1], 'rb').read())\n"
+        "np.save(sys.argv[3], head.predict(np.load(sys.argv[2])))\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "head.pkl"), str(tmp_path / "X.npy"),
+         str(tmp_path / "pred.npy")],
+        check=True,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+        timeout=120,
+    )
+    assert_array_equal(np.load(tmp_path / "pred.npy"), head.predict(X))
