@@ -204,16 +204,17 @@ def shot_accuracy(
     Returns
     -------
     result : :class:`~sklearn.utils.Bunch`
-        many, medium, few, all : float
-            Mean per-class accuracy of each split, and of all classes.
-        per_class : ndarray of shape (n_classes,)
-            Accuracy of each class of ``classes`` (NaN where absent from ``y_true``).
-        support : ndarray of shape (n_classes,)
-            Number of samples of each class in ``y_true``.
-        splits : ndarray of str of shape (n_classes,)
-            Split of each class (see :func:`shot_splits`).
-        classes : ndarray of shape (n_classes,)
-        class_counts : ndarray of shape (n_classes,)
+        With the keys:
+
+        - ``many``, ``medium``, ``few``, ``all`` (float): the mean per-class
+          accuracy of each split, and of all classes;
+        - ``per_class`` (ndarray of shape (n_classes,)): the accuracy of each
+          class of ``classes`` (NaN where absent from ``y_true``);
+        - ``support`` (ndarray of shape (n_classes,)): the number of samples
+          of each class in ``y_true``;
+        - ``splits`` (ndarray of str of shape (n_classes,)): the split of each
+          class (see :func:`shot_splits`);
+        - ``classes`` and ``class_counts`` (ndarray of shape (n_classes,)).
 
     See Also
     --------
