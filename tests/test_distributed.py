@@ -9,6 +9,7 @@ pickle and answer exactly as they do here; their pickles hold CPU tensors
 only, so a model fitted on a GPU loads on a machine without one.
 """
 
+import importlib
 import logging
 import os
 import pickle
@@ -48,25 +49,6 @@ def long_tailed(seed=0, n_features=6):
     y = np.repeat(np.arange(4), [60, 24, 12, 6])
     X = rng.normal(size=(len(y), n_features)) + 1.5 * np.eye(n_features)[y]
     return X.astype(np.float32), y
-
-
-@pytest.fixture(scope="module")
-def client():
-    """Two single-threaded worker processes on 127.0.0.1, closed after the module."""
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
-    client = distributed.Client(cluster)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
 
 
 @pytest.fixture(autouse=True)
@@ -115,9 +97,15 @@ def _comparable(value):
     return value
 
 
-def test_grid_search_on_a_dask_cluster_equals_the_local_run(client):
+def check_grid_search_equals_the_local_run(client):
     X, y = long_tailed()
+    # The workers import the package (seconds) while this process searches locally.
+    warm_up = [
+        client.submit(importlib.import_module, "sklearn_lt", workers=[worker], pure=False)
+        for worker in client.scheduler_info()["workers"]
+    ]
     local = _search(n_jobs=1).fit(X, y)
+    distributed.wait(warm_up)
     with distributed.get_task_stream(client) as stream:
         with joblib.parallel_backend("dask"):
             remote = _search(n_jobs=-1).fit(X, y)
@@ -148,22 +136,19 @@ def test_grid_search_on_a_dask_cluster_equals_the_local_run(client):
     )
 
 
-def _heads():
-    return [
-        CRTClassifier(n_epochs=4, random_state=0),
-        TauNormClassifierCV(cv=3, taus=[0.0, 0.5, 1.0], random_state=0),
-        LWSClassifier(n_epochs=3, random_state=0),
-        NCMClassifier(),
-    ]
+HEADS = [
+    CRTClassifier(n_epochs=4, random_state=0),
+    TauNormClassifierCV(cv=3, taus=[0.0, 0.5, 1.0], random_state=0),
+    LWSClassifier(n_epochs=3, random_state=0),
+    NCMClassifier(),
+]
 
 
-@pytest.mark.parametrize("head", _heads(), ids=lambda h: type(h).__name__)
-def test_tensor_head_pickles_to_a_worker_and_back(client, head):
+def check_tensor_head_pickles_to_a_worker_and_back(client, head):
     X, y = long_tailed()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     fitted = clone(head).fit(Xt, yt)
     assert isinstance(fitted.coef_, torch.Tensor)
-    assert client.submit(os.getpid).result() != os.getpid()
     # The fitted head is pickled to a worker process, which predicts there.
     assert torch.equal(client.submit(fitted.predict, Xt).result(), fitted.predict(Xt))
     assert torch.equal(
@@ -177,7 +162,7 @@ def test_tensor_head_pickles_to_a_worker_and_back(client, head):
     assert_array_equal(remote.class_counts_, fitted.class_counts_)
 
 
-def test_backbone_embedder_features_on_a_worker(client):
+def check_backbone_embedder_features_on_a_worker(client):
     from sklearn.datasets import load_digits
 
     X, y = load_digits(return_X_y=True)
@@ -186,6 +171,38 @@ def test_backbone_embedder_features_on_a_worker(client):
         input_shape=(1, 8, 8), module__width=4, max_epochs=1, verbose=0, random_state=0
     ).fit(X, y)
     assert_array_equal(client.submit(embedder.transform, X).result(), embedder.transform(X))
+
+
+@pytest.fixture(scope="module")
+def client(request):
+    """Two single-threaded worker processes on 127.0.0.1, closed by a finaliser.
+
+    Only one test uses it: under ``pytest -n 2`` every test process that ran
+    a test needing it would start its own cluster.
+    """
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    request.addfinalizer(cluster.close)
+    client = distributed.Client(cluster)
+    request.addfinalizer(client.close)  # finalisers run last in, first out
+    return client
+
+
+def test_search_and_fitted_models_on_a_dask_cluster(client):
+    workers = client.scheduler_info()["workers"]
+    assert len(workers) == 2
+    assert all(address.startswith("tcp://127.0.0.1:") for address in workers)
+    assert client.submit(os.getpid, pure=False).result() != os.getpid()
+    check_grid_search_equals_the_local_run(client)
+    for head in HEADS:
+        check_tensor_head_pickles_to_a_worker_and_back(client, head)
+    check_backbone_embedder_features_on_a_worker(client)
 
 
 def _tensors(obj, seen=None):
