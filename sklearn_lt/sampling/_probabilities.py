@@ -66,9 +66,9 @@ def progressive_weight(epoch, n_epochs):
     the first epoch is instance-balanced and the last one fully
     class-balanced. A single epoch is instance-balanced.
     """
-    if n_epochs < 1:
-        raise ValueError(f"n_epochs must be a positive integer, got {n_epochs}.")
-    if not 0 <= epoch < n_epochs:
+    if not isinstance(n_epochs, (int, np.integer)) or n_epochs < 1:
+        raise ValueError(f"n_epochs must be a positive integer, got {n_epochs!r}.")
+    if not isinstance(epoch, (int, np.integer)) or not 0 <= epoch < n_epochs:
         raise ValueError(f"epoch must be in [0, n_epochs={n_epochs}), got {epoch}.")
     return 0.0 if n_epochs == 1 else epoch / (n_epochs - 1)
 

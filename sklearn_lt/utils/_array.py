@@ -34,7 +34,9 @@ def is_tensor(x):
 def to_numpy(x):
     """Return ``x`` as a numpy array (tensors are moved to the CPU first)."""
     if is_tensor(x):
-        return x.detach().cpu().numpy()
+        x = x.detach().cpu()
+        # numpy has no bfloat16: widen it (exactly) to float32
+        return (x.float() if x.dtype == torch.bfloat16 else x).numpy()
     return np.asarray(x)
 
 
