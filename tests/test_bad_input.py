@@ -606,12 +606,6 @@ def test_scorers_bad_input(ncm):
     assert scorer(head, wide_view(X.astype(np.float32)), y) == scorer(head, Xt, y)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="metrics/_scorers.py _ShotScorer.__call__: a class of the fixed class_counts "
-    "dict's estimator missing from the dict is silently given 0 training samples "
-    "(treated as never seen: few-shot) instead of raising",
-)
 def test_scorer_with_counts_missing_a_fitted_class_is_an_error(ncm):
     head, X, y = ncm
     scorer = make_shot_scorer("few", many_threshold=20, few_threshold=5,

@@ -122,6 +122,13 @@ class _ShotScorer:
         y_true = _as_labels(y_true, "y_true")
         # A class of the validation fold never seen in training has 0 samples.
         unseen = np.setdiff1d(y_true, classes)
+        forgotten = np.intersect1d(unseen, np.asarray(getattr(estimator, "classes_", [])))
+        if self.class_counts is not None and forgotten.size:
+            # The model was trained on these classes: their count is not zero.
+            raise ValueError(
+                f"class_counts has no count for the classes {forgotten.tolist()} that the "
+                "estimator was fitted on; give the training count of every class."
+            )
         if unseen.size:
             classes = np.concatenate([classes, unseen])
             counts = np.concatenate([counts, np.zeros(unseen.size, dtype=counts.dtype)])
