@@ -38,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,7 @@ __all__ = [
     "make_features",
     "make_labels",
     "matmul_seconds",
+    "peak_memory_many",
     "peak_memory_mb",
     "row",
     "set_clock",
@@ -283,7 +285,8 @@ def peak_memory_mb(case, *args, device=None, timeout=600, **kwargs):
     ``case`` builds the inputs (not measured) and returns a callable of no
     argument (measured, without warm-up: the figure is what a user's first
     call costs). ``case`` must be a module-level function and its arguments
-    JSON-serialisable, because on the CPU it runs in a fresh process.
+    JSON-serialisable, because on the CPU it runs in a fresh process. Several
+    cases: :func:`peak_memory_many` (one process for all of them).
 
     Returns
     -------
@@ -291,15 +294,60 @@ def peak_memory_mb(case, *args, device=None, timeout=600, **kwargs):
         MiB above what was allocated (CUDA) or resident (CPU) when the call
         started; what the call returns counts.
     """
+    return peak_memory_many([(case, args, kwargs)], device=device, timeout=timeout)[0]
+
+
+def peak_memory_many(calls, *, device=None, fresh=True, jobs=2, timeout=900):
+    """:func:`peak_memory_mb` of several cases.
+
+    Parameters
+    ----------
+    calls : list of tuple
+        ``(case, args)`` or ``(case, args, kwargs)``.
+    fresh : bool, default=True
+        CPU: one fresh process per case (the allocator's state then depends on
+        the case alone, so the figure is reproducible). ``False`` measures the
+        cases one after the other in one process (faster to start; each
+        case's inputs are freed, the heap trimmed and the peak reset before
+        the next, but the allocator's history can still shift a figure).
+    jobs : int, default=2
+        Fresh processes run at once (memory figures do not depend on timing).
+
+    Returns
+    -------
+    list of float
+        MiB, in the order of ``calls``.
+    """
     device = torch.device(device) if device is not None else _DEVICE
+    calls = [(c[0], tuple(c[1]), dict(c[2]) if len(c) > 2 else {}) for c in calls]
     if device.type == "cuda":
-        fn = case(*args, device=str(device), **kwargs)
-        return _cuda_peak(fn, device)
+        results = []
+        for case, args, kwargs in calls:
+            fn = case(*args, device=str(device), **kwargs)
+            results.append(_cuda_peak(fn, device))
+            del fn
+            gc.collect()
+            torch.cuda.empty_cache()
+        return results
+    if not fresh:
+        return _spawn(calls, device, timeout)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(_spawn, [call], device, timeout) for call in calls]
+        return [f.result()[0] for f in futures]
+
+
+def _spawn(calls, device, timeout):
+    """Measure ``calls`` in one fresh Python process (see :func:`_child`)."""
     payload = {
-        "ref": _module_ref(case),
-        "name": case.__name__,
-        "args": list(args),
-        "kwargs": {**kwargs, "device": str(device)},
+        "calls": [
+            {
+                "ref": _module_ref(case),
+                "name": case.__name__,
+                "args": list(args),
+                "kwargs": {**kwargs, "device": str(device)},
+            }
+            for case, args, kwargs in calls
+        ],
         "threads": torch.get_num_threads(),
     }
     env = dict(os.environ)
@@ -313,17 +361,20 @@ def peak_memory_mb(case, *args, device=None, timeout=600, **kwargs):
         timeout=timeout,
     )
     if proc.returncode != 0:
-        raise RuntimeError(
-            f"peak-memory child for {case.__name__}{tuple(args)} failed:\n{proc.stderr[-4000:]}"
-        )
+        names = [f"{case.__name__}{args}" for case, args, _ in calls]
+        raise RuntimeError(f"peak-memory child for {names} failed:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])["peak_mb"]
 
 
 def _child(payload):
     torch.set_num_threads(payload["threads"])
-    module = _load(payload["ref"])
-    fn = getattr(module, payload["name"])(*payload["args"], **payload["kwargs"])
-    print(json.dumps({"peak_mb": _cpu_peak_in_this_process(fn)}))
+    results = []
+    for call in payload["calls"]:
+        module = _load(call["ref"])
+        fn = getattr(module, call["name"])(*call["args"], **call["kwargs"])
+        results.append(_cpu_peak_in_this_process(fn))
+        del fn
+    print(json.dumps({"peak_mb": results}))
 
 
 # -------------------------------------------------------------------- data

@@ -16,8 +16,10 @@
     Also against the arithmetic limit: the time of the loop's matrix products
     alone (forward ``B x d @ d x C``, and for cRT/LORT the weight gradient
     ``C x B @ B x d``, each timed at its exact shape), no goal.
-(c) peak memory of ``predict`` on 1e6 rows against 1e5 rows and against the
-    unblocked baseline: bounded by the predict block, not by N.
+(c) peak memory of ``predict`` on 1e6 rows (each case in a fresh process),
+    beside the unblocked baseline's. goal: bounded by the predict block, not
+    by N: at most 1.5x one block of logits, two blocks of features and the
+    labels twice (the returned labels themselves grow with N).
 """
 
 import math
@@ -33,7 +35,7 @@ from benchmarks._common import (
     current_device,
     make_features,
     matmul_seconds,
-    peak_memory_mb,
+    peak_memory_many,
     row,
     size_label,
 )
@@ -58,23 +60,24 @@ PATHS = ("SoftmaxClassifier", "NCMClassifier")
 BOTH = ("predict", "decision_function")
 
 # (N, d, C, heads, methods, CPU input kinds, timed repeats)
+OTHERS = tuple(name for name in ALL_HEADS if name not in PATHS)
 PREDICT_GRID = [
     (10_000, 512, 100, ALL_HEADS, BOTH, ("numpy", "torch"), 5),
-    (100_000, 512, 100, ALL_HEADS, BOTH, ("numpy",), 3),
-    (100_000, 512, 100, PATHS, BOTH, ("torch",), 3),
-    (100_000, 512, 1000, PATHS, ("predict",), ("numpy",), 3),
-    (10_000, 2048, 1000, PATHS, BOTH, ("numpy",), 3),
+    (100_000, 512, 100, PATHS, BOTH, ("numpy", "torch"), 3),
+    (100_000, 512, 100, OTHERS, ("predict",), ("numpy",), 3),
+    (100_000, 512, 1000, PATHS, ("predict",), ("numpy",), 2),
+    (10_000, 2048, 1000, PATHS, ("predict",), ("numpy",), 2),
     (1_000_000, 512, 100, PATHS, ("predict",), ("numpy",), 2),
 ]
 PREDICT_QUICK = [(10_000, 512, 100, PATHS, BOTH, ("numpy", "torch"), 3)]
 
-# (N, d, C, epochs)
-FIT_GRID = [(20_000, 512, 100, 2), (20_000, 512, 1000, 2)]
-FIT_QUICK = [(5_000, 256, 100, 1)]
+# (N, d, C, epochs, timed repeats)
+FIT_GRID = [(20_000, 512, 100, 2, 3), (10_000, 512, 1000, 2, 3)]
+FIT_QUICK = [(5_000, 256, 100, 1, 2)]
 
-# predict memory: every N, d=512, C=100, each (head, input kind)
-MEMORY_N, MEMORY_N_QUICK = (100_000, 1_000_000), (100_000,)
-MEMORY_D, MEMORY_C = 512, 100
+# predict memory at N rows, d, C, for each (head, input kind); fresh process each
+MEMORY_N, MEMORY_N_QUICK = (1_000_000,), (100_000,)
+MEMORY_D, MEMORY_C = 256, 100
 MEMORY_CASES = [
     ("SoftmaxClassifier", "numpy"),
     ("SoftmaxClassifier", "torch"),
@@ -315,8 +318,10 @@ def _fit_rows(n, d, c, epochs, device, repeat):
     return rows
 
 
-def bench_fit(grid, device, repeat):
-    return [r for n, d, c, epochs in grid for r in _fit_rows(n, d, c, epochs, device, repeat)]
+def bench_fit(grid, device):
+    return [
+        r for n, d, c, epochs, repeat in grid for r in _fit_rows(n, d, c, epochs, device, repeat)
+    ]
 
 
 # -------------------------------------------------------- (c) predict memory
@@ -344,15 +349,24 @@ def bench_memory(sizes, device, cases):
     d, c = MEMORY_D, MEMORY_C
     if device.type != "cpu":  # tensors on the GPU only
         cases = sorted({(name, "torch") for name, _ in cases})
+    calls = []
+    for n in sizes:
+        calls.append((case_baseline, (n, d, c)))
+        calls += [(case_predict, (name, n, d, c, kind)) for name, kind in cases]
+    peaks = iter(peak_memory_many(calls, device=device))
     rows = []
     for n in sizes:
-        base_mb = peak_memory_mb(case_baseline, n, d, c, device=device)
+        base_mb = next(peaks)
         block = min(n, max(1, _PREDICT_BLOCK_ELEMENTS // max(c, d)))
-        # one block of logits and two of features (NCM), and the n labels twice
-        # (int64 indices, then the returned labels): what predict may hold at once
-        bound_mb = (block * (c + 2 * d) * 4 + 2 * n * 8) / 2**20
+        # What predict needs at once: one block of logits, two of features
+        # (NCM's centred and normalised rows) and the n labels twice (int64
+        # indices, then the returned labels). The figure is resident memory,
+        # which the allocator's free lists and small temporaries move by tens
+        # of MiB from run to run: the goal allows 1.5x that. Growing with N
+        # (a temporary the size of X) misses it many times over.
+        bound_mb = 1.5 * (block * (c + 2 * d) * 4 + 2 * n * 8) / 2**20
         for name, kind in cases:
-            mb = peak_memory_mb(case_predict, name, n, d, c, kind, device=device)
+            mb = next(peaks)
             rows.append(
                 row(
                     f"predict peak memory {name} ({kind})",
@@ -375,7 +389,7 @@ def bench_memory(sizes, device, cases):
 def run(quick=False, device=None):
     device = torch.device(device) if device is not None else current_device()
     rows = bench_predict(PREDICT_QUICK if quick else PREDICT_GRID, device)
-    rows += bench_fit(FIT_QUICK if quick else FIT_GRID, device, repeat=2 if quick else 3)
+    rows += bench_fit(FIT_QUICK if quick else FIT_GRID, device)
     if quick:
         rows += bench_memory(MEMORY_N_QUICK, device, MEMORY_CASES[1:2])
     else:

@@ -21,7 +21,7 @@ from sklearn_lt import ClassBalancedSampler, SquareRootSampler
 from sklearn_lt.sampling._probabilities import class_indices, draw_indices, target_counts
 
 # (N, C, timed repeats)
-GRID = [(1_000_000, 1000, 5), (20_000, 1000, 10)]
+GRID = [(1_000_000, 1000, 3), (20_000, 1000, 10)]
 QUICK = [(100_000, 1000, 3)]
 
 
