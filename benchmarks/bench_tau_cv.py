@@ -35,7 +35,7 @@ from benchmarks._common import (
     compare,
     current_device,
     make_features,
-    peak_memory_mb,
+    peak_memory_many,
     row,
     size_label,
 )
@@ -113,8 +113,9 @@ def _rows(n, d, c, repeat_grid, repeat, device):
         partial(_fit, cv_model, X, y), partial(_fit, grid21, X, y), repeat=repeat_grid, warmup=0
     )
     same_tau = cv_model.tau_ == grid21.best_params_["tau"]
-    peak = peak_memory_mb(case_tau_cv, n, d, c, device=device)
-    peak_grid = peak_memory_mb(case_grid_one, n, d, c, device=device)
+    peak, peak_grid = peak_memory_many(
+        [(case_tau_cv, (n, d, c)), (case_grid_one, (n, d, c))], device=device
+    )
     rows = [
         row(
             "TauNormClassifierCV (21 taus)",
@@ -122,6 +123,8 @@ def _rows(n, d, c, repeat_grid, repeat, device):
             t["best"],
             "GridSearchCV TauNormClassifier (21 taus)",
             t_grid["best"],
+            seconds_median=t["median"],
+            baseline_seconds_median=t_grid["median"],
             peak_mb=peak,
             baseline_peak_mb=peak_grid,
             goal=GOAL_VS_GRID,
@@ -143,6 +146,8 @@ def _rows(n, d, c, repeat_grid, repeat, device):
             t1["best"],
             "GridSearchCV TauNormClassifier (1 tau)",
             t_one["best"],
+            seconds_median=t1["median"],
+            baseline_seconds_median=t_one["median"],
             peak_mb=peak,
             baseline_peak_mb=peak_grid,
             goal=GOAL_VS_ONE,
@@ -162,6 +167,8 @@ def _rows(n, d, c, repeat_grid, repeat, device):
             t2["best"],
             "one TauNormClassifier fit (no CV)",
             t_single["best"],
+            seconds_median=t2["median"],
+            baseline_seconds_median=t_single["median"],
             peak_mb=peak,
             **common,
         )
@@ -181,6 +188,8 @@ def _rows(n, d, c, repeat_grid, repeat, device):
             t3["best"],
             "GridSearchCV TauNormClassifier frozen base (21 taus)",
             t_frozen["best"],
+            seconds_median=t3["median"],
+            baseline_seconds_median=t_frozen["median"],
             same_tau=bool(cv_frozen.tau_ == grid_frozen.best_params_["tau"]),
             tau=cv_frozen.tau_,
             **common,
