@@ -130,3 +130,17 @@ def test_sampler_string_labels_and_torch(sampler):
     X_res, y_res = clone(sampler).fit_resample(torch.from_numpy(X), labels)
     assert isinstance(X_res, torch.Tensor) and isinstance(y_res, np.ndarray)
     assert set(y_res) <= set(labels)
+
+
+def test_finite_check_is_exact_when_the_sum_overflows():
+    # Every entry finite but the sum overflows float32: must be accepted.
+    from sklearn_lt.utils import validate_features
+
+    class Holder:
+        pass
+
+    big = torch.full((10, 3), 3e38)
+    assert validate_features(Holder(), big, reset=True).shape == (10, 3)
+    big[4, 1] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        validate_features(Holder(), big, reset=True)
