@@ -22,6 +22,8 @@ Peak memory
     and the figure is the rise of the process's peak resident set (Linux
     ``VmHWM``, reset just before the call through ``/proc/self/clear_refs``)
     above its resident set at that moment. It counts numpy and torch alike.
+    The process runs with ``MALLOC_MMAP_THRESHOLD_`` = 1 MiB, so that what the
+    allocator keeps after a free does not blur the figure.
 """
 
 import ctypes
@@ -352,6 +354,12 @@ def _spawn(calls, device, timeout):
     }
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    # A fixed mmap threshold turns off glibc's dynamic one, under which freed
+    # blocks of a few MiB may stay on the heap or not depending on the address
+    # layout (the same call then peaks tens of MiB apart from run to run).
+    # Every block of 1 MiB or more is then mapped on allocation and returned
+    # on free: the figure is the peak of live memory.
+    env.setdefault("MALLOC_MMAP_THRESHOLD_", str(2**20))
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks._common", json.dumps(payload)],
         cwd=REPO_ROOT,
@@ -570,6 +578,14 @@ def machine_info(device=None):
     }
     if hasattr(os, "getloadavg"):
         info["load_average_1min"] = round(os.getloadavg()[0], 2)
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas_threads"] = {
+            Path(pool["filepath"]).name: pool["num_threads"] for pool in threadpool_info()
+        }
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
         info["cuda"] = torch.version.cuda

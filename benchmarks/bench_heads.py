@@ -18,7 +18,7 @@
     ``C x B @ B x d``, each timed at its exact shape), no goal.
 (c) peak memory of ``predict`` on 1e6 rows (each case in a fresh process),
     beside the unblocked baseline's. goal: bounded by the predict block, not
-    by N: at most 1.5x one block of logits, two blocks of features and the
+    by N: at most 1.25x one block of logits, two blocks of features and the
     labels twice (the returned labels themselves grow with N).
 """
 
@@ -360,11 +360,9 @@ def bench_memory(sizes, device, cases):
         block = min(n, max(1, _PREDICT_BLOCK_ELEMENTS // max(c, d)))
         # What predict needs at once: one block of logits, two of features
         # (NCM's centred and normalised rows) and the n labels twice (int64
-        # indices, then the returned labels). The figure is resident memory,
-        # which the allocator's free lists and small temporaries move by tens
-        # of MiB from run to run: the goal allows 1.5x that. Growing with N
-        # (a temporary the size of X) misses it many times over.
-        bound_mb = 1.5 * (block * (c + 2 * d) * 4 + 2 * n * 8) / 2**20
+        # indices, then the returned labels); 1.25x for small temporaries.
+        # A temporary the size of X misses it many times over.
+        bound_mb = 1.25 * (block * (c + 2 * d) * 4 + 2 * n * 8) / 2**20
         for name, kind in cases:
             mb = next(peaks)
             rows.append(

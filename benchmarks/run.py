@@ -28,6 +28,7 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 from benchmarks import _common  # noqa: E402
 
@@ -69,7 +70,11 @@ def main(argv=None):
         help="run bench_NAME.py only (repeatable; 'heads' or 'bench_heads')",
     )
     parser.add_argument("--out", metavar="FILE", help="write the rows and the machine as JSON")
-    parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="threads of torch and of numpy's BLAS/OpenMP (default: the libraries' own)",
+    )
     parser.add_argument(
         "--clock",
         choices=("wall", "cpu"),
@@ -95,7 +100,14 @@ def main(argv=None):
             parser.error(f"unknown benchmark(s) {unknown}; available: {available}")
 
     if args.threads:
+        # torch's threads and those of numpy's/scipy's BLAS and OpenMP
+        # (scikit-learn's baselines), so that candidates and baselines get the
+        # same cores. threadpoolctl limits the libraries loaded so far: load
+        # scikit-learn (and with it scipy's BLAS) first.
+        import sklearn.neighbors  # noqa: F401
+
         torch.set_num_threads(args.threads)
+        threadpool_limits(args.threads)
     _common.set_device(args.device)
     _common.set_clock(args.clock)
     device = _common.current_device()
