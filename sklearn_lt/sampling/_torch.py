@@ -46,10 +46,8 @@ class EpochIndexSampler(torch.utils.data.Sampler):
         self.n_epochs = n_epochs
         self.epoch = 0
         seed = sampler.random_state if random_state is None else random_state
+        # an int gives a stream of its own (check_random_state makes a new RandomState)
         self._rng = check_random_state(seed)
-        if isinstance(seed, (int, np.integer)):
-            # own stream: iterating must not disturb a caller's global state
-            self._rng = np.random.RandomState(seed)
 
     def set_epoch(self, epoch):
         """Move to ``epoch`` (0-based) of the run."""
