@@ -21,6 +21,7 @@ from sklearn_lt.sampling import (
     progressive_probabilities,
     target_counts,
 )
+from sklearn_lt.sampling._probabilities import class_indices, draw_indices
 
 COUNTS = np.array([500, 120, 40, 9, 2])
 
@@ -119,6 +120,30 @@ def test_oversampled_class_repeats_every_row_before_any_twice():
     assert drawn.max() - drawn.min() <= 1
     head_rows = np.flatnonzero(y == 0)  # subsampled without replacement
     assert np.bincount(idx[np.isin(idx, head_rows)]).max() == 1
+
+
+def test_partial_rounds_are_uniform_subsets_and_order_is_shuffled():
+    # draw_indices takes the partial last round of a class from a random
+    # grouping: every row of a subsampled class must be equally likely, and
+    # the output order must not keep classes together.
+    y = np.repeat([0, 1], [10, 3])
+    per_class = class_indices(y, 2)
+    rng = np.random.RandomState(0)
+    n_draws = 4000
+    hits = np.zeros(len(y))
+    first_is_class_0 = 0
+    for _ in range(n_draws):
+        idx = draw_indices(per_class, [4, 5], rng)  # 4 of 10, then 1 round + 2 of 3
+        hits += np.bincount(idx, minlength=len(y))
+        first_is_class_0 += y[idx[0]] == 0
+    # each of the 10 rows of class 0 is drawn with probability 0.4
+    p = 0.4
+    assert np.all(np.abs(hits[:10] / n_draws - p) < 4 * np.sqrt(p * (1 - p) / n_draws))
+    # class 1: 1 + 2/3 expected draws per row per call
+    assert_allclose(hits[10:] / n_draws, 5 / 3, atol=0.05)
+    # 4 of the 9 rows come from class 0
+    p0 = 4 / 9
+    assert abs(first_is_class_0 / n_draws - p0) < 4 * np.sqrt(p0 * (1 - p0) / n_draws)
 
 
 def test_determinism_under_random_state():

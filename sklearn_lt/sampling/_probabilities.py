@@ -124,6 +124,11 @@ def draw_indices(per_class_indices, counts, random_state):
     fewer rows than it has is subsampled without replacement, one asked for
     more repeats every row before any row is repeated again.
 
+    Vectorised over classes: ``counts[j] // n_j`` whole rounds of class ``j``
+    are every row repeated that many times (their order is irrelevant, the
+    final shuffle mixes everything), and the partial last round is a uniform
+    subset of ``counts[j] % n_j`` rows drawn without replacement.
+
     Parameters
     ----------
     per_class_indices : list of ndarray
@@ -135,16 +140,25 @@ def draw_indices(per_class_indices, counts, random_state):
     -------
     indices : ndarray of shape (sum(counts),), int64
     """
-    pieces = []
-    for rows, count in zip(per_class_indices, counts):
-        if count == 0:
-            continue
-        if len(rows) == 0:
-            raise ValueError("Cannot draw samples from a class with zero samples.")
-        n_rounds = -(-int(count) // len(rows))
-        picks = np.concatenate(
-            [random_state.permutation(len(rows)) for _ in range(n_rounds)]
-        )[:count]
-        pieces.append(rows[picks])
-    indices = np.concatenate(pieces) if pieces else np.empty(0, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.int64)
+    sizes = np.array([len(rows) for rows in per_class_indices], dtype=np.int64)
+    if np.any((sizes == 0) & (counts > 0)):
+        raise ValueError("Cannot draw samples from a class with zero samples.")
+    if len(sizes) == 0 or counts.sum() == 0:
+        return np.empty(0, dtype=np.int64)
+    rows = np.concatenate(per_class_indices).astype(np.int64, copy=False)
+    safe_sizes = np.maximum(sizes, 1)
+    whole_rounds, partial = counts // safe_sizes, counts % safe_sizes
+    indices = np.repeat(rows, np.repeat(whole_rounds, sizes))
+    if partial.any():
+        # A random permutation of all rows grouped by class with a stable sort
+        # (radix for <= 16-bit labels): each class's rows come out in random
+        # order, and its first ``partial[j]`` are a uniform subset.
+        shuffled = random_state.permutation(len(rows))
+        label_dtype = np.uint16 if len(sizes) <= np.iinfo(np.uint16).max else np.int64
+        labels = np.repeat(np.arange(len(sizes), dtype=label_dtype), sizes)
+        grouped = shuffled[np.argsort(labels[shuffled], kind="stable")]
+        rank_in_class = np.arange(len(rows)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        subset = grouped[rank_in_class < np.repeat(partial, sizes)]
+        indices = np.concatenate([indices, rows[subset]])
     return indices[random_state.permutation(len(indices))]

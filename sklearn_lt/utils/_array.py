@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import torch
+from sklearn import get_config
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
@@ -119,7 +120,12 @@ def validate_features(estimator, X, *, reset, device=None):
         X = X.to(torch.float32)
     # A finite sum proves every entry finite (NaN and inf propagate), at the
     # cost of one reduction; only an overflowing sum needs the elementwise check.
-    if not bool(torch.isfinite(X.sum())) and not bool(torch.isfinite(X).all()):
+    # ``sklearn.set_config(assume_finite=True)`` skips it, as for numpy input.
+    if (
+        not get_config()["assume_finite"]
+        and not bool(torch.isfinite(X.sum()))
+        and not bool(torch.isfinite(X).all())
+    ):
         raise ValueError("Input X contains NaN or infinity.")
     if reset:
         estimator.n_features_in_ = X.shape[1]
