@@ -24,6 +24,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.neighbors import KNeighborsClassifier
@@ -31,6 +32,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn_lt import (
     BackboneEmbedder,
     ClassBalancedSampler,
+    LORTClassifier,
+    LWSClassifier,
     NCMClassifier,
     PowerSampler,
     ProgressivelyBalancedSampler,
@@ -202,6 +205,7 @@ def test_tau_cv_non_contiguous_tensors():
         ({"cv": 1}, ValueError, "cv"),
         ({"cv": 500}, ValueError, "n_splits=500"),
         ({"estimator": KNeighborsClassifier()}, ValueError, "coef_"),
+        ({"estimator": NCMClassifier()}, ValueError, "maps the features"),
         ({"estimator": "logistic"}, ValueError, "estimator"),
         ({"taus": "0.5"}, ValueError, "taus"),
         ({"taus": [0.0, np.inf]}, ValueError, "taus"),
@@ -213,6 +217,17 @@ def test_tau_cv_out_of_range_parameters(params, error, match):
     X, y = long_tailed()
     with pytest.raises(error, match=match):
         tau_cv(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("head", [TauNormClassifier, LWSClassifier, LORTClassifier])
+@pytest.mark.parametrize("frozen", [False, True])
+def test_rebalancing_heads_refuse_ncm_as_base(head, frozen):
+    # NCM's coef_ acts on normalised features: rebalancing it as if it were a
+    # linear layer on X would give silently wrong logits.
+    X, y = long_tailed()
+    base = FrozenEstimator(NCMClassifier().fit(X, y)) if frozen else NCMClassifier()
+    with pytest.raises(ValueError, match="maps the features"):
+        head(estimator=base).fit(X, y)
 
 
 @pytest.mark.parametrize("as_tensor", [False, True], ids=["numpy", "torch"])

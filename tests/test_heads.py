@@ -104,6 +104,26 @@ def test_ncm_euclidean_matches_numpy(center):
     assert_array_equal(clf.predict(Xq), expected.argmax(1))
 
 
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_ncm_float32_logits_far_from_the_origin_and_a_row_at_the_mean(metric):
+    # NCM's logits are (x @ W.T - m @ W.T) / ||x - m||: check the float32
+    # path against float64 on features whose mean is far from the origin
+    # (post-ReLU-like), and a query equal to the mean (phi(x) = 0).
+    rng = np.random.RandomState(0)
+    y = np.repeat(np.arange(4), [200, 60, 20, 6])
+    X = 20.0 + rng.normal(size=(len(y), 32)) + 2 * np.eye(32)[y]
+    Xq = 20.0 + rng.normal(size=(300, 32))
+    ref = NCMClassifier(metric).fit(X, y)
+    f32 = NCMClassifier(metric).fit(torch.from_numpy(X).float(), torch.from_numpy(y))
+    logits = f32.decision_function(torch.from_numpy(Xq).float()).double().numpy()
+    assert_allclose(logits, ref.decision_function(Xq), atol=2e-5)
+    # the mean row inside a batch (the batched matmul may round differently)
+    with_mean = np.vstack([Xq[:150], np.asarray(ref.feature_mean_)[None], Xq[150:]])
+    assert_array_equal(ref.decision_function(with_mean)[150], ref.intercept_)
+    with_mean32 = torch.cat([torch.from_numpy(Xq[:150]).float(), f32.feature_mean_[None]])
+    assert torch.equal(f32.decision_function(with_mean32)[150], f32.intercept_)
+
+
 def test_lws_scales_the_whole_logit_of_the_base():
     X, y = long_tailed()
     base = LogisticRegression(max_iter=1000).fit(X, y)

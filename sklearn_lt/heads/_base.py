@@ -2,7 +2,8 @@
 
 Every head of the package is linear in (possibly normalised) features:
 ``logits = phi(X) @ coef_.T + intercept_``. The heads differ only in how
-``fit`` finds ``coef_`` and ``intercept_`` (and NCM in its ``phi``).
+``fit`` finds ``coef_`` and ``intercept_`` (and NCM in its ``phi``, applied
+in ``_logits``).
 """
 
 import numpy as np
@@ -79,19 +80,24 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         raise NotImplementedError
 
     # ----------------------------------------------------------------- predict
-    def _features(self, X):
-        """Map validated features before the linear layer (identity here)."""
-        return X
-
     def _weights(self, X):
-        """``coef_`` and ``intercept_`` as tensors on ``X``'s device and dtype."""
+        """Fitted tensors that ``_logits`` reads, on ``X``'s device and dtype.
+
+        Converted once per public call (not once per predict block): on a GPU
+        each conversion of numpy weights is a host-to-device copy.
+        """
         coef = to_tensor(self.coef_, device=X.device, dtype=X.dtype)
         intercept = to_tensor(self.intercept_, device=X.device, dtype=X.dtype)
         return coef, intercept
 
-    def _logits(self, X):
-        coef, intercept = self._weights(X)
-        return torch.addmm(intercept, self._features(X), coef.T)
+    def _logits(self, X, weights):
+        """``X @ coef_.T + intercept_``; NCM overrides it to normalise ``X``."""
+        coef, intercept = weights
+        return torch.addmm(intercept, X, coef.T)
+
+    def _all_logits(self, X):
+        X_t = self._validated(X)
+        return self._logits(X_t, self._weights(X_t))
 
     def _validated(self, X):
         check_is_fitted(self)
@@ -113,7 +119,7 @@ class LinearHead(ClassifierMixin, BaseEstimator):
             classes, scikit-learn's convention: one column, the logit of
             ``classes_[1]`` minus that of ``classes_[0]``, shape (n_samples,).
         """
-        logits = self._logits(self._validated(X))
+        logits = self._all_logits(X)
         if logits.shape[1] == 2:
             logits = logits[:, 1] - logits[:, 0]
         return like_input(logits, X)
@@ -130,12 +136,12 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray or torch.Tensor of shape (n_samples, n_classes)
         """
-        return like_input(torch.softmax(self._logits(self._validated(X)), dim=1), X)
+        return like_input(torch.softmax(self._all_logits(X), dim=1), X)
 
     @torch.no_grad()
     def predict_log_proba(self, X):
         """Log-softmax of the logits, shape (n_samples, n_classes)."""
-        return like_input(torch.log_softmax(self._logits(self._validated(X)), dim=1), X)
+        return like_input(torch.log_softmax(self._all_logits(X), dim=1), X)
 
     @torch.no_grad()
     def predict(self, X):
@@ -156,10 +162,11 @@ class LinearHead(ClassifierMixin, BaseEstimator):
             numpy).
         """
         X_t = self._validated(X)
+        weights = self._weights(X_t)
         block = max(1, _PREDICT_BLOCK_ELEMENTS // max(len(self.classes_), X_t.shape[1]))
-        best = torch.cat(
-            [self._logits(X_t[i : i + block]).argmax(dim=1) for i in range(0, len(X_t), block)]
-        )
+        best = torch.empty(len(X_t), dtype=torch.long, device=X_t.device)
+        for i in range(0, len(X_t), block):
+            torch.argmax(self._logits(X_t[i : i + block], weights), dim=1, out=best[i : i + block])
         if is_tensor(X) and self.classes_.dtype.kind in "biuf":
             return torch.as_tensor(self.classes_, device=best.device)[best]
         return self.classes_[best.cpu().numpy()]
@@ -192,6 +199,14 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.array_api_support = True
         return tags
+
+
+def maps_features(estimator):
+    """True when ``estimator`` (or the model a ``FrozenEstimator`` wraps) is a
+    head that transforms X before its linear layer (NCM normalises it): its
+    ``coef_`` alone does not give its logits, so it cannot be rebalanced."""
+    model = getattr(estimator, "estimator", estimator)
+    return isinstance(model, LinearHead) and type(model)._logits is not LinearHead._logits
 
 
 def as_linear_weights(coef, intercept, n_classes, *, device, dtype):

@@ -85,6 +85,20 @@ class NCMClassifier(LinearHead):
         sq_norms = (self.centroids_**2).sum(dim=1)
         return 2 * self.centroids_, -sq_norms - 1
 
-    def _features(self, X):
+    def _weights(self, X):
+        coef, intercept = super()._weights(X)
         mean = to_tensor(self.feature_mean_, device=X.device, dtype=X.dtype)
-        return _l2_normalize(X - mean)
+        return coef, intercept, mean, mean @ coef.T
+
+    def _logits(self, X, weights):
+        # phi(x) @ W.T = (x @ W.T - m @ W.T) / ||x - m||: the same logits as
+        # normalising first, without materialising the centred, normalised
+        # copy of X. ``cdist`` without the matmul trick gives ||x - m||
+        # exactly (no cancellation of ||x||^2 - 2 x.m + ||m||^2) in one pass.
+        # A row equal to the mean has phi(x) = 0 (as _l2_normalize gives);
+        # x @ W.T and m @ W.T may differ in the last bit there, so zero it.
+        coef, intercept, mean, mean_coef = weights
+        logits = (X @ coef.T).sub_(mean_coef)
+        norms = torch.cdist(X, mean[None], compute_mode="donot_use_mm_for_euclid_dist")
+        logits.div_(norms.clamp_min(torch.finfo(X.dtype).tiny))
+        return logits.masked_fill_(norms == 0, 0).add_(intercept)

@@ -18,7 +18,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ..sampling import ClassBalancedSampler
 from ..utils import to_numpy
-from ._base import LinearHead, as_linear_weights
+from ._base import LinearHead, as_linear_weights, maps_features
 from ._softmax import _TRAINER_DOC, SoftmaxClassifier, TrainedLinearHead
 from ._trainer import TRAINER_CONSTRAINTS
 
@@ -60,6 +60,11 @@ class _RebalancingHead:
                 f"{type(fitted).__name__} has no coef_: the estimator must be a "
                 "linear classifier (e.g. LogisticRegression, SoftmaxClassifier or "
                 "BackboneEmbedder's classifier_)."
+            )
+        if maps_features(fitted):
+            raise ValueError(
+                f"{type(fitted).__name__} maps the features before its linear layer "
+                "(e.g. NCM's normalisation): its coef_ cannot be rebalanced."
             )
         classes = np.asarray(fitted.classes_)
         unknown = np.setdiff1d(self.classes_, classes)

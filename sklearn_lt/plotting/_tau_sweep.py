@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ..heads import LinearHead, TauNormClassifier, TauNormClassifierCV
-from ..heads._base import as_linear_weights
+from ..heads import TauNormClassifier, TauNormClassifierCV
+from ..heads._base import as_linear_weights, maps_features
 from ..metrics import UndefinedSplitWarning, shot_accuracy
 from ..metrics._shot import _as_labels, _check_thresholds
 from ..utils import is_tensor, to_numpy, to_tensor
@@ -40,7 +40,7 @@ def _base_coef(base, n_classes):
             f"{type(base).__name__} has no coef_: pass a fitted TauNormClassifier "
             "or a fitted linear classifier (e.g. LogisticRegression, SoftmaxClassifier)."
         )
-    if isinstance(base, LinearHead) and type(base)._features is not LinearHead._features:
+    if maps_features(base):
         raise ValueError(
             f"{type(base).__name__} maps the features before its linear layer "
             "(e.g. NCM's normalisation): tau-normalising its rows is not defined here."
