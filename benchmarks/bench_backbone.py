@@ -123,6 +123,10 @@ def transform_case(network, shape, n_rows, batch_size, which, device="cpu"):
 
 
 # -------------------------------------------------------------------- run
+# Best of 3 alternated repeats: a resnet32 epoch on one CPU thread takes ~4 s.
+REPEAT = 3
+
+
 def _fit_rows(device, quick):
     cases = [("convnet", (1, 8, 8), 2048 if quick else 8192, 32)]
     if not quick:
@@ -139,7 +143,7 @@ def _fit_rows(device, quick):
         def baseline(network=network, X=X_in, y=y, batch_size=batch_size):
             hand_written_epoch(network, X, y, batch_size, device)
 
-        ours_t, base_t = compare(ours, baseline, repeat=3 if quick else 5, device=device)
+        ours_t, base_t = compare(ours, baseline, repeat=REPEAT, device=device)
         rows.append(
             row(
                 f"fit one epoch ({network})",
@@ -169,7 +173,7 @@ def _transform_rows(device, quick):
     def baseline():
         bare_features(net, X, batch_size, device)
 
-    ours_t, base_t = compare(ours, baseline, repeat=3 if quick else 5, device=device)
+    ours_t, base_t = compare(ours, baseline, repeat=REPEAT, device=device)
     sync(device)
     args = (network, list(shape), n_rows, batch_size)
     peak = peak_memory_mb(transform_case, *args, "embedder", device=device)

@@ -150,7 +150,7 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += loss.detach() * len(rows)
+            total.add_(loss.detach(), alpha=len(rows))
         losses.append(float(total) / len(order))
         if verbose:
             print(f"[{name}] epoch {epoch + 1}/{n_epochs} loss {losses[-1]:.4f}")
