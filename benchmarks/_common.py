@@ -41,6 +41,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -550,6 +551,18 @@ def format_table(rows, *, markdown=False, columns=TABLE_COLUMNS):
     return "\n".join(lines)
 
 
+def _git_commit():
+    """Short hash of the checkout that ran (``+dirty`` with local changes), or None."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        run = partial(subprocess.run, cwd=root, capture_output=True, text=True, timeout=10)
+        commit = run(["git", "rev-parse", "--short", "HEAD"]).stdout.strip()
+        dirty = run(["git", "status", "--porcelain", "--untracked-files=no"]).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (commit + ("+dirty" if dirty else "")) or None
+
+
 def machine_info(device=None):
     """CPU model, core and thread counts, library versions and GPU name, for the results."""
     import sklearn
@@ -578,6 +591,7 @@ def machine_info(device=None):
     }
     if hasattr(os, "getloadavg"):
         info["load_average_1min"] = round(os.getloadavg()[0], 2)
+    info["commit"] = _git_commit()
     try:
         from threadpoolctl import threadpool_info
 

@@ -12,7 +12,8 @@ Two measurements, each against its baseline in the same run:
 * ``transform``: features of many rows in batches against a bare
   ``torch.no_grad()`` loop of ``module_.features`` over slices of the tensor,
   with peak memory of both (the embedder fills one preallocated output; the
-  loop concatenates its batches).
+  loop concatenates its batches), and the embedder's peak at 10x the rows:
+  beyond its output it must not grow with N.
 
 ``run(quick=False)`` returns the rows; ``python benchmarks/bench_backbone.py``
 prints them.
@@ -178,7 +179,8 @@ def _transform_rows(device, quick):
     args = (network, list(shape), n_rows, batch_size)
     peak = peak_memory_mb(transform_case, *args, "embedder", device=device)
     base_peak = peak_memory_mb(transform_case, *args, "baseline", device=device)
-    return [
+    output_mb = n_rows * embedder.feature_dim_ * 4 / 2**20
+    rows = [
         row(
             "transform (convnet features)",
             {"N": n_rows, "image": "1x8x8", "batch": batch_size},
@@ -189,9 +191,35 @@ def _transform_rows(device, quick):
             goal=GOAL,
             device=str(device),
             baseline_peak_mb=base_peak,
-            output_mb=n_rows * embedder.feature_dim_ * 4 / 2**20,
+            output_mb=output_mb,
         )
     ]
+    if not quick:
+        # Peak at 10x the rows: beyond the returned features, memory must not
+        # grow with N (goal: what the 1e5-row call used beyond its output,
+        # plus 16 MiB of allocator slack).
+        big = 10 * n_rows
+        big_output_mb = big * embedder.feature_dim_ * 4 / 2**20
+        big_peak = peak_memory_mb(
+            transform_case, network, list(shape), big, batch_size, "embedder", device=device
+        )
+        bound_mb = big_output_mb + max(peak - output_mb, 0) + 16
+        rows.append(
+            row(
+                "transform peak memory (convnet features)",
+                {"N": big, "image": "1x8x8", "batch": batch_size},
+                None,
+                f"the same at N={n_rows:.0e} beyond its output",
+                None,
+                peak_mb=big_peak,
+                baseline_peak_mb=peak,
+                device=str(device),
+                goal=f"<= {bound_mb:.0f} MiB",
+                met=bool(big_peak <= bound_mb),
+                output_mb=big_output_mb,
+            )
+        )
+    return rows
 
 
 def run(quick=False, device=None):

@@ -137,6 +137,23 @@ def test_lws_scales_the_whole_logit_of_the_base():
     assert f[-1] > f[0]
 
 
+def test_lws_precomputed_base_logits_give_the_same_scales():
+    # With C <= d, LWS trains on base logits computed once; with C > d it
+    # recomputes them per batch. Zero feature columns switch the path without
+    # changing any logit, so both must learn the same scales.
+    X, y = long_tailed(n_features=3)  # 5 classes > 3 features: per batch
+    X_wide = np.hstack([X, np.zeros((len(X), 2))])  # 5 <= 5: precomputed
+    base = LogisticRegression(max_iter=1000).fit(X, y)
+    wide = LogisticRegression(max_iter=1000).fit(X_wide, y)
+    assert_allclose(wide.coef_[:, :3], base.coef_, rtol=1e-6)
+    assert np.all(wide.coef_[:, 3:] == 0)
+    narrow = LWSClassifier(FrozenEstimator(base), n_epochs=4, random_state=0).fit(X, y)
+    padded = LWSClassifier(FrozenEstimator(wide), n_epochs=4, random_state=0).fit(X_wide, y)
+    assert not np.allclose(narrow.scales_, 1.0)
+    assert_allclose(padded.scales_, narrow.scales_, rtol=1e-5)
+    assert_allclose(padded.loss_curve_, narrow.loss_curve_, rtol=1e-5)
+
+
 def test_lort_loss_is_cross_entropy_on_smoothed_targets():
     rng = np.random.RandomState(0)
     logits, y, delta = rng.normal(size=(7, 5)), rng.randint(0, 5, 7), 0.9

@@ -182,6 +182,11 @@ class LWSClassifier(_RebalancingHead, TrainedLinearHead):
     logit, bias included). After fit, ``coef_ = f[:, None] * W`` and
     ``intercept_ = f * b``.
 
+    ``W`` and ``b`` are frozen, so when there are no more classes than
+    features the base logits are computed once and the epochs train the
+    scales on them: the cost of fit is about one product over the data,
+    whatever ``n_epochs``.
+
     Parameters
     ----------"""
     __doc__ += (
@@ -247,17 +252,24 @@ class LWSClassifier(_RebalancingHead, TrainedLinearHead):
     _fitted_tensors = ("coef_", "intercept_", "scales_")
 
 
-    def _trainable(self, coef, intercept):
+    def _trainable(self, coef, intercept, X):
         scales = torch.ones_like(intercept)
-
-        def forward(X):
-            return scales * torch.addmm(intercept, X, coef.T)
 
         def weights():
             self.scales_ = scales.detach()
             return scales[:, None] * coef, scales * intercept
 
-        return [scales], forward, weights
+        if coef.shape[0] <= X.shape[1]:
+            # W and b are frozen: every epoch would recompute the same base
+            # logits. With C <= d they take no more memory than the features,
+            # so compute them once and train the scales on their rows.
+            base_logits = torch.addmm(intercept, X, coef.T)
+            return [scales], lambda logits: scales * logits, weights, base_logits
+
+        def forward(X_batch):
+            return scales * torch.addmm(intercept, X_batch, coef.T)
+
+        return [scales], forward, weights, X
 
 
 class LORTClassifier(_RebalancingHead, TrainedLinearHead):

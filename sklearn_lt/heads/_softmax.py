@@ -31,14 +31,14 @@ class TrainedLinearHead(LinearHead):
     def _fit(self, X, y_encoded, class_counts, X_input):
         rng = check_random_state(self.random_state)
         coef, intercept, y_encoded = self._initial_weights(X, y_encoded, rng)
-        params, forward, weights = self._trainable(coef, intercept)
+        params, forward, weights, inputs = self._trainable(coef, intercept, X)
         sampler = self.sampler if self.sampler is not None else self._default_sampler()
         self.sampler_ = sampler
         batch_size = resolve_batch_size(self.batch_size, len(X))
         self.loss_curve_ = train(
             forward,
             params,
-            X,
+            inputs,
             y_encoded,
             self.class_counts_,
             sampler=sampler,
@@ -72,13 +72,19 @@ class TrainedLinearHead(LinearHead):
         """Label smoothing of the cross-entropy (none: plain cross-entropy)."""
         return 0.0
 
-    def _trainable(self, coef, intercept):
-        """Train ``coef`` and ``intercept`` themselves."""
+    def _trainable(self, coef, intercept, X):
+        """What the trainer optimises: ``coef`` and ``intercept`` themselves.
 
-        def forward(X):
-            return torch.addmm(intercept, X, coef.T)
+        Returns ``(params, forward, weights, inputs)``: the tensors to train,
+        the map from a mini-batch of rows of ``inputs`` to logits, a callable
+        giving the final ``(coef, intercept)``, and the tensor whose rows the
+        trainer gathers (here the features ``X``).
+        """
 
-        return [coef, intercept], forward, lambda: (coef, intercept)
+        def forward(X_batch):
+            return torch.addmm(intercept, X_batch, coef.T)
+
+        return [coef, intercept], forward, lambda: (coef, intercept), X
 
 
 _TRAINER_DOC = """
