@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
-from ..utils import to_numpy
+from ..utils import check_finite, to_numpy
 
 __all__ = [
     "ArrayImageDataset",
@@ -136,8 +136,7 @@ def as_image_tensor(X, *, fitted_shape=None, input_shape=None):
     _check_against(X.shape[1:], fitted_shape, input_shape, what)
     if min(X.shape[1:]) == 0:
         raise ValueError(f"X has empty images of shape {tuple(X.shape[1:])}.")
-    if not bool(torch.isfinite(X).all()):
-        raise ValueError("Input X contains NaN or infinity.")
+    check_finite(X)
     return X
 
 

@@ -10,7 +10,7 @@ from ..heads import TauNormClassifier, TauNormClassifierCV
 from ..heads._base import as_linear_weights, maps_features
 from ..metrics import UndefinedSplitWarning, shot_accuracy
 from ..metrics._shot import _as_labels, _check_thresholds
-from ..utils import is_tensor, to_numpy, to_tensor
+from ..utils import check_finite, is_tensor, to_numpy, to_tensor
 from ._base import (
     ALL_SPLITS,
     SPLIT_STYLES,
@@ -285,8 +285,7 @@ class TauSweepDisplay:
                 "Found input variables with inconsistent numbers of samples: "
                 f"[{len(X)}, {len(y)}]."
             )
-        if not bool(torch.isfinite(X).all()):
-            raise ValueError("Input X contains NaN or infinity.")
+        check_finite(X)
         with torch.no_grad():
             W = torch.as_tensor(coef, device=X.device)
             logits = X.to(torch.float64) @ W.T

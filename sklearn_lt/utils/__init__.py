@@ -1,6 +1,7 @@
 """Tensor/array helpers shared by every estimator of the package."""
 
 from ._array import (
+    check_finite,
     is_tensor,
     like_input,
     resolve_device,
@@ -11,6 +12,7 @@ from ._array import (
 )
 
 __all__ = [
+    "check_finite",
     "is_tensor",
     "like_input",
     "resolve_device",

@@ -15,6 +15,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 __all__ = [
+    "check_finite",
     "is_tensor",
     "to_numpy",
     "to_tensor",
@@ -76,6 +77,22 @@ def resolve_device(device, X):
     return torch.device("cpu")
 
 
+def check_finite(X, name="X"):
+    """Raise ``ValueError`` if tensor ``X`` holds NaN or infinity.
+
+    A finite sum proves every entry finite (NaN and inf propagate) at the cost
+    of one reduction and no temporary; only an overflowing sum needs the
+    elementwise check, whose masks would cost more memory than X itself.
+    ``sklearn.set_config(assume_finite=True)`` skips it, as for numpy input.
+    """
+    if (
+        not get_config()["assume_finite"]
+        and not bool(torch.isfinite(X.sum()))
+        and not bool(torch.isfinite(X).all())
+    ):
+        raise ValueError(f"Input {name} contains NaN or infinity.")
+
+
 def validate_features(estimator, X, *, reset, device=None):
     """Validate a 2-D float feature matrix and return it as a tensor.
 
@@ -118,15 +135,7 @@ def validate_features(estimator, X, *, reset, device=None):
         raise ValueError("Complex data not supported.")
     if X.dtype not in _FLOAT_DTYPES:
         X = X.to(torch.float32)
-    # A finite sum proves every entry finite (NaN and inf propagate), at the
-    # cost of one reduction; only an overflowing sum needs the elementwise check.
-    # ``sklearn.set_config(assume_finite=True)`` skips it, as for numpy input.
-    if (
-        not get_config()["assume_finite"]
-        and not bool(torch.isfinite(X.sum()))
-        and not bool(torch.isfinite(X).all())
-    ):
-        raise ValueError("Input X contains NaN or infinity.")
+    check_finite(X)
     if reset:
         estimator.n_features_in_ = X.shape[1]
         if hasattr(estimator, "feature_names_in_"):
