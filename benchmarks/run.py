@@ -141,7 +141,12 @@ def main(argv=None):
     if missed:
         print(f"\n{len(missed)} goal(s) missed:")
         for r in missed:
-            measured = f"{r['ratio']:.2f}x" if r.get("ratio") is not None else r.get("note", "")
+            if r.get("ratio") is not None:
+                measured = f"{r['ratio']:.2f}x"
+            elif r.get("peak_mb") is not None:
+                measured = f"{r['peak_mb']:.0f} MiB"
+            else:
+                measured = r.get("note", "")
             print(f"  {r['benchmark']} [{r['size']}]: {measured} (goal {r['goal']})")
     if args.out:
         result = {
