@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn import config_context
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -138,20 +139,24 @@ def test_lws_scales_the_whole_logit_of_the_base():
 
 
 def test_lws_precomputed_base_logits_give_the_same_scales():
-    # With C <= d, LWS trains on base logits computed once; with C > d it
-    # recomputes them per batch. Zero feature columns switch the path without
-    # changing any logit, so both must learn the same scales.
-    X, y = long_tailed(n_features=3)  # 5 classes > 3 features: per batch
-    X_wide = np.hstack([X, np.zeros((len(X), 2))])  # 5 <= 5: precomputed
-    base = LogisticRegression(max_iter=1000).fit(X, y)
-    wide = LogisticRegression(max_iter=1000).fit(X_wide, y)
-    assert_allclose(wide.coef_[:, :3], base.coef_, rtol=1e-6)
-    assert np.all(wide.coef_[:, 3:] == 0)
-    narrow = LWSClassifier(FrozenEstimator(base), n_epochs=4, random_state=0).fit(X, y)
-    padded = LWSClassifier(FrozenEstimator(wide), n_epochs=4, random_state=0).fit(X_wide, y)
-    assert not np.allclose(narrow.scales_, 1.0)
-    assert_allclose(padded.scales_, narrow.scales_, rtol=1e-5)
-    assert_allclose(padded.loss_curve_, narrow.loss_curve_, rtol=1e-5)
+    # LWS trains on base logits computed once when they fit in
+    # working_memory, else recomputes them per batch: same scales either way.
+    X, y = long_tailed()
+    base = FrozenEstimator(LogisticRegression(max_iter=1000).fit(X, y))
+    once = LWSClassifier(base, n_epochs=4, random_state=0).fit(X, y)
+    X_narrow = X[:, :3]  # 5 classes > 3 features and no memory budget
+    base_narrow = FrozenEstimator(LogisticRegression(max_iter=1000).fit(X_narrow, y))
+    with config_context(working_memory=0):
+        per_batch = LWSClassifier(base_narrow, n_epochs=4, random_state=0).fit(X_narrow, y)
+    precomputed = LWSClassifier(base_narrow, n_epochs=4, random_state=0).fit(X_narrow, y)
+    assert not np.allclose(once.scales_, 1.0)
+    assert_allclose(precomputed.scales_, per_batch.scales_, rtol=1e-6)
+    assert_allclose(precomputed.loss_curve_, per_batch.loss_curve_, rtol=1e-6)
+    assert_allclose(
+        per_batch.decision_function(X_narrow),
+        precomputed.decision_function(X_narrow),
+        rtol=1e-6,
+    )
 
 
 def test_lort_loss_is_cross_entropy_on_smoothed_targets():

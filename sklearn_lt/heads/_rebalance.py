@@ -11,6 +11,7 @@ from numbers import Real
 
 import numpy as np
 import torch
+from sklearn import get_config
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state
@@ -182,10 +183,12 @@ class LWSClassifier(_RebalancingHead, TrainedLinearHead):
     logit, bias included). After fit, ``coef_ = f[:, None] * W`` and
     ``intercept_ = f * b``.
 
-    ``W`` and ``b`` are frozen, so when there are no more classes than
-    features the base logits are computed once and the epochs train the
-    scales on them: the cost of fit is about one product over the data,
-    whatever ``n_epochs``.
+    ``W`` and ``b`` are frozen, so the base logits are computed once and the
+    epochs train the scales on them (the cost of fit is then about one
+    product over the data, whatever ``n_epochs``) when the ``N x C`` logits
+    take no more memory than the features or fit in
+    ``sklearn.get_config()["working_memory"]``; otherwise each batch
+    recomputes its logits.
 
     Parameters
     ----------"""
@@ -259,10 +262,13 @@ class LWSClassifier(_RebalancingHead, TrainedLinearHead):
             self.scales_ = scales.detach()
             return scales[:, None] * coef, scales * intercept
 
-        if coef.shape[0] <= X.shape[1]:
-            # W and b are frozen: every epoch would recompute the same base
-            # logits. With C <= d they take no more memory than the features,
-            # so compute them once and train the scales on their rows.
+        # W and b are frozen: every epoch would recompute the same base logits.
+        # Compute them once and train the scales on their rows, when they take
+        # no more memory than the features or fit in scikit-learn's
+        # ``working_memory`` (MiB).
+        logits_bytes = len(X) * coef.shape[0] * X.element_size()
+        budget = max(X.numel() * X.element_size(), get_config()["working_memory"] * 2**20)
+        if logits_bytes <= budget:
             base_logits = torch.addmm(intercept, X, coef.T)
             return [scales], lambda logits: scales * logits, weights, base_logits
 
