@@ -471,8 +471,11 @@ def row(
         What is measured, e.g. ``"predict SoftmaxClassifier"``.
     size : str or dict
         Problem size; a dict goes through :func:`size_label`.
-    seconds, baseline_seconds : float or None
-        Best times of the candidate and of the baseline, same run.
+    seconds, baseline_seconds : dict, float or None
+        Times of the candidate and of the baseline, same run: the summaries
+        that :func:`compare` returns (their best time is the row's, their
+        median is kept as ``seconds_median`` / ``baseline_seconds_median``)
+        or plain seconds.
     baseline : str
         What the baseline is.
     peak_mb : float, default=None
@@ -482,10 +485,12 @@ def row(
     device : str, default=None
         Defaults to :func:`current_device`.
     **extra
-        Any other JSON-serialisable keys (``seconds_median``, ``note``...).
+        Any other JSON-serialisable keys (``note``...).
     """
     if isinstance(size, dict):
         size = size_label(**size)
+    seconds, seconds_median = _best_and_median(seconds)
+    baseline_seconds, baseline_median = _best_and_median(baseline_seconds)
     ratio = None
     if seconds is not None and baseline_seconds:
         ratio = seconds / baseline_seconds
@@ -502,8 +507,19 @@ def row(
     }
     if goal is not None and ratio is not None:
         out["met"] = bool(ratio <= goal)
+    if seconds_median is not None:
+        out["seconds_median"] = seconds_median
+    if baseline_median is not None:
+        out["baseline_seconds_median"] = baseline_median
     out.update(extra)
     return out
+
+
+def _best_and_median(timing):
+    """``(best, median)`` of a :func:`timeit` summary; ``(timing, None)`` for plain seconds."""
+    if isinstance(timing, dict):
+        return timing["best"], timing["median"]
+    return timing, None
 
 
 def _cell(value, key):

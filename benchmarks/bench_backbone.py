@@ -24,28 +24,18 @@ from pathlib import Path
 
 import torch
 
-try:
-    from benchmarks._common import (
-        compare,
-        current_device,
-        format_table,
-        make_labels,
-        peak_memory_mb,
-        row,
-        sync,
-    )
-except ImportError:  # run as a script from benchmarks/
+if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks._common import (
-        compare,
-        current_device,
-        format_table,
-        make_labels,
-        peak_memory_mb,
-        row,
-        sync,
-    )
 
+from benchmarks._common import (  # noqa: E402
+    compare,
+    current_device,
+    format_table,
+    make_labels,
+    peak_memory_mb,
+    row,
+    sync,
+)
 from sklearn_lt.backbone import BackboneEmbedder, JointNet, build_network
 from sklearn_lt.sampling import EpochIndexSampler, InstanceBalancedSampler
 
@@ -149,13 +139,11 @@ def _fit_rows(device, quick):
             row(
                 f"fit one epoch ({network})",
                 {"N": n_rows, "image": "x".join(map(str, shape)), "batch": batch_size},
-                ours_t["best"],
+                ours_t,
                 "hand-written torch loop",
-                base_t["best"],
+                base_t,
                 goal=GOAL,
                 device=str(device),
-                seconds_median=ours_t["median"],
-                baseline_seconds_median=base_t["median"],
             )
         )
     return rows
@@ -184,9 +172,9 @@ def _transform_rows(device, quick):
         row(
             "transform (convnet features)",
             {"N": n_rows, "image": "1x8x8", "batch": batch_size},
-            ours_t["best"],
+            ours_t,
             "no_grad loop over slices",
-            base_t["best"],
+            base_t,
             peak_mb=peak,
             goal=GOAL,
             device=str(device),

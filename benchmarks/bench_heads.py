@@ -163,13 +163,11 @@ def bench_predict(grid, device):
                         row(
                             f"{method} {name} ({kind})",
                             size_label(N=n, d=d, C=c),
-                            t["best"],
+                            t,
                             base_name,
-                            t_base["best"],
+                            t_base,
                             goal=PREDICT_GOAL,
                             device=device,
-                            seconds_median=t["median"],
-                            baseline_seconds_median=t_base["median"],
                         )
                     )
         del X, inputs, heads
@@ -297,20 +295,18 @@ def _fit_rows(n, d, c, epochs, device, repeat):
             row(
                 label,
                 size,
-                t["best"],
+                t,
                 "hand-written torch loop",
-                t_base["best"],
+                t_base,
                 goal=FIT_GOAL,
                 device=device,
-                seconds_median=t["median"],
-                baseline_seconds_median=t_base["median"],
             )
         )
         rows.append(
             row(
                 label,
                 size,
-                t["best"],
+                t,
                 "matmul limit",
                 limit,
                 device=device,

@@ -57,12 +57,10 @@ def _sampler_rows(sampler, y, repeat, device):
             row(
                 f"{type(sampler).__name__}.sample_indices",
                 size_label(N=n, C=int(y.max()) + 1),
-                t["best"],
+                t,
                 base_name,
-                t_base["best"],
+                t_base,
                 device=device,
-                seconds_median=t["median"],
-                baseline_seconds_median=t_base["median"],
             )
         )
     return rows
@@ -85,12 +83,10 @@ def _trainer_draw_row(y, repeat, device):
     return row(
         "draw_indices class-balanced (trainer, per epoch)",
         size_label(N=n, C=c),
-        t["best"],
+        t,
         "torch.multinomial, precomputed weights",
-        t_base["best"],
+        t_base,
         device=device,
-        seconds_median=t["median"],
-        baseline_seconds_median=t_base["median"],
     )
 
 

@@ -114,92 +114,63 @@ def _rows(n, d, c, repeat_grid, repeat, device):
     peak, peak_grid = peak_memory_many(
         [(case_tau_cv, (n, d, c)), (case_grid_one, (n, d, c))], device=device
     )
+
+    def timed(benchmark, model, baseline_name, baseline, *, repeat, warmup=0, **extra):
+        """Fit both alternately; with a 21-tau search, record whether they chose the same tau."""
+        t, t_base = compare(
+            partial(_fit, model, X, y), partial(_fit, baseline, X, y), repeat=repeat, warmup=warmup
+        )
+        if isinstance(baseline, GridSearchCV) and len(baseline.param_grid["tau"]) > 1:
+            extra.update(same_tau=bool(model.tau_ == baseline.best_params_["tau"]), tau=model.tau_)
+        return row(benchmark, size, t, baseline_name, t_base, **extra, **common)
+
+    cv_name, peaks = "TauNormClassifierCV (21 taus)", dict(peak_mb=peak, baseline_peak_mb=peak_grid)
     rows = []
     if repeat_grid:
-        cv_model, grid21 = tau_cv(_base()), grid_search(_base(), TAUS)
-        t, t_grid = compare(
-            partial(_fit, cv_model, X, y),
-            partial(_fit, grid21, X, y),
-            repeat=repeat_grid,
-            warmup=0,
-        )
+        grid21 = grid_search(_base(), TAUS)
         rows.append(
-            row(
-                "TauNormClassifierCV (21 taus)",
-                size,
-                t["best"],
+            timed(
+                cv_name,
+                tau_cv(_base()),
                 "GridSearchCV TauNormClassifier (21 taus)",
-                t_grid["best"],
-                seconds_median=t["median"],
-                baseline_seconds_median=t_grid["median"],
-                peak_mb=peak,
-                baseline_peak_mb=peak_grid,
+                grid21,
+                repeat=repeat_grid,
                 goal=GOAL_VS_GRID,
-                same_tau=bool(cv_model.tau_ == grid21.best_params_["tau"]),
-                tau=cv_model.tau_,
-                **common,
+                **peaks,
             )
         )
-    t1, t_one = compare(
-        partial(_fit, tau_cv(_base()), X, y),
-        partial(_fit, grid_search(_base(), [1.0]), X, y),
-        repeat=repeat,
-        warmup=0,
-    )
+    grid1 = grid_search(_base(), [1.0])
     rows.append(
-        row(
-            "TauNormClassifierCV (21 taus)",
-            size,
-            t1["best"],
+        timed(
+            cv_name,
+            tau_cv(_base()),
             "GridSearchCV TauNormClassifier (1 tau)",
-            t_one["best"],
-            seconds_median=t1["median"],
-            baseline_seconds_median=t_one["median"],
-            peak_mb=peak,
-            baseline_peak_mb=peak_grid,
+            grid1,
+            repeat=repeat,
             goal=GOAL_VS_ONE,
-            **common,
+            **peaks,
         )
     )
-    t2, t_single = compare(
-        partial(_fit, tau_cv(_base()), X, y),
-        partial(_fit, TauNormClassifier(_base(), tau=1.0, random_state=0), X, y),
-        repeat=repeat,
-        warmup=0,
-    )
+    single = TauNormClassifier(_base(), tau=1.0, random_state=0)
     rows.append(
-        row(
-            "TauNormClassifierCV (21 taus)",
-            size,
-            t2["best"],
+        timed(
+            cv_name,
+            tau_cv(_base()),
             "one TauNormClassifier fit (no CV)",
-            t_single["best"],
-            seconds_median=t2["median"],
-            baseline_seconds_median=t_single["median"],
+            single,
+            repeat=repeat,
             peak_mb=peak,
-            **common,
         )
     )
     frozen = FrozenEstimator(_base().fit(X, y))
-    cv_frozen, grid_frozen = tau_cv(frozen), grid_search(frozen, TAUS)
-    t3, t_frozen = compare(
-        partial(_fit, cv_frozen, X, y),
-        partial(_fit, grid_frozen, X, y),
-        repeat=repeat,
-        warmup=1,
-    )
     rows.append(
-        row(
+        timed(
             "TauNormClassifierCV frozen base (21 taus)",
-            size,
-            t3["best"],
+            tau_cv(frozen),
             "GridSearchCV TauNormClassifier frozen base (21 taus)",
-            t_frozen["best"],
-            seconds_median=t3["median"],
-            baseline_seconds_median=t_frozen["median"],
-            same_tau=bool(cv_frozen.tau_ == grid_frozen.best_params_["tau"]),
-            tau=cv_frozen.tau_,
-            **common,
+            grid_search(frozen, TAUS),
+            repeat=repeat,
+            warmup=1,
         )
     )
     return rows
