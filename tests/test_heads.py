@@ -76,14 +76,20 @@ def test_tau_zero_keeps_weights_and_binary_models_expand():
     assert_allclose(clf.decision_function(Xb), Xb @ w)
 
 
-@pytest.mark.parametrize("center", [True, False])
-def test_ncm_cosine_matches_numpy(center):
+def ncm_reference(center):
+    """Training data, queries, normalised queries and centroids, in plain numpy."""
     X, y = long_tailed()
     mean = X.mean(0) if center else np.zeros(X.shape[1])
     Z = (X - mean) / np.linalg.norm(X - mean, axis=1, keepdims=True)
     mu = np.stack([Z[y == j].mean(0) for j in range(len(COUNTS))])
     Xq = long_tailed(seed=1)[0][:50]
     Zq = (Xq - mean) / np.linalg.norm(Xq - mean, axis=1, keepdims=True)
+    return X, y, Xq, Zq, mu
+
+
+@pytest.mark.parametrize("center", [True, False])
+def test_ncm_cosine_matches_numpy(center):
+    X, y, Xq, Zq, mu = ncm_reference(center)
     expected = Zq @ (mu / np.linalg.norm(mu, axis=1, keepdims=True)).T
     clf = NCMClassifier(center=center).fit(X, y)
     assert_allclose(clf.centroids_, mu, rtol=1e-12)
@@ -93,12 +99,7 @@ def test_ncm_cosine_matches_numpy(center):
 
 @pytest.mark.parametrize("center", [True, False])
 def test_ncm_euclidean_matches_numpy(center):
-    X, y = long_tailed()
-    mean = X.mean(0) if center else np.zeros(X.shape[1])
-    Z = (X - mean) / np.linalg.norm(X - mean, axis=1, keepdims=True)
-    mu = np.stack([Z[y == j].mean(0) for j in range(len(COUNTS))])
-    Xq = long_tailed(seed=1)[0][:50]
-    Zq = (Xq - mean) / np.linalg.norm(Xq - mean, axis=1, keepdims=True)
+    X, y, Xq, Zq, mu = ncm_reference(center)
     expected = -(((Zq[:, None, :] - mu[None]) ** 2).sum(-1))
     clf = NCMClassifier(metric="euclidean", center=center).fit(X, y)
     assert_allclose(clf.decision_function(Xq), expected, rtol=1e-10, atol=1e-12)
