@@ -73,6 +73,47 @@ class LinearHead(ClassifierMixin, BaseEstimator):
             setattr(self, name, like_input(getattr(self, name).detach(), X))
         return self
 
+    @classmethod
+    def from_weights(cls, coef, intercept, *, classes, class_counts=None, **params):
+        """A fitted head holding the given weights, without training.
+
+        Builds what ``fit`` would have left (``coef_``, ``intercept_``,
+        ``classes_``, ``class_counts_``, ``n_features_in_``) from a trained
+        linear layer, e.g. stage one's joint classifier or one fold's weights.
+
+        Parameters
+        ----------
+        coef : ndarray or torch.Tensor of shape (n_classes, n_features)
+        intercept : ndarray or torch.Tensor of shape (n_classes,)
+        classes : array-like of shape (n_classes,)
+            The label of each row of ``coef``.
+        class_counts : array-like of shape (n_classes,), default=None
+            Training samples per class (``None``: unknown, all zero).
+        **params
+            Parameters of the head (as in its constructor).
+
+        Returns
+        -------
+        head : LinearHead
+            Fitted: ``predict`` works at once.
+        """
+        head = cls(**params)
+        classes = np.asarray(classes)
+        if coef.ndim != 2 or coef.shape[0] != len(classes) or intercept.shape != (len(classes),):
+            raise ValueError(
+                f"coef of shape {tuple(coef.shape)} and intercept of shape "
+                f"{tuple(intercept.shape)} do not fit {len(classes)} classes."
+            )
+        head.classes_ = classes
+        head.class_counts_ = (
+            np.zeros(len(classes), dtype=np.int64)
+            if class_counts is None
+            else np.asarray(to_numpy(class_counts))
+        )
+        head.coef_, head.intercept_ = coef, intercept
+        head.n_features_in_ = int(coef.shape[1])
+        return head
+
     # Fitted tensors handed back in the caller's array type after fit.
     _fitted_tensors = ("coef_", "intercept_")
 

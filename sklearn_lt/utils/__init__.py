@@ -8,6 +8,7 @@ from ._array import (
     to_numpy,
     to_tensor,
     validate_features,
+    two_class_rows,
     validate_labels,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "to_numpy",
     "to_tensor",
     "validate_features",
+    "two_class_rows",
     "validate_labels",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "validate_features",
     "validate_labels",
     "resolve_device",
+    "two_class_rows",
 ]
 
 _FLOAT_DTYPES = (torch.float32, torch.float64)
@@ -195,3 +196,34 @@ def validate_labels(y, n_samples, *, min_classes=2):
         )
     return classes, y_encoded.astype(np.int64), counts.astype(np.int64)
 
+
+
+def two_class_rows(single, axis=0):
+    """Expand a binary model's single score or row ``w`` into ``(-w/2, w/2)``.
+
+    scikit-learn's binary linear models keep one row ``w`` (and their
+    ``decision_function`` one score ``s``): the logit of ``classes_[1]`` minus
+    that of ``classes_[0]``. The two logits ``(-s/2, s/2)`` have the same
+    softmax (their difference is ``s``). numpy arrays or tensors:
+
+    - ``axis=0``: weights with a leading axis of length 1, ``coef_`` ``(1, d)``
+      or ``intercept_`` ``(1,)``, become ``(2, d)`` or ``(2,)``;
+    - ``axis=1``: scores ``(n,)`` become logits ``(n, 2)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_lt.utils import two_class_rows
+    >>> two_class_rows(np.array([2.0, -4.0]), axis=1)
+    array([[-1.,  1.],
+           [ 2., -2.]])
+    >>> two_class_rows(np.array([[1.0, 3.0]]))
+    array([[-0.5, -1.5],
+           [ 0.5,  1.5]])
+    """
+    if axis == 0 and single.shape[0] != 1:
+        raise ValueError(f"Expected one row (leading axis of length 1), got {tuple(single.shape)}.")
+    half = single / 2
+    if is_tensor(single):
+        return torch.cat([-half, half]) if axis == 0 else torch.stack([-half, half], dim=1)
+    return np.concatenate([-half, half]) if axis == 0 else np.stack([-half, half], axis=1)

@@ -1,0 +1,326 @@
+"""Training samples per class and the shot splits they imply: one object, used everywhere.
+
+Every place where class counts meet labels (shot accuracy, scorers, displays,
+samplers, the heads' priors, the tau sweep) goes through :class:`ClassCounts`,
+so that matching counts to labels, the split thresholds and their checks are
+written once.
+"""
+
+from collections.abc import Mapping
+from numbers import Real
+
+import numpy as np
+
+from ..utils import to_numpy
+
+__all__ = ["SPLITS", "ClassCounts", "UndefinedSplitWarning", "check_thresholds"]
+
+# The shot splits, head to tail (OLTR's many / medium / few).
+SPLITS = ("many", "medium", "few")
+
+
+class UndefinedSplitWarning(UserWarning):
+    """A shot split has no class to average over; its accuracy is NaN."""
+
+
+def check_thresholds(many_threshold, few_threshold):
+    """Raise unless ``0 <= few_threshold <= many_threshold`` are finite reals."""
+    for name, value in (("many_threshold", many_threshold), ("few_threshold", few_threshold)):
+        if not isinstance(value, Real) or isinstance(value, bool) or not np.isfinite(value):
+            raise TypeError(f"{name} must be a finite real number, got {value!r}.")
+        if value < 0:
+            raise ValueError(f"{name} must be non-negative, got {value}.")
+    if few_threshold > many_threshold:
+        raise ValueError(
+            f"few_threshold ({few_threshold}) must not exceed many_threshold "
+            f"({many_threshold})."
+        )
+
+
+def as_labels(y, name="y"):
+    """1-D numpy labels from a list, numpy array or tensor (any device)."""
+    y = to_numpy(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got an array of shape {y.shape}.")
+    return y
+
+
+def label_kind(labels):
+    """``"str"`` or ``"number"``: the kind of a label array, as scikit-learn separates them."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind in "US":
+        return "str"
+    if labels.dtype.kind == "O":
+        kinds = {isinstance(v, str) for v in labels.tolist()}
+        if kinds == {True}:
+            return "str"
+        if kinds == {True, False}:
+            raise ValueError(
+                "Mix of label input types (string and number) in one array: "
+                f"{np.unique(labels.astype(str))[:10].tolist()}."
+            )
+    return "number"
+
+
+def check_same_label_kind(**arrays):
+    """Raise scikit-learn's "Mix of label input types" for strings against numbers."""
+    kinds = {name: label_kind(a) for name, a in arrays.items() if len(a)}
+    if len(set(kinds.values())) > 1:
+        described = ", ".join(f"{name} holds {kind}s" for name, kind in kinds.items())
+        raise ValueError(f"Mix of label input types (string and number): {described}.")
+
+
+def _check_counts(counts):
+    counts = to_numpy(counts)
+    if counts.ndim != 1 or counts.size == 0:
+        raise ValueError(
+            f"class_counts must be a non-empty 1-D array, got shape {counts.shape}."
+        )
+    if counts.dtype.kind not in "biuf":
+        raise ValueError(f"class_counts must be numeric, got dtype {counts.dtype}.")
+    if not np.all(np.isfinite(counts)) or np.any(counts < 0):
+        raise ValueError("class_counts must be finite and non-negative.")
+    return counts
+
+
+class ClassCounts:
+    """Training samples per class, counted before any resampling, and their shot splits.
+
+    OLTR's splits (Liu et al. 2019), used by every long-tailed benchmark: a
+    class is *many-shot* with strictly more than ``many_threshold`` training
+    samples, *few-shot* with strictly fewer than ``few_threshold``, and
+    *medium-shot* otherwise (20..100 inclusive with the defaults).
+
+    Parameters
+    ----------
+    classes : array-like of shape (n_classes,)
+        Distinct class labels (numbers or strings, not both).
+    counts : array-like of shape (n_classes,)
+        Training samples of each class of ``classes``; finite, non-negative.
+    many_threshold : float >= 0, default=100
+    few_threshold : float >= 0, default=20
+        Must not exceed ``many_threshold``. Small datasets need smaller
+        thresholds than the ImageNet-LT defaults: see :meth:`log_thirds`.
+
+    Attributes
+    ----------
+    classes : ndarray of shape (n_classes,)
+        Sorted labels.
+    counts : ndarray of shape (n_classes,)
+        Aligned with ``classes``.
+    many_threshold, few_threshold : float
+
+    Examples
+    --------
+    >>> from sklearn_lt.metrics import ClassCounts
+    >>> cc = ClassCounts.from_labels(["b", "a", "a", "c", "a", "b"],
+    ...                              many_threshold=2, few_threshold=2)
+    >>> cc
+    ClassCounts({'a': 3, 'b': 2, 'c': 1}, many_threshold=2, few_threshold=2)
+    >>> cc.splits()
+    array(['many', 'medium', 'few'], dtype='<U6')
+    >>> cc.align(["c", "a"])
+    array([1, 3])
+    """
+
+    def __init__(self, classes, counts, *, many_threshold=100, few_threshold=20):
+        check_thresholds(many_threshold, few_threshold)
+        classes = as_labels(classes, "classes")
+        counts = _check_counts(counts)
+        if len(classes) != len(counts):
+            raise ValueError(
+                f"classes has {len(classes)} labels but class_counts {len(counts)} entries."
+            )
+        label_kind(classes)
+        order = np.argsort(classes, kind="stable")
+        classes, counts = classes[order], counts[order]
+        if np.any(classes[1:] == classes[:-1]):
+            raise ValueError("classes must not contain duplicates.")
+        self.classes = classes
+        self.counts = counts
+        self.many_threshold = many_threshold
+        self.few_threshold = few_threshold
+
+    # ------------------------------------------------------------ builders
+    @classmethod
+    def from_labels(cls, y, *, classes=None, **thresholds):
+        """Counts of the labels ``y``; ``classes`` adds classes with no sample (count 0)."""
+        y = as_labels(y)
+        found, counts = np.unique(y, return_counts=True)
+        result = cls(found, counts, **thresholds)
+        return result if classes is None else result.reindex(classes, unknown="zero")
+
+    @classmethod
+    def coerce(cls, class_counts, classes=None, **thresholds):
+        """A ``ClassCounts`` from what users pass as ``class_counts``.
+
+        Parameters
+        ----------
+        class_counts : ClassCounts, dict or array-like
+            A ``ClassCounts`` (returned as it is, or with the thresholds
+            given), a dict ``{label: count}``, or counts aligned with
+            ``classes``.
+        classes : array-like, default=None
+            The labels of an array of counts (required with one; not allowed
+            with a dict).
+        """
+        if isinstance(class_counts, ClassCounts):
+            if classes is not None:
+                class_counts = class_counts.reindex(classes, unknown="raise")
+            return class_counts.with_thresholds(**thresholds) if thresholds else class_counts
+        if isinstance(class_counts, Mapping):
+            if classes is not None:
+                raise ValueError("Pass classes only with an array of class_counts, not a dict.")
+            labels = list(class_counts)
+            counts = [to_numpy(class_counts[c]) for c in labels]
+            return cls(np.asarray(labels), np.asarray(counts), **thresholds)
+        if classes is None:
+            raise ValueError(
+                "An array of class_counts needs the classes it counts (e.g. the "
+                "estimator's classes_); or pass a dict {label: count}."
+            )
+        return cls(classes, class_counts, **thresholds)
+
+    @classmethod
+    def log_thirds(cls, classes, counts):
+        """Counts with thresholds at the log-space thirds of the count range.
+
+        ``many = round(n_max ** (2/3) * n_min ** (1/3))`` and ``few =
+        round(n_max ** (1/3) * n_min ** (2/3))`` (``n_min`` over the classes
+        with samples). The standard thresholds (many: more than 100, few:
+        fewer than 20) sit at these places on CIFAR-100-LT at IR 100 (counts
+        500 .. 5 give 108 and 23), so this carries the convention to datasets
+        with fewer samples per class.
+
+        Examples
+        --------
+        >>> from sklearn_lt.metrics import ClassCounts
+        >>> cc = ClassCounts.log_thirds([0, 1], [500, 5])
+        >>> cc.many_threshold, cc.few_threshold
+        (108, 23)
+        """
+        positive = _check_counts(counts)
+        positive = positive[positive > 0].astype(np.float64)
+        if positive.size == 0:
+            raise ValueError("log-thirds thresholds need at least one class with samples.")
+        n_max, n_min = positive.max(), positive.min()
+        many = int(round(n_max ** (2 / 3) * n_min ** (1 / 3)))
+        few = int(round(n_max ** (1 / 3) * n_min ** (2 / 3)))
+        return cls(classes, counts, many_threshold=many, few_threshold=few)
+
+    def with_thresholds(self, *, many_threshold=None, few_threshold=None):
+        """The same counts with other split thresholds (``None`` keeps one)."""
+        return ClassCounts(
+            self.classes,
+            self.counts,
+            many_threshold=self.many_threshold if many_threshold is None else many_threshold,
+            few_threshold=self.few_threshold if few_threshold is None else few_threshold,
+        )
+
+    # ---------------------------------------------------------- alignment
+    def positions(self, labels, *, unknown="raise", name="labels"):
+        """Index of each label of ``labels`` in :attr:`classes`; -1 where unknown.
+
+        Parameters
+        ----------
+        labels : array-like of shape (n,)
+        unknown : {"raise", "ignore"}, default="raise"
+            ``"raise"`` names the labels without a count in a ``ValueError``.
+        name : str, default="labels"
+            How the error message calls ``labels``.
+        """
+        labels = as_labels(labels, name)
+        check_same_label_kind(classes=self.classes, **{name: labels})
+        if len(labels) == 0:
+            return np.empty(0, dtype=np.int64)
+        index = np.clip(np.searchsorted(self.classes, labels), 0, len(self.classes) - 1)
+        found = self.classes[index] == labels
+        if unknown == "raise" and not found.all():
+            raise ValueError(
+                f"{name} has labels {np.unique(labels[~found]).tolist()} without a class "
+                f"count (the counts are for the classes {self.classes.tolist()[:20]}"
+                f"{'...' if len(self.classes) > 20 else ''})."
+            )
+        return np.where(found, index, -1).astype(np.int64)
+
+    def align(self, labels, *, unknown="raise"):
+        """The count of each label of ``labels``; ``unknown="zero"`` counts unknown ones as 0."""
+        position = self.positions(labels, unknown="raise" if unknown == "raise" else "ignore")
+        return np.where(position >= 0, self.counts[position], 0).astype(self.counts.dtype)
+
+    def reindex(self, classes, *, unknown="zero"):
+        """The counts of ``classes`` (in sorted order): 0 for classes without a count.
+
+        ``unknown="raise"`` refuses classes without a count instead; either way
+        every class of ``self`` must be among ``classes``.
+        """
+        classes = as_labels(classes, "classes")
+        missing = np.setdiff1d(self.classes, classes)
+        if missing.size and np.any(self.align(missing) > 0):
+            raise ValueError(
+                f"The classes {missing.tolist()} have training samples but are not among "
+                f"the classes {classes.tolist()[:20]}."
+            )
+        return ClassCounts(
+            classes,
+            self.align(classes, unknown=unknown),
+            many_threshold=self.many_threshold,
+            few_threshold=self.few_threshold,
+        )
+
+    # -------------------------------------------------------------- splits
+    def splits(self):
+        """``"many"``, ``"medium"`` or ``"few"`` for each class of :attr:`classes`."""
+        splits = np.full(self.counts.shape, "medium", dtype="<U6")
+        splits[self.counts > self.many_threshold] = "many"
+        splits[self.counts < self.few_threshold] = "few"
+        return splits
+
+    @property
+    def thresholds(self):
+        """``(many_threshold, few_threshold)``."""
+        return self.many_threshold, self.few_threshold
+
+    def describe_thresholds(self):
+        """The split rule in words, e.g. ``"many: > 100 training samples, few: < 20"``."""
+        return (
+            f"many: > {self.many_threshold:g} training samples, few: < {self.few_threshold:g}"
+        )
+
+    def priors(self):
+        """Class frequencies ``pi_j = n_j / sum_i n_i`` (the prior of logit adjustment)."""
+        return self.counts / self.counts.sum()
+
+    # ------------------------------------------------------------ protocol
+    def __len__(self):
+        return len(self.classes)
+
+    def as_dict(self):
+        """``{label: count}``."""
+        return dict(zip(self.classes.tolist(), self.counts.tolist()))
+
+    def __eq__(self, other):
+        return (
+            isinstance(other, ClassCounts)
+            and len(self) == len(other)
+            and np.array_equal(self.classes, other.classes)
+            and np.array_equal(self.counts, other.counts)
+            and self.thresholds == other.thresholds
+        )
+
+    __hash__ = None
+
+    def __repr__(self):
+        shown = self.as_dict()
+        if len(shown) > 12:
+            items = list(shown.items())
+            text = ", ".join(f"{k!r}: {v}" for k, v in items[:6]) + ", ..."
+            text = "{" + text + f" ({len(items)} classes)" + "}"
+        else:
+            text = repr(shown)
+        return (
+            f"ClassCounts({text}, many_threshold={self.many_threshold:g}, "
+            f"few_threshold={self.few_threshold:g})"
+        )
