@@ -7,8 +7,8 @@ from ._array import (
     resolve_device,
     to_numpy,
     to_tensor,
-    validate_features,
     two_class_rows,
+    validate_features,
     validate_labels,
 )
 
