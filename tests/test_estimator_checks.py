@@ -44,7 +44,17 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-@imblearn_checks(SAMPLERS)
+def _as_list(parametrize):
+    """The same parametrization with its values in a list.
+
+    imbalanced-learn's ``parametrize_with_checks`` hands pytest a generator,
+    which pytest deprecates (``PytestRemovedIn10Warning``).
+    """
+    argnames, argvalues = parametrize.args
+    return pytest.mark.parametrize(argnames, list(argvalues), **parametrize.kwargs)
+
+
+@_as_list(imblearn_checks(SAMPLERS))
 def test_imblearn_compatible(estimator, check):
     check(estimator)
 

@@ -4,7 +4,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch.utils.data
-from sklearn.utils import Bunch, _safe_indexing, check_random_state
+from sklearn.utils import Bunch, _safe_indexing, assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.multiclass import check_classification_targets
 
@@ -289,6 +289,7 @@ def make_long_tailed(
         raise ValueError(
             f"X and y have inconsistent numbers of samples: {_n_rows(X)} and {len(y_np)}."
         )
+    assert_all_finite(y_np, input_name="y")  # before a NaN is cast to int (RuntimeWarning)
     check_classification_targets(y_np)
     classes, y_encoded, available = np.unique(y_np, return_inverse=True, return_counts=True)
     if len(classes) < 2:

@@ -12,7 +12,7 @@ import torch
 from sklearn import get_config
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import assert_all_finite, validate_data
 
 __all__ = [
     "check_finite",
@@ -187,6 +187,9 @@ def validate_labels(y, n_samples, *, min_classes=2):
             f"Found input variables with inconsistent numbers of samples: "
             f"[{n_samples}, {len(y)}]."
         )
+    # NaN/inf first, as scikit-learn's estimators do: check_classification_targets
+    # would cast them to int (a RuntimeWarning) before calling them "continuous".
+    assert_all_finite(y, input_name="y")
     check_classification_targets(y)
     classes, y_encoded, counts = np.unique(y, return_inverse=True, return_counts=True)
     if len(classes) < min_classes:
