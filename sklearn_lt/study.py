@@ -9,9 +9,11 @@ Then report mean +- std over seeds, as a table, CSV, JSON and figures.
 import csv
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import torch
 from imblearn.over_sampling import RandomOverSampler
 from imblearn.pipeline import make_pipeline
 from sklearn.frozen import FrozenEstimator
@@ -185,6 +187,7 @@ def run_study(
     imbalance_ratio=None,
     figures=True,
     verbose=1,
+    threads=None,
 ):
     """Run the decoupling study and write its table, JSON and figures.
 
@@ -209,6 +212,11 @@ def run_study(
         Draw the figures (needs matplotlib).
     verbose : int, default=1
         Progress messages and the final table.
+    threads : int, default=None
+        torch's CPU threads during the run (restored afterwards); ``None``
+        keeps the current setting. A run is repeatable for a given thread
+        count; another count sums in another order, which can change the
+        table in the third decimal.
 
     Returns
     -------
@@ -223,43 +231,45 @@ def run_study(
         raise ValueError("seeds must be a positive number of seeds or a non-empty list.")
     start = time.perf_counter()
     per_seed, sweeps, chosen, last = [], [], [], None
-    for i, seed in enumerate(seeds):
-        d = load_study_data(data, seed=seed, imbalance_ratio=imbalance_ratio)
-        many, few = d.shot_thresholds
-        _print(verbose, f"[seed {seed}, {i + 1}/{len(seeds)}] {d.name}: "
-               f"{len(d.y_train)} training images, counts {d.class_counts.tolist()}")
-        t0 = time.perf_counter()
-        embedder = BackboneEmbedder(
-            module, input_shape=d.input_shape, max_epochs=max_epochs, device=device,
-            random_state=seed, verbose=0, output="numpy",
-        ).fit(d.X_train, d.y_train)
-        F_train, F_val, F_test = (
-            to_numpy(embedder.transform(X)) for X in (d.X_train, d.X_val, d.X_test)
-        )
-        _print(verbose, f"  stage one: {max_epochs} epochs in {time.perf_counter() - t0:.1f} s")
+    with _torch_threads(threads):
+        for i, seed in enumerate(seeds):
+            d = load_study_data(data, seed=seed, imbalance_ratio=imbalance_ratio)
+            many, few = d.shot_thresholds
+            _print(verbose, f"[seed {seed}, {i + 1}/{len(seeds)}] {d.name}: "
+                   f"{len(d.y_train)} training images, counts {d.class_counts.tolist()}")
+            t0 = time.perf_counter()
+            embedder = BackboneEmbedder(
+                module, input_shape=d.input_shape, max_epochs=max_epochs, device=device,
+                random_state=seed, verbose=0, output="numpy",
+            ).fit(d.X_train, d.y_train)
+            F_train, F_val, F_test = (
+                to_numpy(embedder.transform(X)) for X in (d.X_train, d.X_val, d.X_test)
+            )
+            _print(verbose, f"  stage one: {max_epochs} epochs in {time.perf_counter() - t0:.1f} s")
 
-        def score(pred, d=d, many=many, few=few):
-            acc = shot_accuracy(d.y_test, pred, dict(zip(d.classes, d.class_counts)),
-                                many_threshold=many, few_threshold=few)
-            return {s: float(acc[s]) for s in SPLITS}
+            def score(pred, d=d, many=many, few=few):
+                acc = shot_accuracy(d.y_test, pred, dict(zip(d.classes, d.class_counts)),
+                                    many_threshold=many, few_threshold=few)
+                return {s: float(acc[s]) for s in SPLITS}
 
-        t0 = time.perf_counter()
-        fitted, results = {}, {}
-        for name, model in _stage_two_models(embedder.classifier_, seed).items():
-            fitted[name] = _fit_model(name, model, F_train, d.y_train, F_val, d.y_val)
-            results[name] = score(to_numpy(fitted[name].predict(F_test)))
-        chosen.append(float(fitted["tau-norm"].tau_))
-        frozen = FrozenEstimator(embedder.classifier_)
-        sweeps.append({
-            float(tau): score(TauNormClassifier(frozen, tau=tau).fit(F_train, d.y_train)
-                              .predict(F_test))
-            for tau in TAUS
-        })
-        per_seed.append(results)
-        _print(verbose, f"  stage two: {len(results)} models in {time.perf_counter() - t0:.1f} s"
-               f" (tau chosen on validation: {chosen[-1]:g}); all-class accuracy: "
-               + ", ".join(f"{k} {v['all']:.3f}" for k, v in results.items()))
-        last = Bunch(d=d, fitted=fitted, F_test=F_test, F_train=F_train)
+            t0 = time.perf_counter()
+            fitted, results = {}, {}
+            for name, model in _stage_two_models(embedder.classifier_, seed).items():
+                fitted[name] = _fit_model(name, model, F_train, d.y_train, F_val, d.y_val)
+                results[name] = score(to_numpy(fitted[name].predict(F_test)))
+            chosen.append(float(fitted["tau-norm"].tau_))
+            frozen = FrozenEstimator(embedder.classifier_)
+            sweeps.append({
+                float(tau): score(TauNormClassifier(frozen, tau=tau).fit(F_train, d.y_train)
+                                  .predict(F_test))
+                for tau in TAUS
+            })
+            per_seed.append(results)
+            _print(verbose, f"  stage two: {len(results)} models in "
+                   f"{time.perf_counter() - t0:.1f} s (tau chosen on validation: "
+                   f"{chosen[-1]:g}); all-class accuracy: "
+                   + ", ".join(f"{k} {v['all']:.3f}" for k, v in results.items()))
+            last = Bunch(d=d, fitted=fitted, F_test=F_test, F_train=F_train)
 
     table = {
         name: {s: (float(np.mean([r[name][s] for r in per_seed])),
@@ -277,6 +287,18 @@ def run_study(
     if out is not None:
         _write(result, Path(out), last if figures else None, verbose)
     return result
+
+
+@contextmanager
+def _torch_threads(threads):
+    """Use ``threads`` torch CPU threads inside the block (``None``: unchanged)."""
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def format_table(result):
