@@ -1,0 +1,112 @@
+"""The fidelity suite's data: where files live, the two OpenCV data sets, the splits.
+
+Every source splits a (roughly) balanced labelled set the way CIFAR-LT and
+digits-LT are made: per class, a balanced test set and a small balanced
+validation set are drawn first, and :func:`sklearn_lt.datasets.make_long_tailed`
+draws the long-tailed training set from the rest.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from sklearn_lt.datasets import log_thirds_thresholds, make_long_tailed
+
+__all__ = [
+    "cache_dir",
+    "load_digits_png",
+    "load_letter",
+    "long_tailed_split",
+    "opencv_data_file",
+]
+
+FETCH_SCRIPT = "benchmarks/fidelity/fetch_data.sh"
+DEBIAN_OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+
+
+def cache_dir():
+    """``$SKLEARN_LT_FIDELITY_CACHE``, or ``~/.cache/sklearn-lt-fidelity``."""
+    folder = os.environ.get("SKLEARN_LT_FIDELITY_CACHE")
+    if folder:
+        return Path(folder)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "sklearn-lt-fidelity"
+
+
+def opencv_data_file(filename):
+    """Path of one file of Debian's ``opencv-doc`` examples data.
+
+    Looked up in ``$SKLEARN_LT_OPENCV_DATA``, the Debian install path and
+    ``<cache>/opencv-data`` (where ``fetch_data.sh`` puts it), in this order.
+    """
+    folders = [DEBIAN_OPENCV_DATA, cache_dir() / "opencv-data"]
+    if os.environ.get("SKLEARN_LT_OPENCV_DATA"):
+        folders.insert(0, Path(os.environ["SKLEARN_LT_OPENCV_DATA"]))
+    for folder in folders:
+        if (folder / filename).is_file():
+            return folder / filename
+    raise FileNotFoundError(
+        f"{filename} not found in {', '.join(str(f) for f in folders)}. It ships in "
+        f"Debian's opencv-doc package: run `bash {FETCH_SCRIPT}` (no root needed), or "
+        "point SKLEARN_LT_OPENCV_DATA at a folder holding it."
+    )
+
+
+def load_letter():
+    """UCI letter recognition: 20,000 rows, 16 integer features, 26 letters.
+
+    Returns ``(X, y)``: ``X`` float64 of shape (20000, 16), ``y`` int64 in
+    0..25 (A..Z).
+    """
+    path = opencv_data_file("letter-recognition.data")
+    rows = np.loadtxt(path, delimiter=",", dtype=str)
+    if rows.shape != (20000, 17):
+        raise ValueError(f"{path}: expected 20000 rows of 17 fields, got {rows.shape}.")
+    y = np.frombuffer("".join(rows[:, 0]).encode("ascii"), dtype=np.uint8) - ord("A")
+    return rows[:, 1:].astype(np.float64), y.astype(np.int64)
+
+
+def load_digits_png():
+    """OpenCV's ``digits.png``: 5,000 handwritten digits of 20x20 pixels, 500 per digit.
+
+    The 2000x1000 image holds 50 rows of 100 cells; every 5 rows are one
+    digit, 0 first (as OpenCV's ``samples/python/digits.py`` reads it).
+    Returns ``(images, y)``: float64 of shape (5000, 20, 20) in [0, 1], int64.
+    """
+    path = opencv_data_file("digits.png")
+    try:
+        from PIL import Image
+    except ImportError as exc:  # pragma: no cover - Pillow is in the "images" extra
+        raise ImportError("digits_png needs Pillow: pip install 'sklearn-lt[images]'.") from exc
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+    if pixels.shape != (1000, 2000):
+        raise ValueError(f"{path}: expected a 2000x1000 image, got {pixels.shape[::-1]}.")
+    cells = pixels.reshape(50, 20, 100, 20).transpose(0, 2, 1, 3).reshape(5000, 20, 20)
+    return cells, np.repeat(np.arange(10), 500)
+
+
+def long_tailed_split(X, y, *, n_test, n_val, imbalance_ratio, seed):
+    """Balanced test and validation sets per class, then a long-tailed training set.
+
+    Per class (in one random stream seeded by ``seed``): ``n_test`` rows for
+    the test set, the next ``n_val`` for the validation set; the training set
+    is drawn from the rest by ``make_long_tailed`` (exponential profile, class
+    0 the head, ``n_max`` the smallest remaining class).
+    """
+    rng = np.random.RandomState(seed)
+    test, val, rest = [], [], []
+    for c in np.unique(y):
+        rows = rng.permutation(np.flatnonzero(y == c))
+        test.append(rows[:n_test])
+        val.append(rows[n_test : n_test + n_val])
+        rest.append(rows[n_test + n_val :])
+    test, val, rest = (np.concatenate(parts) for parts in (test, val, rest))
+    lt = make_long_tailed(None, y[rest], imbalance_ratio=imbalance_ratio, random_state=rng)
+    train = rest[lt.indices]
+    return Bunch(
+        train=train, val=val, test=test, classes=lt.class_order, class_counts=lt.class_counts,
+        shot_thresholds=log_thirds_thresholds(lt.class_counts),
+    )
