@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import reprlib
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -34,6 +35,8 @@ _LAYOUT = {
         b"fine_label_names",
     ),
 }
+
+N_CLASSES = {"cifar10": 10, "cifar100": 100}
 
 # Everything a CIFAR pickle may reference: numpy arrays and their dtypes, and the
 # bytes constructor of protocol-2 pickles written by Python 3.
@@ -78,7 +81,7 @@ def _entry(content, key, file):
     return content[key]
 
 
-def _read_batch(file, label_key):
+def _read_batch(file, label_key, n_classes):
     """Images (N, 3, 32, 32) uint8 and labels (N,) int64 of one CIFAR batch file."""
     content = _unpickle(file)
     data = np.asarray(_entry(content, b"data", file))
@@ -93,6 +96,14 @@ def _read_batch(file, label_key):
         raise ValueError(
             f"{file}: {label_key!r} must hold one integer label per image ({len(data)}), "
             f"got {labels.dtype} of shape {labels.shape}."
+        )
+    # A label beyond the dataset's classes would silently become one more class.
+    outside = np.flatnonzero((labels < 0) | (labels >= n_classes))
+    if outside.size:
+        first = outside[0]
+        raise ValueError(
+            f"{file}: {label_key!r}[{first}] is {labels[first]}, not one of the {n_classes} "
+            f"classes 0 .. {n_classes - 1} ({outside.size} labels outside)."
         )
     return data.reshape(-1, *IMAGES_SHAPE), labels.astype(np.int64)
 
@@ -112,22 +123,31 @@ def _find_folder(path, dataset):
     )
 
 
-def _read_split(folder, files, label_key):
+def _read_split(folder, files, label_key, n_classes):
     parts = []
     for name in files:
         file = folder / name
         if not file.is_file():
             raise FileNotFoundError(f"Missing CIFAR batch file '{file}'.")
-        parts.append(_read_batch(file, label_key))
+        parts.append(_read_batch(file, label_key, n_classes))
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def _read_names(folder, meta_file, names_key):
+def _read_names(folder, meta_file, names_key, n_classes):
     file = folder / meta_file
     if not file.is_file():
         return None
     names = _entry(_unpickle(file), names_key, file)
-    return np.asarray([n.decode() if isinstance(n, bytes) else str(n) for n in names])
+    if (
+        not isinstance(names, (list, tuple))
+        or len(names) != n_classes
+        or not all(isinstance(n, (bytes, str)) for n in names)
+    ):
+        raise ValueError(
+            f"{file}: {names_key!r} must be a list of {n_classes} class names (bytes or str), "
+            f"got {reprlib.repr(names)}."
+        )
+    return np.asarray([n.decode() if isinstance(n, bytes) else n for n in names])
 
 
 @validate_params(
@@ -222,12 +242,21 @@ def load_cifar_lt(
         When the folder or a batch file is missing (the message names it).
     ValueError
         When a file is not a CIFAR batch (not a pickle, a missing key, data of
-        the wrong shape or type), naming the file.
+        the wrong shape or type, a label outside the dataset's 10 or 100
+        classes, class names not one per class), or a class has no training
+        image, naming the file.
     """
     folder = _find_folder(path, dataset)
     _, train_files, test_file, label_key, meta_file, names_key = _LAYOUT[dataset]
-    X_full, y_full = _read_split(folder, train_files, label_key)
-    X_test, y_test = _read_split(folder, [test_file], label_key)
+    n_classes = N_CLASSES[dataset]
+    X_full, y_full = _read_split(folder, train_files, label_key, n_classes)
+    X_test, y_test = _read_split(folder, [test_file], label_key, n_classes)
+    absent = np.setdiff1d(np.arange(n_classes), y_full)
+    if absent.size:  # make_long_tailed would build a dataset of fewer classes
+        raise ValueError(
+            f"{folder}: the training batches ({', '.join(train_files)}) have no image of "
+            f"class {reprlib.repr(absent.tolist())} ({absent.size} of {n_classes} classes)."
+        )
 
     lt = make_long_tailed(
         None,
@@ -253,7 +282,7 @@ def load_cifar_lt(
         class_counts=lt.class_counts,
         shot_thresholds=(100, 20),
         train_indices=lt.indices,
-        target_names=_read_names(folder, meta_file, names_key),
+        target_names=_read_names(folder, meta_file, names_key, n_classes),
         images_shape=IMAGES_SHAPE,
         imbalance_ratio=imbalance_ratio,
         profile=profile,

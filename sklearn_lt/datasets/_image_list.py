@@ -7,10 +7,14 @@ when an item is read. Nothing is downloaded.
 """
 
 import json
-from pathlib import Path
+import os
+import re
+import reprlib
+from pathlib import Path, PurePath
 
 import numpy as np
 import torch.utils.data
+from sklearn.utils._param_validation import validate_params
 
 __all__ = ["ImageListDataset", "load_imagenet_lt", "load_inaturalist", "load_split_list"]
 
@@ -138,7 +142,26 @@ def _check_index_file(file):
     return file
 
 
-def _make_dataset(root, paths, labels, origins, check_files, **dataset_params):
+def _outside_root(path):
+    """Why ``root / path`` may leave ``root`` (lexically, by this OS's path rules), or None."""
+    pure = PurePath(path)
+    if pure.anchor:  # "/x" or "C:\\x" (and "C:x"): the join drops root
+        return "it is absolute"
+    if ".." in pure.parts:
+        return "it has a '..' component"
+    return None
+
+
+def _make_dataset(root, paths, labels, origins, check_files, allow_outside_root, **dataset_params):
+    if not allow_outside_root:
+        source, locations = origins
+        for path, location in zip(paths, locations):
+            reason = _outside_root(path)
+            if reason:
+                raise ValueError(
+                    f"{source}, {location}: the path {path!r} may point outside the image root "
+                    f"({reason}); pass allow_outside_root=True if that is intended."
+                )
     dataset = ImageListDataset(root, paths, labels, origins=origins, **dataset_params)
     if check_files:
         missing = dataset.missing_files()
@@ -151,43 +174,113 @@ def _make_dataset(root, paths, labels, origins, check_files, **dataset_params):
     return dataset, dataset.targets
 
 
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+# The split-list grammar (see load_split_list): lines end with LF, CRLF or a lone CR; a line is
+# "<path><spaces or tabs><label>", optionally followed by spaces or tabs; the path is everything
+# before the last field, so it may hold spaces but neither starts nor ends with one.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_LIST_LINE = re.compile(r"(?P<path>[^ \t](?:.*[^ \t])?)[ \t]+(?P<label>[^ \t]+)[ \t]*")
+_SEPARATOR = re.compile(r"[ \t]+")
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: no sign, underscore, or digits of other scripts
+# Never part of a path or a label: control characters other than tab (str.splitlines breaks
+# lines on some of them), Unicode line/paragraph separators, and U+FEFF past the start of the
+# file (a byte-order mark of a second file concatenated onto the first).
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+
+
+def _decode_utf8(data, file, what):
+    """``data`` as text, a leading byte-order mark dropped; a decoding error names its line."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = len(_LINE_BREAK.findall(data[: exc.start].decode("latin-1"))) + 1
+        raise ValueError(f"{file}, line {line}: not UTF-8 {what} ({exc}).") from None
+
+
 def _parse_split_list(file):
+    text = _decode_utf8(file.read_bytes(), file, "text")
     paths, labels, lines = [], [], []
-    with open(file, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8").strip()
-            except UnicodeDecodeError as exc:
-                raise ValueError(f"{file}, line {number}: not UTF-8 text ({exc}).") from None
-            if not line:
-                continue
-            parts = line.rsplit(None, 1)
-            if len(parts) != 2:
-                raise ValueError(f"{file}, line {number}: expected '<path> <label>', got {line!r}.")
-            path, label = parts
-            try:
-                labels.append(int(label))
-            except ValueError:
-                raise ValueError(
-                    f"{file}, line {number}: the label {label!r} is not an integer "
-                    "(expected '<path> <label>')."
-                ) from None
-            paths.append(path)
-            lines.append(f"line {number}")
+    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
+        if not line.strip(" \t"):
+            continue
+
+        def error(message, number=number):
+            return ValueError(f"{file}, line {number}: {message}")
+
+        forbidden = _FORBIDDEN.search(line)
+        if forbidden:
+            char = forbidden.group()
+            name = "a byte-order mark" if char == "\ufeff" else "a control character"
+            raise error(f"{name} (U+{ord(char):04X}) in {line!r}; no path or label holds one.")
+        if line[0] in " \t":
+            raise error(f"starts with whitespace ({line!r}); a path cannot start with whitespace.")
+        match = _LIST_LINE.fullmatch(line)
+        if match is None:
+            raise error(f"expected '<path> <label>', got {line!r}.")
+        path, label = match.group("path", "label")
+        if not _DIGITS.fullmatch(label):
+            raise error(
+                f"the label {label!r} is not an integer in plain digits 0-9 (no sign, "
+                "underscore or other script; expected '<path> <label>')."
+            )
+        last_word = _SEPARATOR.split(path)[-1]
+        if path != last_word and _DIGITS.fullmatch(last_word):
+            raise error(
+                f"ambiguous line {line!r}: it has more than two fields and the path would end "
+                f"in the number {last_word!r} ('<path> <label> <extra>'?). A path may hold "
+                "spaces but cannot end in a space-separated number."
+            )
+        if int(label) > _INT64_MAX:
+            raise error(f"the label {label} does not fit in int64.")
+        paths.append(path)
+        labels.append(int(label))
+        lines.append(f"line {number}")
     if not paths:
         raise ValueError(f"{file}: no '<path> <label>' line in the file.")
     return paths, labels, lines
 
 
+_PATH_PARAMS = {
+    "root": [str, os.PathLike],
+    "transform": [callable, None],
+    "target_transform": [callable, None],
+    "loader": [callable, None],
+    "check_files": ["boolean"],
+    "allow_outside_root": ["boolean"],
+}
+
+
+@validate_params(
+    {**_PATH_PARAMS, "list_file": [str, os.PathLike]}, prefer_skip_nested_validation=True
+)
 def load_split_list(
-    root, list_file, *, transform=None, target_transform=None, loader=None, check_files=False
+    root,
+    list_file,
+    *,
+    transform=None,
+    target_transform=None,
+    loader=None,
+    check_files=False,
+    allow_outside_root=False,
 ):
     """Load a split list (``relative/path label`` per line) over an image folder.
 
     The format of ImageNet-LT's and Places-LT's ``*_train.txt``, ``*_val.txt``
     and ``*_test.txt`` (OLTR, classifier-balancing): one image per line, its
-    path relative to ``root``, whitespace, an integer label. Blank lines are
-    skipped; the label is the last field, so paths may contain spaces.
+    path relative to ``root``, spaces or tabs, an integer label. The rules, so
+    that a file is either read as written or refused:
+
+    - UTF-8 text; a byte-order mark at the start is dropped. Lines end with
+      LF, CRLF or a lone CR (old Mac files); blank lines are skipped.
+    - The label is the last field: ASCII digits ``0-9`` only (``7``, not
+      ``+7``, ``1_0``, ``-1`` or full-width ``７``), at most int64's maximum.
+    - The path is everything before it, so it may contain spaces, but it
+      cannot start with whitespace nor end in a space-separated number: a line
+      ``a.png 3 5`` may be ``<path> <label> <extra>`` and is refused.
+    - No control character (tab apart) and no byte-order mark inside a line.
+    - The path is relative to ``root`` without a ``..`` component, unless
+      ``allow_outside_root=True``.
 
     Parameters
     ----------
@@ -200,6 +293,10 @@ def load_split_list(
     check_files : bool, default=False
         Check now that every listed image exists (one ``stat`` per image)
         instead of when it is read.
+    allow_outside_root : bool, default=False
+        Accept absolute paths and paths with ``..``, which may read files
+        outside ``root``. By default they are refused: a list file should not
+        reach beyond the folder it indexes.
 
     Returns
     -------
@@ -214,9 +311,21 @@ def load_split_list(
         ``root`` or ``list_file`` does not exist, or (``check_files=True``)
         listed images are missing: the message names them and their lines.
     ValueError
-        A malformed line, reported as ``"<list_file>, line <n>: ..."``.
+        A line that breaks the rules above, reported as
+        ``"<list_file>, line <n>: ..."``.
     ImportError
         Pillow is not installed and no ``loader`` is given.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from sklearn_lt.datasets import load_split_list
+    >>> root = Path(tempfile.mkdtemp())
+    >>> _ = (root / "train.txt").write_bytes(b"train/a.png 3\\r\\ntrain/my b.png\\t0\\r\\n")
+    >>> dataset, labels = load_split_list(root, root / "train.txt", loader=str)
+    >>> dataset.paths, labels
+    (['train/a.png', 'train/my b.png'], array([3, 0]))
     """
     root = _check_root(root)
     list_file = _check_index_file(list_file)
@@ -227,6 +336,7 @@ def load_split_list(
         labels,
         (str(list_file), lines),
         check_files,
+        allow_outside_root,
         transform=transform,
         target_transform=target_transform,
         loader=loader,
@@ -242,7 +352,8 @@ def load_imagenet_lt(root, split_file, **kwargs):
     listed paths start from (``train/n01440764/n01440764_190.JPEG``). The
     training list is already long-tailed (1000 classes, 1280 down to 5 images
     each); its test list is balanced (50 per class). Same as
-    :func:`load_split_list`, whose parameters ``kwargs`` takes.
+    :func:`load_split_list` (and its rules on the file), whose parameters
+    ``kwargs`` takes.
 
     Returns
     -------
@@ -252,73 +363,164 @@ def load_imagenet_lt(root, split_file, **kwargs):
     return load_split_list(root, split_file, **kwargs)
 
 
+# Quote JSON values in messages briefly: an entry may be huge or deeply nested.
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 60, 60
+_JSON_LITERALS = {None: "null", True: "true", False: "false"}
+
+
+def _quote(value):
+    if value is None or isinstance(value, bool):
+        return _JSON_LITERALS[value]
+    return _SHORT.repr(value)
+
+
 def _json_error(file, where, message):
     return ValueError(f"{file}, {where}: {message}")
 
 
 def _field(entry, key, file, where):
     if not isinstance(entry, dict) or key not in entry:
-        raise _json_error(file, where, f"expected an object with a {key!r} field, got {entry!r}.")
+        raise _json_error(
+            file, where, f"expected an object with a {key!r} field, got {_quote(entry)}."
+        )
     return entry[key]
 
 
+def _id(entry, key, file, where):
+    """An image id: an integer or a string (COCO uses integers)."""
+    value = _field(entry, key, file, where)
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise _json_error(file, where, f"{key} {_quote(value)} is not an integer or a string.")
+    return value
+
+
+def _label(entry, key, file, where):
+    """A category id: a non-negative integer that fits in int64 (as a list file's label)."""
+    value = _field(entry, key, file, where)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _json_error(file, where, f"{key} {_quote(value)} is not an integer.")
+    if not 0 <= value <= _INT64_MAX:
+        raise _json_error(
+            file, where, f"{key} {value} is not in 0 .. 2**63 - 1 (a non-negative int64)."
+        )
+    return value
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _unique_keys(pairs):
+    """``json`` keeps the last of two equal keys silently; refuse them instead."""
+    content = dict(pairs)
+    if len(content) < len(pairs):
+        seen = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _DuplicateKeyError(
+            f"an object has the key {key!r} twice ({_SHORT.repr(content)}); a JSON "
+            "reader would silently keep only the last value."
+        )
+    return content
+
+
+def _read_json(file):
+    text = _decode_utf8(file.read_bytes(), file, "JSON")
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"{file}, line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg})."
+        ) from None
+    except _DuplicateKeyError as exc:
+        raise ValueError(f"{file}: {exc}") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise ValueError(f"{file}: invalid JSON ({exc}).") from None
+    except RecursionError:
+        raise ValueError(
+            f"{file}: the JSON is nested too deeply to read (an annotation file is a few "
+            "levels deep)."
+        ) from None
+
+
+def _parse_categories(content, file):
+    """``{id: name}`` of the ``"categories"`` list (None when there is no such key)."""
+    if "categories" not in content:
+        return None
+    categories = content["categories"]
+    if not isinstance(categories, list):
+        raise ValueError(
+            f"{file}: 'categories' must be an array of objects with an 'id', got "
+            f"{_quote(categories)}."
+        )
+    names = {}
+    for k, category in enumerate(categories):
+        where = f"categories[{k}]"
+        category_id = _label(category, "id", file, where)
+        if category_id in names:
+            raise _json_error(file, where, f"category {category_id} is listed twice.")
+        name = category.get("name")
+        if name is not None and not isinstance(name, str):
+            raise _json_error(file, where, f"name {_quote(name)} is not a string.")
+        names[category_id] = name
+    return names
+
+
 def _parse_inaturalist(file):
-    with open(file, "rb") as f:
-        try:
-            content = json.load(f)
-        except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"{file}, line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg})."
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"{file}: not UTF-8 JSON ({exc}).") from None
+    content = _read_json(file)
     for key in ("images", "annotations"):
         if not isinstance(content, dict) or not isinstance(content.get(key), list):
             hint = " (iNaturalist's test2018.json has no labels)" if key == "annotations" else ""
             raise ValueError(f"{file}: expected a top-level {key!r} list{hint}.")
+    categories = _parse_categories(content, file)
 
-    category_ids = None
-    if isinstance(content.get("categories"), list):
-        category_ids = {
-            _field(c, "id", file, f"categories[{k}]") for k, c in enumerate(content["categories"])
-        }
-
-    label_of = {}
+    label_of = {}  # image id -> (category, annotation index)
     for k, annotation in enumerate(content["annotations"]):
         where = f"annotations[{k}]"
-        image_id = _field(annotation, "image_id", file, where)
-        category = _field(annotation, "category_id", file, where)
-        if not isinstance(category, int) or isinstance(category, bool):
-            raise _json_error(file, where, f"category_id {category!r} is not an integer.")
-        if category_ids is not None and category not in category_ids:
+        image_id = _id(annotation, "image_id", file, where)
+        category = _label(annotation, "category_id", file, where)
+        if categories is not None and category not in categories:
             raise _json_error(file, where, f"category_id {category} is not in 'categories'.")
         if image_id in label_of:
-            raise _json_error(file, where, f"image {image_id!r} has a second annotation.")
-        label_of[image_id] = category
+            raise _json_error(
+                file,
+                where,
+                f"image {image_id!r} has a second annotation "
+                f"(the first is annotations[{label_of[image_id][1]}]).",
+            )
+        label_of[image_id] = category, k
 
-    paths, labels, locations = [], [], []
+    paths, labels, locations, listed = [], [], [], {}
     for k, image in enumerate(content["images"]):
         where = f"images[{k}]"
-        image_id = _field(image, "id", file, where)
+        image_id = _id(image, "id", file, where)
         path = _field(image, "file_name", file, where)
+        if not isinstance(path, str) or not path:
+            raise _json_error(file, where, f"file_name {_quote(path)} is not a non-empty string.")
+        if image_id in listed:
+            raise _json_error(
+                file, where, f"image {image_id!r} is listed twice (first at {listed[image_id]})."
+            )
         if image_id not in label_of:
             raise _json_error(file, where, f"image {image_id!r} ('{path}') has no annotation.")
+        listed[image_id] = where
         paths.append(path)
-        labels.append(label_of.pop(image_id))
+        labels.append(label_of.pop(image_id)[0])
         locations.append(where)
     if label_of:
-        orphan = next(iter(label_of))
-        raise ValueError(f"{file}: an annotation refers to image {orphan!r}, not in 'images'.")
+        orphan, (_, k) = next(iter(label_of.items()))
+        raise ValueError(
+            f"{file}: an annotation refers to image {orphan!r}, not in 'images' (annotations[{k}])."
+        )
     if not paths:
         raise ValueError(f"{file}: no image in 'images'.")
-    names = {
-        c["id"]: c["name"]
-        for c in content.get("categories") or []
-        if isinstance(c, dict) and "name" in c
-    }
+    names = {i: name for i, name in (categories or {}).items() if name is not None}
     return paths, labels, locations, names
 
 
+@validate_params(
+    {**_PATH_PARAMS, "annotation_json": [str, os.PathLike]}, prefer_skip_nested_validation=True
+)
 def load_inaturalist(
     root,
     annotation_json,
@@ -327,6 +529,7 @@ def load_inaturalist(
     target_transform=None,
     loader=None,
     check_files=False,
+    allow_outside_root=False,
 ):
     """Load iNaturalist 2018 (or any COCO-style classification JSON) over its image folder.
 
@@ -337,6 +540,13 @@ def load_inaturalist(
     ``category_id`` as given (0 .. 8141 for iNaturalist 2018); samples follow
     the order of ``"images"``.
 
+    The file is read as written or refused: UTF-8 (a leading byte-order mark
+    is dropped), no object with a key twice, image ids integers or strings,
+    each listed once and annotated once, ``category_id`` and category ``id``
+    non-negative integers within int64, ``"categories"`` (when present) a
+    list, ``file_name`` a non-empty string relative to ``root`` without
+    ``..`` (unless ``allow_outside_root=True``).
+
     Parameters
     ----------
     root : str or Path
@@ -346,6 +556,9 @@ def load_inaturalist(
         See :class:`ImageListDataset`.
     check_files : bool, default=False
         Check now that every image exists instead of when it is read.
+    allow_outside_root : bool, default=False
+        Accept absolute ``file_name`` and ones with ``..``, which may read
+        files outside ``root``; refused by default.
 
     Returns
     -------
@@ -360,9 +573,10 @@ def load_inaturalist(
         ``root`` or the JSON file does not exist, or (``check_files=True``)
         images are missing.
     ValueError
-        Invalid JSON (with its line and column), a missing field, an image
-        without annotation or with two, an unknown category; the message
-        names the file and the entry (``"annotations[3]"``).
+        A file that breaks the rules above: invalid JSON (with its line and
+        column), a missing or mistyped field, an image without annotation or
+        with two, an unknown category. The message names the file and the
+        entry (``"annotations[3]"``).
     ImportError
         Pillow is not installed and no ``loader`` is given.
     """
@@ -375,6 +589,7 @@ def load_inaturalist(
         labels,
         (str(annotation_json), locations),
         check_files,
+        allow_outside_root,
         transform=transform,
         target_transform=target_transform,
         loader=loader,
