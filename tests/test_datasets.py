@@ -610,3 +610,204 @@ def test_digits_lt_balanced_validation_split_is_disjoint():
         assert d.class_counts[0] == 174 - 70  # n_max shrinks by the held-out images
     with pytest.raises(ValueError, match="n_val_per_class"):
         load_digits_lt(n_val_per_class=130)
+
+
+# ------------------------------------- list and JSON files: read as written or refused (#18)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"a.png 0\rsub/b c.png 1\r",  # old Mac: CR only
+        b"a.png 0\r\nsub/b c.png 1\r\n",
+        b"a.png 0\r\n\rsub/b c.png\t1",  # mixed, blank line, no final line end
+        b"\xef\xbb\xbfa.png 0\nsub/b c.png 1 \t\n",  # UTF-8 byte-order mark, trailing blanks
+    ],
+)
+def test_split_list_line_ends_and_bom(tmp_path, content):
+    (tmp_path / "list.txt").write_bytes(content)
+    dataset, labels = load_split_list(tmp_path, tmp_path / "list.txt", loader=str)
+    assert dataset.paths == ["a.png", "sub/b c.png"]
+    assert labels.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("a.png 0\nb.png 1 5\n", r"line 2: ambiguous line 'b.png 1 5'"),
+        ("my file 2.png 0\nb 7 3\n", r"line 2: ambiguous line 'b 7 3'"),
+        ("a.png 1_0\n", r"line 1: the label '1_0' is not an integer in plain digits 0-9"),
+        ("a.png +3\n", r"line 1: the label '\+3' is not an integer"),
+        ("a.png -1\n", r"line 1: the label '-1' is not an integer"),
+        ("a.png \uff17\n", r"line 1: the label '\uff17' is not an integer"),
+        ("a.png 0x1\n", r"line 1: the label '0x1' is not an integer"),
+        ("a.png 9223372036854775808\n", r"line 1: the label 9223372036854775808 does not fit"),
+        ("a.png 1\n b.png 2\n", r"line 2: starts with whitespace"),
+        ("a.png 1\rb\x00.png 2\n", r"line 2: a control character \(U\+0000\)"),
+        ("a.png 1\nb.png\x0b2\n", r"line 2: a control character \(U\+000B\)"),
+        ("a.png 1\n\ufeffb.png 2\n", r"line 2: a byte-order mark \(U\+FEFF\)"),
+        ("a.png\u30002\n", r"line 1: expected '<path> <label>'"),
+    ],
+)
+def test_split_list_refuses_what_it_cannot_read_as_written(tmp_path, content, message):
+    (tmp_path / "list.txt").write_text(content, encoding="utf-8", newline="")
+    with pytest.raises(ValueError, match=r"list.txt, " + message):
+        load_split_list(tmp_path, tmp_path / "list.txt", loader=str)
+
+
+def test_split_list_largest_label_and_spaces_in_paths(tmp_path):
+    (tmp_path / "list.txt").write_text("a b/c d.png 9223372036854775807\nx 1.png\t007\n")
+    dataset, labels = load_split_list(tmp_path, tmp_path / "list.txt", loader=str)
+    assert dataset.paths == ["a b/c d.png", "x 1.png"]
+    assert labels.tolist() == [2**63 - 1, 7]
+
+
+@pytest.mark.parametrize(
+    "path, reason", [("../outside.png", "'..' component"), ("sub/../../x.png", "'..'")]
+)
+def test_paths_outside_root_are_refused_unless_allowed(tmp_path, path, reason):
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    (tmp_path / "outside.png").write_bytes(b"secret")
+    (root / "list.txt").write_text(f"{path} 1\n")
+    content = inat_json(
+        images=[{"id": 1, "file_name": path}], annotations=[{"image_id": 1, "category_id": 2}]
+    )
+    (root / "train.json").write_text(json.dumps(content))
+    with pytest.raises(ValueError, match=rf"list.txt, line 1: the path .*{reason}.*allow_outside"):
+        load_split_list(root, root / "list.txt", loader=str)
+    with pytest.raises(ValueError, match=rf"train.json, images\[0\]: the path .*{reason}"):
+        load_inaturalist(root, root / "train.json", loader=str)
+    dataset, _ = load_split_list(root, root / "list.txt", loader=str, allow_outside_root=True)
+    assert dataset.paths == [path]
+    dataset, _ = load_inaturalist(root, root / "train.json", loader=str, allow_outside_root=True)
+    assert dataset.paths == [path]
+
+
+def test_absolute_paths_are_refused_unless_allowed(tmp_path):
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(b"secret")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "list.txt").write_text(f"{outside} 3\n")
+    with pytest.raises(ValueError, match=r"list.txt, line 1: .*it is absolute.*allow_outside"):
+        load_split_list(root, root / "list.txt", loader=str)
+    dataset, _ = load_split_list(root, root / "list.txt", loader=str, allow_outside_root=True)
+    assert dataset[0] == (str(outside), 3)
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            {"images": [{"id": [4], "file_name": "a.png"}]},
+            r", images\[0\]: id \[4\] is not an integer or a string",
+        ),
+        (
+            {"annotations": [{"image_id": {"a": 1}, "category_id": 3}]},
+            r", annotations\[0\]: image_id \{'a': 1\} is not an integer or a string",
+        ),
+        ({"images": [{"id": 11, "file_name": None}]}, r", images\[0\]: file_name null is not"),
+        ({"images": [{"id": 11, "file_name": 7}]}, r", images\[0\]: file_name 7 is not a non-em"),
+        ({"images": [{"id": 11, "file_name": ""}]}, r", images\[0\]: file_name '' is not a non-"),
+        (
+            {"annotations": [{"image_id": 30, "category_id": 2**64}], "categories": []},
+            r", annotations\[0\]: category_id 18446744073709551616 is not in 0 .. 2\*\*63 - 1",
+        ),
+        (
+            {"annotations": [{"image_id": 30, "category_id": -2}], "categories": []},
+            r", annotations\[0\]: category_id -2 is not in 0",
+        ),
+        (
+            {"annotations": [{"image_id": 30, "category_id": True}]},
+            r", annotations\[0\]: category_id true is not an integer",
+        ),
+        ({"categories": {"2": "Anas"}}, ": 'categories' must be an array of objects.*'Anas'"),
+        ({"categories": None}, ": 'categories' must be an array of objects with an 'id', got null"),
+        (
+            {"categories": [{"id": 2, "name": "Anas"}, {"id": 2, "name": "Aix"}]},
+            r", categories\[1\]: category 2 is listed twice",
+        ),
+        ({"categories": [{"id": 2, "name": 5}]}, r", categories\[0\]: name 5 is not a string"),
+        (
+            {
+                "images": [{"id": 4, "file_name": "a.png"}, {"id": 4, "file_name": "b.png"}],
+                "annotations": [{"image_id": 4, "category_id": 2}],
+            },
+            r", images\[1\]: image 4 is listed twice \(first at images\[0\]\)",
+        ),
+    ],
+)
+def test_inaturalist_refuses_mistyped_entries(tmp_path, overrides, message):
+    (tmp_path / "val2018.json").write_text(json.dumps(inat_json(**overrides)))
+    with pytest.raises(ValueError, match="val2018.json" + message):
+        load_inaturalist(tmp_path, tmp_path / "val2018.json", loader=str)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (DEEP, ": the JSON is nested too deeply"),
+        ('{"images": [], "annotations": [], "images": []}', ": an object has the key 'images' tw"),
+        ('{"images": [{"id": 1' + "0" * 5000 + "}]}", r": invalid JSON \(Exceeds the limit"),
+        ('{"images": []}\n\xff', r", line 2: not UTF-8 JSON"),
+    ],
+)
+def test_inaturalist_refuses_unreadable_json(tmp_path, text, message):
+    (tmp_path / "val2018.json").write_bytes(text.encode("latin-1"))
+    with pytest.raises(ValueError, match="val2018.json" + message):
+        load_inaturalist(tmp_path, tmp_path / "val2018.json", loader=str)
+
+
+def test_inaturalist_bom_string_ids_and_orphan_entry(tmp_path):
+    content = inat_json(
+        images=[{"id": "x7", "file_name": "a.png"}, {"id": 7, "file_name": "b.png"}],
+        annotations=[{"image_id": 7, "category_id": 3}, {"image_id": "x7", "category_id": 2}],
+    )
+    (tmp_path / "a.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(content).encode())
+    dataset, labels = load_inaturalist(tmp_path, tmp_path / "a.json", loader=str)
+    assert dataset.paths == ["a.png", "b.png"] and labels.tolist() == [2, 3]
+
+    content["annotations"].insert(0, {"image_id": 8, "category_id": 3})
+    (tmp_path / "a.json").write_text(json.dumps(content))
+    with pytest.raises(
+        ValueError, match=r"a.json: .* image 8, not in 'images' \(annotations\[0\]\)"
+    ):
+        load_inaturalist(tmp_path, tmp_path / "a.json", loader=str)
+
+
+def test_cifar_labels_outside_the_classes_are_refused(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    write_cifar10(folder)
+    labels = [0, 1, 2, 10]
+    _write_pickle(
+        folder / "test_batch", {b"data": np.zeros((4, 3072), np.uint8), b"labels": labels}
+    )
+    with pytest.raises(ValueError, match=r"test_batch: b'labels'\[3\] is 10, not one of the 10 cl"):
+        load_cifar_lt(tmp_path)
+    labels = [-1, 1, 2, 10]
+    _write_pickle(
+        folder / "test_batch", {b"data": np.zeros((4, 3072), np.uint8), b"labels": labels}
+    )
+    with pytest.raises(ValueError, match=r"test_batch: b'labels'\[0\] is -1.*\(2 labels outside\)"):
+        load_cifar_lt(tmp_path)
+
+
+def test_cifar_class_without_training_image_and_bad_names(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    write_cifar10(folder)
+    _write_pickle(folder / "batches.meta", {b"label_names": [b"cat", b"dog"]})
+    with pytest.raises(ValueError, match=r"batches.meta: b'label_names' must be a list of 10"):
+        load_cifar_lt(tmp_path, imbalance_ratio=10)
+    (folder / "batches.meta").unlink()
+    for k in range(1, 6):
+        batch = folder / f"data_batch_{k}"
+        with open(batch, "rb") as f:
+            content = pickle.load(f)
+        content[b"labels"] = [label if label != 7 else 6 for label in content[b"labels"]]
+        _write_pickle(batch, content)
+    with pytest.raises(ValueError, match=r"have no image of class \[7\] \(1 of 10 classes\)"):
+        load_cifar_lt(tmp_path, imbalance_ratio=10)
