@@ -1,0 +1,214 @@
+"""The fidelity suite (benchmarks/fidelity, issue #14): its machinery, and orderings
+that sound heads must keep on features the package did not make.
+
+The orderings run the suite on two sources without a network (standardised
+pixels of digits-LT, UCI letter at IR 100), seeds 0-2, every head at its
+defaults, and compare means over the seeds with the joint classifier. The
+letter data comes from Debian's opencv-doc: ``bash benchmarks/fidelity/fetch_data.sh``
+(CI runs it).
+"""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.frozen import FrozenEstimator
+
+from benchmarks.fidelity import data, runner, sources
+from benchmarks.fidelity.models import Model, head
+from sklearn_lt import CRTClassifier, NCMClassifier, TauNormClassifier
+
+ORDERING_SOURCES = ("pixels", "letter")
+SEEDS = (0, 1, 2)
+HEADS = [name for name, model in runner.MODELS.items() if model.kind == "head"]
+
+# Orderings that fail with the heads' defaults of main at 9c333ad (the "before"
+# measurement of issue #14); head minus joint, mean over seeds 0-2. Strict: when
+# a fix makes one pass, the test fails until its entry is removed here.
+FAILING_TODAY = {
+    ("pixels", "LORT (joint)", "few"): -0.029,
+    ("letter", "LORT", "few"): -0.314,
+    ("letter", "LORT (joint)", "few"): -0.185,
+    ("letter", "NCM", "all"): -0.095,
+}
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """A fresh feature cache; the OpenCV data still found where it was."""
+    try:
+        folder = data.opencv_data_file("letter-recognition.data").parent
+        monkeypatch.setenv("SKLEARN_LT_OPENCV_DATA", str(folder))
+    except FileNotFoundError:
+        pass  # the tests that need it fail with the loader's message
+    monkeypatch.setenv("SKLEARN_LT_FIDELITY_CACHE", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        folder = data.opencv_data_file("letter-recognition.data").parent
+        monkeypatch.setenv("SKLEARN_LT_OPENCV_DATA", str(folder))
+        monkeypatch.setenv("SKLEARN_LT_FIDELITY_CACHE", str(tmp_path_factory.mktemp("fidelity")))
+        models = HEADS + ["joint"]
+        return runner.run(ORDERING_SOURCES, SEEDS, models, verbose=False)["sources"]
+
+
+def _ordering(source, model, split):
+    known = FAILING_TODAY.get((source, model, split))
+    marks = () if known is None else pytest.mark.xfail(
+        strict=True, reason=f"today's defaults: {model} - joint = {known:+.3f} on {split}"
+    )
+    return pytest.param(source, model, split, marks=marks, id=f"{source}-{model}-{split}")
+
+
+ORDERINGS = [
+    _ordering(source, model, split)
+    for source in ORDERING_SOURCES
+    for model, split in [(h, "few") for h in HEADS] + [("NCM", "all"), ("cRT", "all")]
+]
+
+
+@pytest.mark.parametrize("source, model, split", ORDERINGS)
+def test_head_beats_joint(results, source, model, split):
+    """(i) every rebalancing head beats the joint classifier on few-shot accuracy;
+    (ii) NCM and cRT beat it on all-class accuracy (means over seeds)."""
+    models = results[source]["models"]
+    assert not models[model]["errors"], models[model]["errors"]
+    mine, joint = models[model]["mean"][split], models["joint"]["mean"][split]
+    assert mine > joint, f"{model} {mine:.3f} <= joint {joint:.3f} on {split} ({source})"
+
+
+def test_every_seed_scored(results):
+    """No model failed, and every split of every seed is an accuracy."""
+    for source in ORDERING_SOURCES:
+        for name, model in results[source]["models"].items():
+            assert not model["errors"], (source, name, model["errors"])
+            assert sorted(model["per_seed"]) == [str(s) for s in SEEDS]
+            for run in model["per_seed"].values():
+                assert all(0 <= run[s] <= 1 for s in runner.SPLITS), (source, name, run)
+
+
+# ---------------------------------------------------------------- machinery
+def test_long_tailed_split():
+    y = np.repeat(np.arange(4), 60)
+    split = data.long_tailed_split(
+        np.zeros((len(y), 1)), y, n_test=10, n_val=5, imbalance_ratio=10, seed=0
+    )
+    np.testing.assert_array_equal(np.bincount(y[split.test]), [10] * 4)
+    np.testing.assert_array_equal(np.bincount(y[split.val]), [5] * 4)
+    # n_max = 45 rows left per class; the exponential profile at IR 10.
+    np.testing.assert_array_equal(split.class_counts, [45, 20, 9, 4])
+    np.testing.assert_array_equal(np.bincount(y[split.train]), [45, 20, 9, 4])
+    used = np.concatenate([split.train, split.val, split.test])
+    assert len(np.unique(used)) == len(used)  # disjoint
+    again = data.long_tailed_split(
+        np.zeros((len(y), 1)), y, n_test=10, n_val=5, imbalance_ratio=10, seed=0
+    )
+    np.testing.assert_array_equal(again.train, split.train)
+
+
+def test_hog_is_hellinger_normalised():
+    images = np.random.RandomState(0).rand(3, 20, 20)
+    features = sources.hog(images)
+    assert features.shape == (3, 2 * 2 * 16)
+    assert np.all(features >= 0)
+    np.testing.assert_allclose((features**2).sum(axis=1), 1.0)
+    # A horizontal ramp: every gradient points along +x, the first bin of each cell.
+    ramp = np.tile(np.arange(20.0), (20, 1))[None]
+    hist = sources.hog(ramp).reshape(4, 16)
+    np.testing.assert_allclose(hist[:, 0], 0.5)
+    np.testing.assert_allclose(hist[:, 1:], 0.0)
+
+
+def test_source_bunch_and_cache(cache):
+    d = sources.pixels(0)
+    for name in ("F_train", "F_val", "F_test"):
+        assert d[name].dtype == np.float32 and d[name].shape[1] == 64
+    np.testing.assert_array_equal(np.bincount(d.y_test), [50] * 10)
+    np.testing.assert_array_equal(np.bincount(d.y_val), [20] * 10)
+    np.testing.assert_array_equal(d.class_counts, np.bincount(d.y_train))
+    assert d.shot_thresholds == (28, 7)
+    files = list((cache / "features").glob("_pixel_features-0-*.npz"))
+    assert len(files) == 1
+    again = sources.pixels(0)  # read back from the cache
+    np.testing.assert_array_equal(again.F_test, d.F_test)
+    np.testing.assert_array_equal(again.joint.predict(d.F_test), d.joint.predict(d.F_test))
+    sources.pixels(1)
+    assert len(list((cache / "features").glob("_pixel_features-*.npz"))) == 2
+
+
+@pytest.mark.parametrize("factor", [0.1, 10])
+def test_scaled_source_keeps_the_joint_predictions(cache, factor):
+    d = sources.pixels(0)
+    s = sources.get_source(f"pixels*{factor:g}")(0)
+    assert s.name == f"pixels*{factor:g}"
+    np.testing.assert_allclose(s.F_train, d.F_train * factor, rtol=1e-6)
+    np.testing.assert_array_equal(s.y_train, d.y_train)
+    np.testing.assert_array_equal(
+        np.asarray(s.joint.predict(s.F_test)), d.joint.predict(d.F_test)
+    )
+
+
+def test_unknown_source():
+    with pytest.raises(KeyError, match="Unknown source 'nope'"):
+        sources.get_source("nope")
+    with pytest.raises(KeyError, match="Unknown source 'pixels\\*x'"):
+        sources.get_source("pixels*x")
+
+
+def test_missing_opencv_data_names_the_script(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKLEARN_LT_OPENCV_DATA", str(tmp_path))
+    monkeypatch.setenv("SKLEARN_LT_FIDELITY_CACHE", str(tmp_path))
+    monkeypatch.setattr(data, "DEBIAN_OPENCV_DATA", tmp_path / "absent")
+    with pytest.raises(FileNotFoundError, match="benchmarks/fidelity/fetch_data.sh"):
+        sources.letter(0)
+
+
+def test_head_builds_defaults_with_the_seed(cache):
+    d = sources.pixels(0)
+    ncm = head(NCMClassifier).make(d, 3)
+    assert ncm.get_params() == NCMClassifier().get_params()  # no random_state to set
+    crt = head(CRTClassifier).make(d, 3)
+    assert crt.get_params() == CRTClassifier(random_state=3).get_params()
+    tau = head(TauNormClassifier, base="joint").make(d, 3)
+    assert isinstance(tau.estimator, FrozenEstimator) and tau.estimator.estimator is d.joint
+    assert tau.random_state == 3 and tau.tau == TauNormClassifier().tau
+    with pytest.raises(ValueError, match="base must be None or 'joint'"):
+        head(TauNormClassifier, base="mine")
+
+
+def test_a_failing_model_is_reported_not_fatal(cache, monkeypatch):
+    def broken(d, seed):
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(runner.MODELS, "broken", Model(make=broken))
+    out = runner.run(["pixels"], [0], ["broken", "NCM"], verbose=False)
+    models = out["sources"]["pixels"]["models"]
+    assert list(models) == ["joint", "NCM", "LogReg (balanced)", "broken"]
+    assert models["broken"]["errors"] == ["RuntimeError: boom"]
+    assert models["broken"]["mean"]["all"] is None
+    assert models["NCM"]["errors"] == [] and 0 < models["NCM"]["mean"]["all"] <= 1
+    assert out["orderings"]["pixels"]["heads"]["broken"]["all_vs_joint"] is None
+
+
+def test_main_writes_json(cache, capsys):
+    out = cache / "r.json"
+    status = runner.main(["--sources", "pixels", "--seeds", "0", "1", "--models", "NCM,cRT",
+                          "--out", str(out)])
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "pixels: digits-LT" in printed and "best head" in printed
+    result = json.loads(out.read_text())
+    assert result["seeds"] == [0, 1]
+    table = result["sources"]["pixels"]["models"]
+    assert list(table) == ["joint", "NCM", "cRT", "LogReg (balanced)"]
+    ncm = table["NCM"]
+    mean = np.mean([ncm["per_seed"][s]["few"] for s in ("0", "1")])
+    assert ncm["mean"]["few"] == pytest.approx(mean)
+    ordering = result["orderings"]["pixels"]
+    assert ordering["heads"]["NCM"]["all_vs_joint"] == pytest.approx(
+        ncm["mean"]["all"] - table["joint"]["mean"]["all"]
+    )
+    assert ordering["best_head"] in ("NCM", "cRT")
