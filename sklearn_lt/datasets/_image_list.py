@@ -252,7 +252,7 @@ _PATH_PARAMS = {
 
 
 @validate_params(
-    {**_PATH_PARAMS, "list_file": [str, os.PathLike]}, prefer_skip_nested_validation=True
+    _PATH_PARAMS | {"list_file": [str, os.PathLike]}, prefer_skip_nested_validation=True
 )
 def load_split_list(
     root,
@@ -519,7 +519,7 @@ def _parse_inaturalist(file):
 
 
 @validate_params(
-    {**_PATH_PARAMS, "annotation_json": [str, os.PathLike]}, prefer_skip_nested_validation=True
+    _PATH_PARAMS | {"annotation_json": [str, os.PathLike]}, prefer_skip_nested_validation=True
 )
 def load_inaturalist(
     root,
