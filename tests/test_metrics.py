@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import balanced_accuracy_score
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from sklearn_lt import TauNormClassifier
 from sklearn_lt.metrics import (
@@ -167,10 +167,34 @@ def test_string_labels_and_dict_counts():
     np.testing.assert_array_equal(res2.splits, ["few", "many", "medium"])
 
 
-@pytest.mark.filterwarnings("ignore::sklearn_lt.metrics.UndefinedSplitWarning")
-def test_predictions_of_incomparable_type_are_wrong_not_errors():
-    res = shot_accuracy(["a", "b"], [1, 2], {"a": 500, "b": 5})
-    assert res.all == 0.0
+def test_string_labels_against_numbers_raise_as_in_scikit_learn():
+    # Issue #18.6: this returned 0.0 where scikit-learn refuses the mix.
+    with pytest.raises(ValueError, match="Mix of label input types"):
+        accuracy_score(["a", "b"], [1, 2])
+    with pytest.raises(ValueError, match="Mix of label input types.*y_pred holds numbers"):
+        shot_accuracy(["a", "b"], [1, 2], {"a": 500, "b": 5})
+    with pytest.raises(ValueError, match="Mix of label input types.*y_true holds numbers"):
+        shot_accuracy([0, 1], ["a", "b"], [500, 5])
+    with pytest.raises(ValueError, match="Mix of label input types"):
+        shot_accuracy(["a", "b"], ["a", "b"], [500, 5], classes=[0, 1])
+    with pytest.raises(ValueError, match="Mix of label input types"):
+        shot_accuracy(np.array(["a", 1], dtype=object), ["a", "a"], [500, 5], classes=["a", "b"])
+
+
+def test_classes_never_come_from_predictions():
+    # Issue #18.6: the stray prediction 9 made {1, 2, 9} match the three
+    # counts, and class 1 was reported many-shot with 500 samples.
+    with pytest.raises(ValueError, match="y_true holds 2 distinct labels: pass classes"):
+        shot_accuracy([1, 1, 2, 2], [1, 9, 2, 2], [500, 50, 5])
+    with pytest.warns(UndefinedSplitWarning, match="many-shot"):
+        res = shot_accuracy([1, 1, 2, 2], [1, 9, 2, 2], [500, 50, 5], classes=[0, 1, 2])
+    np.testing.assert_array_equal(res.class_counts, [500, 50, 5])
+    np.testing.assert_array_equal(res.splits, ["many", "medium", "few"])
+    assert np.isnan(res.many) and res.medium == 0.5 and res.few == 1.0
+    # Without classes, the counts are those of y_true's labels, whatever y_pred holds.
+    res = shot_accuracy([1, 1, 2, 2], [1, 9, 2, 2], [50, 5], warn_for=())
+    np.testing.assert_array_equal(res.classes, [1, 2])
+    assert (res.medium, res.few) == (0.5, 1.0)
 
 
 def test_classes_absent_from_y_true_are_skipped():
@@ -214,7 +238,7 @@ def test_default_classes_need_matching_counts():
     [
         (([0, 1], [0], [1, 2]), {}, "inconsistent"),
         (([], [], [1]), {}, "empty"),
-        (([0, 1], [0, 1], [1, 2]), {"classes": [0, 1, 2]}, "3 labels"),
+        (([0, 1], [0, 1], [1, 2]), {"classes": [0, 1, 2]}, "2 entries but there are 3 classes"),
         (([0, 1], [0, 1], [1, 2]), {"classes": [0, 0]}, "duplicates"),
         (([0, 3], [0, 1], [1, 2]), {"classes": [0, 1]}, r"labels \[3\]"),
         (([0, 1], [0, 1], {0: 1, 1: 2}), {"classes": [0, 1]}, "dict"),

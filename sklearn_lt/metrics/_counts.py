@@ -3,7 +3,8 @@
 Every place where class counts meet labels (shot accuracy, scorers, displays,
 samplers, the heads' priors, the tau sweep) goes through :class:`ClassCounts`,
 so that matching counts to labels, the split thresholds and their checks are
-written once.
+written once. The label helpers below (``as_labels``, ``label_kind``,
+``label_positions``) are the only place that compares labels.
 """
 
 from collections.abc import Mapping
@@ -13,14 +14,38 @@ import numpy as np
 
 from ..utils import to_numpy
 
-__all__ = ["SPLITS", "ClassCounts", "UndefinedSplitWarning", "check_thresholds"]
+__all__ = [
+    "ALL_SPLITS",
+    "SPLITS",
+    "ClassCounts",
+    "SingleClassSplitWarning",
+    "UndefinedSplitWarning",
+    "check_thresholds",
+]
 
-# The shot splits, head to tail (OLTR's many / medium / few).
+# The shot splits, head to tail (OLTR's many / medium / few) ...
 SPLITS = ("many", "medium", "few")
+# ... and the scores reported for them, with "all" (the mean over every class) last.
+ALL_SPLITS = SPLITS + ("all",)
+
+# OLTR's thresholds (ImageNet-LT, Places-LT, CIFAR-LT): many > 100, few < 20.
+DEFAULT_THRESHOLDS = {"many_threshold": 100, "few_threshold": 20}
 
 
 class UndefinedSplitWarning(UserWarning):
     """A shot split has no class to average over; its accuracy is NaN."""
+
+
+class SingleClassSplitWarning(UserWarning):
+    """A shot split's score averages over a single class: the thresholds do not fit the data.
+
+    With ImageNet-LT's thresholds (many > 100, few < 20) on a small dataset,
+    one class can make up a whole split, and a model selected on that split's
+    score is selected on one class. Thresholds placed on the data's own counts
+    (:meth:`ClassCounts.log_thirds`, or ``thresholds="log-thirds"`` in the
+    scorers) avoid it. A split with no class at all raises
+    :class:`UndefinedSplitWarning` instead.
+    """
 
 
 def check_thresholds(many_threshold, few_threshold):
@@ -35,6 +60,20 @@ def check_thresholds(many_threshold, few_threshold):
             f"few_threshold ({few_threshold}) must not exceed many_threshold "
             f"({many_threshold})."
         )
+
+
+def check_counts(counts):
+    """Numpy class counts: non-empty, 1-D, numeric, finite and non-negative."""
+    counts = to_numpy(counts)
+    if counts.ndim != 1 or counts.size == 0:
+        raise ValueError(
+            f"class_counts must be a non-empty 1-D array, got shape {counts.shape}."
+        )
+    if counts.dtype.kind not in "biuf":
+        raise ValueError(f"class_counts must be numeric, got dtype {counts.dtype}.")
+    if not np.all(np.isfinite(counts)) or np.any(counts < 0):
+        raise ValueError("class_counts must be finite and non-negative.")
+    return counts
 
 
 def as_labels(y, name="y"):
@@ -68,21 +107,23 @@ def check_same_label_kind(**arrays):
     """Raise scikit-learn's "Mix of label input types" for strings against numbers."""
     kinds = {name: label_kind(a) for name, a in arrays.items() if len(a)}
     if len(set(kinds.values())) > 1:
-        described = ", ".join(f"{name} holds {kind}s" for name, kind in kinds.items())
+        plural = {"str": "strings", "number": "numbers"}
+        described = ", ".join(f"{name} holds {plural[kind]}" for name, kind in kinds.items())
         raise ValueError(f"Mix of label input types (string and number): {described}.")
 
 
-def _check_counts(counts):
-    counts = to_numpy(counts)
-    if counts.ndim != 1 or counts.size == 0:
-        raise ValueError(
-            f"class_counts must be a non-empty 1-D array, got shape {counts.shape}."
-        )
-    if counts.dtype.kind not in "biuf":
-        raise ValueError(f"class_counts must be numeric, got dtype {counts.dtype}.")
-    if not np.all(np.isfinite(counts)) or np.any(counts < 0):
-        raise ValueError("class_counts must be finite and non-negative.")
-    return counts
+def label_positions(classes, labels):
+    """Index of each label of ``labels`` in ``classes`` (any order), -1 where absent.
+
+    Both are 1-D numpy arrays of the same kind (see :func:`check_same_label_kind`);
+    ``classes`` holds distinct labels.
+    """
+    if len(labels) == 0 or len(classes) == 0:
+        return np.full(len(labels), -1, dtype=np.int64)
+    order = np.argsort(classes, kind="stable")
+    index = np.clip(np.searchsorted(classes[order], labels), 0, len(classes) - 1)
+    found = classes[order][index] == labels
+    return np.where(found, order[index], -1).astype(np.int64)
 
 
 class ClassCounts:
@@ -92,6 +133,10 @@ class ClassCounts:
     class is *many-shot* with strictly more than ``many_threshold`` training
     samples, *few-shot* with strictly fewer than ``few_threshold``, and
     *medium-shot* otherwise (20..100 inclusive with the defaults).
+
+    The thresholds travel with the counts: every function, scorer and display
+    of the package that takes ``class_counts`` takes a ``ClassCounts`` and
+    splits the classes by its thresholds.
 
     Parameters
     ----------
@@ -112,6 +157,11 @@ class ClassCounts:
         Aligned with ``classes``.
     many_threshold, few_threshold : float
 
+    See Also
+    --------
+    sklearn_lt.metrics.shot_accuracy : Accuracy per split.
+    sklearn_lt.metrics.training_class_counts : The counts a fitted pipeline recorded.
+
     Examples
     --------
     >>> from sklearn_lt.metrics import ClassCounts
@@ -128,10 +178,13 @@ class ClassCounts:
     def __init__(self, classes, counts, *, many_threshold=100, few_threshold=20):
         check_thresholds(many_threshold, few_threshold)
         classes = as_labels(classes, "classes")
-        counts = _check_counts(counts)
+        counts = check_counts(counts)
         if len(classes) != len(counts):
+            preview = classes.tolist()[:10]
             raise ValueError(
-                f"classes has {len(classes)} labels but class_counts {len(counts)} entries."
+                f"class_counts has {len(counts)} entries but there are {len(classes)} "
+                f"classes ({preview}{'...' if len(classes) > 10 else ''}): pass one count "
+                "per class, in the order of the classes, or a dict {label: count}."
             )
         label_kind(classes)
         order = np.argsort(classes, kind="stable")
@@ -146,7 +199,14 @@ class ClassCounts:
     # ------------------------------------------------------------ builders
     @classmethod
     def from_labels(cls, y, *, classes=None, **thresholds):
-        """Counts of the labels ``y``; ``classes`` adds classes with no sample (count 0)."""
+        """Counts of the labels ``y``; ``classes`` adds classes with no sample (count 0).
+
+        Examples
+        --------
+        >>> from sklearn_lt.metrics import ClassCounts
+        >>> ClassCounts.from_labels([2, 0, 0], classes=[0, 1, 2]).as_dict()
+        {0: 2, 1: 0, 2: 1}
+        """
         y = as_labels(y)
         found, counts = np.unique(y, return_counts=True)
         result = cls(found, counts, **thresholds)
@@ -156,6 +216,9 @@ class ClassCounts:
     def coerce(cls, class_counts, classes=None, **thresholds):
         """A ``ClassCounts`` from what users pass as ``class_counts``.
 
+        The one place where the package's ``class_counts`` / ``classes`` /
+        ``many_threshold`` / ``few_threshold`` arguments become an object.
+
         Parameters
         ----------
         class_counts : ClassCounts, dict or array-like
@@ -164,8 +227,19 @@ class ClassCounts:
             ``classes``.
         classes : array-like, default=None
             The labels of an array of counts (required with one; not allowed
-            with a dict).
+            with a dict). With a ``ClassCounts``, the classes it must count
+            (see :meth:`reindex`).
+        **thresholds : float or None
+            ``many_threshold`` and ``few_threshold``; ``None`` keeps those of
+            a ``ClassCounts``, or the defaults (100 and 20).
+
+        Examples
+        --------
+        >>> from sklearn_lt.metrics import ClassCounts
+        >>> ClassCounts.coerce([5, 50], classes=["b", "a"], few_threshold=10)
+        ClassCounts({'a': 50, 'b': 5}, many_threshold=100, few_threshold=10)
         """
+        thresholds = {k: v for k, v in thresholds.items() if v is not None}
         if isinstance(class_counts, ClassCounts):
             if classes is not None:
                 class_counts = class_counts.reindex(classes, unknown="raise")
@@ -192,7 +266,9 @@ class ClassCounts:
         with samples). The standard thresholds (many: more than 100, few:
         fewer than 20) sit at these places on CIFAR-100-LT at IR 100 (counts
         500 .. 5 give 108 and 23), so this carries the convention to datasets
-        with fewer samples per class.
+        with fewer samples per class. Scaling every count by a factor scales
+        both thresholds by it (up to rounding): the training part of a
+        cross-validation fold keeps the splits of the whole training set.
 
         Examples
         --------
@@ -201,7 +277,7 @@ class ClassCounts:
         >>> cc.many_threshold, cc.few_threshold
         (108, 23)
         """
-        positive = _check_counts(counts)
+        positive = check_counts(counts)
         positive = positive[positive > 0].astype(np.float64)
         if positive.size == 0:
             raise ValueError("log-thirds thresholds need at least one class with samples.")
@@ -229,53 +305,58 @@ class ClassCounts:
         unknown : {"raise", "ignore"}, default="raise"
             ``"raise"`` names the labels without a count in a ``ValueError``.
         name : str, default="labels"
-            How the error message calls ``labels``.
+            How the error messages call ``labels``.
         """
         labels = as_labels(labels, name)
-        check_same_label_kind(classes=self.classes, **{name: labels})
-        if len(labels) == 0:
-            return np.empty(0, dtype=np.int64)
-        index = np.clip(np.searchsorted(self.classes, labels), 0, len(self.classes) - 1)
-        found = self.classes[index] == labels
-        if unknown == "raise" and not found.all():
+        check_same_label_kind(**{"the counted classes": self.classes, name: labels})
+        position = label_positions(self.classes, labels)
+        if unknown == "raise" and np.any(position < 0):
             raise ValueError(
-                f"{name} has labels {np.unique(labels[~found]).tolist()} without a class "
-                f"count (the counts are for the classes {self.classes.tolist()[:20]}"
+                f"{name} has labels {np.unique(labels[position < 0]).tolist()} without a "
+                f"class count (the counts are for the classes {self.classes.tolist()[:20]}"
                 f"{'...' if len(self.classes) > 20 else ''})."
             )
-        return np.where(found, index, -1).astype(np.int64)
+        return position
 
-    def align(self, labels, *, unknown="raise"):
+    def align(self, labels, *, unknown="raise", name="labels"):
         """The count of each label of ``labels``; ``unknown="zero"`` counts unknown ones as 0."""
-        position = self.positions(labels, unknown="raise" if unknown == "raise" else "ignore")
+        position = self.positions(
+            labels, unknown="raise" if unknown == "raise" else "ignore", name=name
+        )
         return np.where(position >= 0, self.counts[position], 0).astype(self.counts.dtype)
 
     def reindex(self, classes, *, unknown="zero"):
         """The counts of ``classes`` (in sorted order): 0 for classes without a count.
 
         ``unknown="raise"`` refuses classes without a count instead; either way
-        every class of ``self`` must be among ``classes``.
+        every class of ``self`` with training samples must be among ``classes``.
         """
         classes = as_labels(classes, "classes")
-        missing = np.setdiff1d(self.classes, classes)
-        if missing.size and np.any(self.align(missing) > 0):
+        missing = self.positions(classes, unknown="ignore", name="classes")
+        kept = np.zeros(len(self), dtype=bool)
+        kept[missing[missing >= 0]] = True
+        if np.any(~kept & (self.counts > 0)):
             raise ValueError(
-                f"The classes {missing.tolist()} have training samples but are not among "
-                f"the classes {classes.tolist()[:20]}."
+                f"The classes {self.classes[~kept & (self.counts > 0)].tolist()} have "
+                f"training samples but are not among the classes {classes.tolist()[:20]}."
             )
         return ClassCounts(
             classes,
-            self.align(classes, unknown=unknown),
+            self.align(classes, unknown=unknown, name="classes"),
             many_threshold=self.many_threshold,
             few_threshold=self.few_threshold,
         )
 
     # -------------------------------------------------------------- splits
-    def splits(self):
-        """``"many"``, ``"medium"`` or ``"few"`` for each class of :attr:`classes`."""
-        splits = np.full(self.counts.shape, "medium", dtype="<U6")
-        splits[self.counts > self.many_threshold] = "many"
-        splits[self.counts < self.few_threshold] = "few"
+    def splits(self, labels=None):
+        """``"many"``, ``"medium"`` or ``"few"`` for each class of :attr:`classes`.
+
+        ``labels`` gives the splits of those classes instead, in their order.
+        """
+        counts = self.counts if labels is None else self.align(labels)
+        splits = np.full(counts.shape, "medium", dtype="<U6")
+        splits[counts > self.many_threshold] = "many"
+        splits[counts < self.few_threshold] = "few"
         return splits
 
     @property

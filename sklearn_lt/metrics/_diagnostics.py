@@ -8,23 +8,22 @@ them; the reading implemented here is spelled out in each docstring.
 
 import numpy as np
 
-from ..utils import to_numpy
-from ._shot import _as_labels, _equal
+from ..utils import to_numpy, two_class_rows
+from ._counts import as_labels, check_same_label_kind, label_positions
 
 __all__ = ["logits_magnitude", "regularized_std", "weight_norms"]
 
 
 def _logits_by_class(logits, y, classes):
-    """Validated float64 logits (n, C), labels and the column label of each class."""
+    """Validated float64 logits (n, C) and the column of each sample's class (-1: none)."""
     logits = np.asarray(to_numpy(logits), dtype=np.float64)
     if logits.ndim == 1:
         # scikit-learn's binary decision_function: one score s, the logit of
-        # classes[1] minus that of classes[0]; the rows (-s/2, s/2) have the
-        # same softmax.
-        logits = np.stack([-logits / 2, logits / 2], axis=1)
+        # classes[1] minus that of classes[0].
+        logits = two_class_rows(logits, axis=1)
     if logits.ndim != 2:
         raise ValueError(f"logits must be 2-D (n_samples, n_classes), got shape {logits.shape}.")
-    y = _as_labels(y, "y")
+    y = as_labels(y, "y")
     if len(y) != len(logits):
         raise ValueError(
             "Found input variables with inconsistent numbers of samples: "
@@ -39,20 +38,30 @@ def _logits_by_class(logits, y, classes):
                 "estimator's classes_)."
             )
     else:
-        classes = _as_labels(classes, "classes")
+        classes = as_labels(classes, "classes")
         if len(classes) != logits.shape[1]:
             raise ValueError(
                 f"classes has {len(classes)} labels but logits have {logits.shape[1]} columns."
             )
-    # member[i, j]: sample i belongs to the class of column j.
-    member = np.stack([_equal(y, c) for c in classes], axis=1) if len(classes) else None
-    return logits, member
+        if len(np.unique(classes)) != len(classes):
+            raise ValueError("classes must not contain duplicates.")
+        check_same_label_kind(y=y, classes=classes)
+    column = label_positions(classes, y)
+    if len(y) and np.all(column < 0):
+        raise ValueError(
+            f"No label of y is among classes {classes.tolist()[:20]}: pass the label of "
+            "each logits column (e.g. the estimator's classes_)."
+        )
+    return logits, column
 
 
-def _positive_negative_means(logits, member):
-    n_pos = member.sum(axis=0)
-    n_neg = len(member) - n_pos
-    sum_pos = (logits * member).sum(axis=0)
+def _positive_negative_means(logits, column):
+    """Per column j: mean of z_j over class j's samples, over the others, and their count."""
+    rows = np.flatnonzero(column >= 0)
+    n_classes = logits.shape[1]
+    n_pos = np.bincount(column[rows], minlength=n_classes)
+    n_neg = len(logits) - n_pos
+    sum_pos = np.bincount(column[rows], weights=logits[rows, column[rows]], minlength=n_classes)
     sum_neg = logits.sum(axis=0) - sum_pos
     with np.errstate(invalid="ignore", divide="ignore"):
         return sum_pos / n_pos, sum_neg / n_neg, n_pos
@@ -100,8 +109,8 @@ def logits_magnitude(logits, y, *, classes=None):
     >>> logits_magnitude(logits, [0, 0, 1, 1])
     array([1.5, 2.5])
     """
-    logits, member = _logits_by_class(logits, y, classes)
-    pos, neg, _ = _positive_negative_means(logits, member)
+    logits, column = _logits_by_class(logits, y, classes)
+    pos, neg, _ = _positive_negative_means(logits, column)
     return pos - neg
 
 
@@ -141,9 +150,11 @@ def regularized_std(logits, y, *, classes=None, ddof=0):
     >>> regularized_std(logits, [0, 0, 1, 1])
     array([0.66666667, 0.4       ])
     """
-    logits, member = _logits_by_class(logits, y, classes)
-    pos, neg, n_pos = _positive_negative_means(logits, member)
-    squares = (((logits - pos) ** 2) * member).sum(axis=0)
+    logits, column = _logits_by_class(logits, y, classes)
+    pos, neg, n_pos = _positive_negative_means(logits, column)
+    rows = np.flatnonzero(column >= 0)
+    deviations = logits[rows, column[rows]] - pos[column[rows]]
+    squares = np.bincount(column[rows], weights=deviations**2, minlength=logits.shape[1])
     with np.errstate(invalid="ignore", divide="ignore"):
         std = np.sqrt(squares / (n_pos - ddof))
         std[n_pos <= ddof] = np.nan

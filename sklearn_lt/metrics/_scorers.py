@@ -7,10 +7,22 @@ records ``class_counts_`` (the package's samplers record the counts they were
 given; its heads record the counts they were fitted on).
 """
 
+import warnings
+from collections.abc import Mapping
+
 import numpy as np
 
 from ..utils import to_numpy
-from ._shot import SPLITS, _as_labels, _check_thresholds, _counts_and_classes, shot_accuracy
+from ._counts import (
+    ALL_SPLITS,
+    DEFAULT_THRESHOLDS,
+    ClassCounts,
+    SingleClassSplitWarning,
+    as_labels,
+    check_counts,
+    check_thresholds,
+)
+from ._shot import shot_accuracy
 
 __all__ = ["training_class_counts", "make_shot_scorer", "shot_scorers"]
 
@@ -103,55 +115,114 @@ def training_class_counts(estimator):
 
 
 class _ShotScorer:
-    """Callable ``scorer(estimator, X, y) -> float``: the accuracy of one shot split."""
+    """Callable ``scorer(estimator, X, y) -> float``: the accuracy of one shot split.
 
-    def __init__(self, split, many_threshold, few_threshold, class_counts):
+    ``class_counts`` is None (read from the fitted estimator), a
+    ``ClassCounts``, or an array aligned with the estimator's ``classes_``;
+    ``thresholds`` is ``(many, few)`` or ``"log-thirds"`` (placed on the
+    training counts at every call).
+    """
+
+    def __init__(self, split, class_counts, thresholds):
         self.split = split
-        self.many_threshold = many_threshold
-        self.few_threshold = few_threshold
         self.class_counts = class_counts
+        self.thresholds = thresholds
 
-    def _counts(self, estimator):
-        if self.class_counts is None:
-            return training_class_counts(estimator)
-        classes = None if isinstance(self.class_counts, dict) else estimator.classes_
-        return _counts_and_classes(self.class_counts, classes, None, None)
+    def training_counts(self, estimator):
+        """The ``ClassCounts`` (thresholds included) this scorer splits classes by."""
+        counts = self.class_counts
+        if counts is None:
+            counts = ClassCounts(*training_class_counts(estimator))
+        elif not isinstance(counts, ClassCounts):
+            classes = to_numpy(getattr(estimator, "classes_", []))
+            if len(classes) != len(counts):
+                raise ValueError(
+                    f"The estimator's classes_ has {len(classes)} labels but class_counts "
+                    f"{len(counts)} entries: an array of class_counts is aligned with the "
+                    "fitted estimator's classes_; or pass a dict {label: count}."
+                )
+            counts = ClassCounts(classes, counts)
+        if self.thresholds == "log-thirds":
+            return ClassCounts.log_thirds(counts.classes, counts.counts)
+        many, few = self.thresholds
+        return counts.with_thresholds(many_threshold=many, few_threshold=few)
 
     def __call__(self, estimator, X, y_true, **kwargs):
-        classes, counts = self._counts(estimator)
-        y_true = _as_labels(y_true, "y_true")
+        counts = self.training_counts(estimator)
+        y_true = as_labels(y_true, "y_true")
+        fitted = getattr(estimator, "classes_", None)
+        if self.class_counts is not None and fitted is not None:
+            forgotten = counts.positions(to_numpy(fitted), unknown="ignore", name="classes_") < 0
+            if forgotten.any():
+                # The model was trained on these classes: their count is not zero.
+                raise ValueError(
+                    f"class_counts has no count for the classes "
+                    f"{to_numpy(fitted)[forgotten].tolist()} that the estimator was fitted "
+                    "on; give the training count of every class."
+                )
         # A class of the validation fold never seen in training has 0 samples.
-        unseen = np.setdiff1d(y_true, classes)
-        forgotten = np.intersect1d(unseen, np.asarray(getattr(estimator, "classes_", [])))
-        if self.class_counts is not None and forgotten.size:
-            # The model was trained on these classes: their count is not zero.
-            raise ValueError(
-                f"class_counts has no count for the classes {forgotten.tolist()} that the "
-                "estimator was fitted on; give the training count of every class."
-            )
-        if unseen.size:
-            classes = np.concatenate([classes, unseen])
-            counts = np.concatenate([counts, np.zeros(unseen.size, dtype=counts.dtype)])
-        result = shot_accuracy(
-            y_true,
-            estimator.predict(X),
-            counts,
-            classes=classes,
-            many_threshold=self.many_threshold,
-            few_threshold=self.few_threshold,
-            warn_for=(self.split,),
-        )
+        if np.any(counts.positions(y_true, unknown="ignore", name="y_true") < 0):
+            counts = counts.reindex(np.union1d(counts.classes, y_true))
+        result = shot_accuracy(y_true, estimator.predict(X), counts, warn_for=(self.split,))
+        if self.split != "all":
+            self._warn_single_class(result, counts)
         return result[self.split]
 
-    def __repr__(self):
-        return (
-            f"make_shot_scorer(split={self.split!r}, many_threshold={self.many_threshold}, "
-            f"few_threshold={self.few_threshold}"
-            + (")" if self.class_counts is None else ", class_counts=...)")
+    def _warn_single_class(self, result, counts):
+        members = np.flatnonzero((result.splits == self.split) & (result.support > 0))
+        if len(members) != 1:
+            return  # several classes, or none (UndefinedSplitWarning said so)
+        hint = (
+            "this dataset has too few classes for such a split"
+            if self.thresholds == "log-thirds"
+            else "use thresholds that fit the data, e.g. thresholds='log-thirds' in "
+            "make_shot_scorer / shot_scorers, or a ClassCounts.log_thirds as class_counts"
+        )
+        warnings.warn(
+            f"The {self.split!r} score is the accuracy of one class "
+            f"({result.classes[members[0]].tolist()!r}): under the thresholds "
+            f"{counts.describe_thresholds()}, it is the only {self.split}-shot class; "
+            f"{hint}.",
+            SingleClassSplitWarning,
+            stacklevel=2,
         )
 
+    def __repr__(self):
+        if isinstance(self.class_counts, ClassCounts) and self.thresholds != "log-thirds":
+            return f"make_shot_scorer(split={self.split!r}, class_counts={self.class_counts!r})"
+        if self.thresholds == "log-thirds":
+            thresholds = "thresholds='log-thirds'"
+        else:
+            thresholds = "many_threshold={:g}, few_threshold={:g}".format(*self.thresholds)
+        counts = "" if self.class_counts is None else f", class_counts={self.class_counts!r}"
+        return f"make_shot_scorer(split={self.split!r}, {thresholds}{counts})"
 
-def make_shot_scorer(split="all", *, many_threshold=100, few_threshold=20, class_counts=None):
+
+def _scorer_counts_and_thresholds(class_counts, many_threshold, few_threshold, thresholds):
+    """``(class_counts, thresholds)`` of a :class:`_ShotScorer`, validated once."""
+    given = {"many_threshold": many_threshold, "few_threshold": few_threshold}
+    if thresholds is not None:
+        if thresholds != "log-thirds":
+            raise ValueError(f"thresholds must be None or 'log-thirds', got {thresholds!r}.")
+        if many_threshold is not None or few_threshold is not None:
+            raise ValueError(
+                "Pass either thresholds='log-thirds' or many_threshold/few_threshold, not both."
+            )
+    if isinstance(class_counts, (ClassCounts, Mapping)):
+        class_counts = ClassCounts.coerce(class_counts, **given)
+        return class_counts, thresholds or class_counts.thresholds
+    if class_counts is not None:
+        class_counts = check_counts(class_counts)
+    if thresholds is not None:
+        return class_counts, thresholds
+    many, few = (DEFAULT_THRESHOLDS[k] if v is None else v for k, v in given.items())
+    check_thresholds(many, few)
+    return class_counts, (many, few)
+
+
+def make_shot_scorer(
+    split="all", *, many_threshold=None, few_threshold=None, thresholds=None, class_counts=None
+):
     """A scorer of the accuracy of one shot split, for model selection.
 
     The scorer ``scorer(estimator, X, y)`` predicts ``X`` and returns
@@ -166,23 +237,37 @@ def make_shot_scorer(split="all", *, many_threshold=100, few_threshold=20, class
     :mod:`sklearn_lt.sampling`. A validation class the model never saw counts
     as 0 training samples (few-shot).
 
+    A split whose score averages over a single class gets a
+    :class:`SingleClassSplitWarning` that names the thresholds used (one with
+    no class gets an :class:`UndefinedSplitWarning` and a NaN score): the
+    ImageNet-LT thresholds do not fit small datasets. ``thresholds="log-thirds"``
+    places them on each fold's own training counts
+    (:meth:`ClassCounts.log_thirds`); these scale with the counts, so a class
+    keeps its split from fold to fold.
+
     Parameters
     ----------
-    split : {"all", "many", "medium", "few"}, default="all"
+    split : {"many", "medium", "few", "all"}, default="all"
         ``"all"`` is the mean per-class (balanced) accuracy.
-    many_threshold : float >= 0, default=100
-    few_threshold : float >= 0, default=20
-        As in :func:`shot_splits`.
-    class_counts : dict or array-like, default=None
-        Fixed training counts: a dict ``{label: count}``, or an array aligned
-        with the fitted estimator's ``classes_``. Use it to split classes by
-        the counts of the whole training set, or after a resampler that does
-        not record its input counts.
+    many_threshold : float >= 0, default=None
+    few_threshold : float >= 0, default=None
+        As in :func:`shot_splits`: ``None`` means 100 and 20, or the
+        thresholds of a :class:`ClassCounts` given as ``class_counts``.
+    thresholds : {"log-thirds"}, default=None
+        ``"log-thirds"`` computes the thresholds from the training counts at
+        every call, instead of ``many_threshold`` and ``few_threshold``.
+    class_counts : ClassCounts, dict or array-like, default=None
+        Fixed training counts: a :class:`ClassCounts` (with its thresholds),
+        a dict ``{label: count}``, or an array aligned with the fitted
+        estimator's ``classes_``. Use it to split classes by the counts of
+        the whole training set, or after a resampler that does not record its
+        input counts.
 
     Returns
     -------
     scorer : callable
-        ``scorer(estimator, X, y) -> float``; greater is better.
+        ``scorer(estimator, X, y) -> float``; greater is better. Its repr
+        shows the thresholds.
 
     See Also
     --------
@@ -195,30 +280,34 @@ def make_shot_scorer(split="all", *, many_threshold=100, few_threshold=20, class
     >>> from sklearn_lt import TauNormClassifier
     >>> from sklearn_lt.metrics import make_shot_scorer
     >>> rng = np.random.RandomState(0)
-    >>> y = np.repeat([0, 1, 2], [150, 60, 12])
-    >>> X = rng.normal(size=(len(y), 3)) + 3 * np.eye(3)[y]
+    >>> y = np.repeat(np.arange(6), [150, 100, 60, 40, 12, 8])
+    >>> X = rng.normal(size=(len(y), 6)) + 3 * np.eye(6)[y]
     >>> scorer = make_shot_scorer("few", many_threshold=80, few_threshold=15)
+    >>> scorer
+    make_shot_scorer(split='few', many_threshold=80, few_threshold=15)
     >>> cross_val_score(TauNormClassifier(random_state=0), X, y, scoring=scorer).shape
     (5,)
     """
-    if split not in ("all",) + SPLITS:
-        raise ValueError(f"split must be one of 'all', 'many', 'medium', 'few'; got {split!r}.")
-    _check_thresholds(many_threshold, few_threshold)
-    return _ShotScorer(split, many_threshold, few_threshold, class_counts)
+    if split not in ALL_SPLITS:
+        raise ValueError(f"split must be one of {list(ALL_SPLITS)}; got {split!r}.")
+    class_counts, thresholds = _scorer_counts_and_thresholds(
+        class_counts, many_threshold, few_threshold, thresholds
+    )
+    return _ShotScorer(split, class_counts, thresholds)
 
 
-def shot_scorers(*, many_threshold=100, few_threshold=20, class_counts=None):
+def shot_scorers(*, many_threshold=None, few_threshold=None, thresholds=None, class_counts=None):
     """The scorers of all four splits, as a dict for multi-metric model selection.
 
     Parameters
     ----------
-    many_threshold, few_threshold, class_counts
+    many_threshold, few_threshold, thresholds, class_counts
         As in :func:`make_shot_scorer`.
 
     Returns
     -------
     scorers : dict
-        ``{"all": ..., "many": ..., "medium": ..., "few": ...}``.
+        ``{"many": ..., "medium": ..., "few": ..., "all": ...}``.
 
     Examples
     --------
@@ -226,16 +315,11 @@ def shot_scorers(*, many_threshold=100, few_threshold=20, class_counts=None):
     >>> from sklearn_lt import TauNormClassifier
     >>> from sklearn_lt.metrics import shot_scorers
     >>> search = GridSearchCV(TauNormClassifier(), {"tau": [0.0, 1.0]},
-    ...                       scoring=shot_scorers(), refit="few")
-    >>> sorted(search.scoring)
-    ['all', 'few', 'many', 'medium']
+    ...                       scoring=shot_scorers(thresholds="log-thirds"), refit="few")
+    >>> search.scoring["few"]
+    make_shot_scorer(split='few', thresholds='log-thirds')
     """
-    return {
-        split: make_shot_scorer(
-            split,
-            many_threshold=many_threshold,
-            few_threshold=few_threshold,
-            class_counts=class_counts,
-        )
-        for split in ("all",) + SPLITS
-    }
+    class_counts, thresholds = _scorer_counts_and_thresholds(
+        class_counts, many_threshold, few_threshold, thresholds
+    )
+    return {split: _ShotScorer(split, class_counts, thresholds) for split in ALL_SPLITS}

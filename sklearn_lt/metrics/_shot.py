@@ -8,49 +8,28 @@ accuracies of its classes.
 """
 
 import warnings
-from numbers import Real
+from collections.abc import Mapping
 
 import numpy as np
 from sklearn.utils import Bunch
 
-from ..utils import to_numpy
+from ._counts import (
+    SPLITS,
+    ClassCounts,
+    UndefinedSplitWarning,
+    as_labels,
+    check_counts,
+    check_same_label_kind,
+    check_thresholds,
+)
 
 __all__ = ["SPLITS", "UndefinedSplitWarning", "shot_splits", "shot_accuracy"]
 
-SPLITS = ("many", "medium", "few")
+# The names heads/_tau_cv.py imports from here, until it imports them from _counts.
+_check_thresholds = check_thresholds
 
 
-class UndefinedSplitWarning(UserWarning):
-    """A shot split has no class to average over; its accuracy is NaN."""
-
-
-def _check_thresholds(many_threshold, few_threshold):
-    for name, value in (("many_threshold", many_threshold), ("few_threshold", few_threshold)):
-        if not isinstance(value, Real) or isinstance(value, bool) or not np.isfinite(value):
-            raise TypeError(f"{name} must be a finite real number, got {value!r}.")
-        if value < 0:
-            raise ValueError(f"{name} must be non-negative, got {value}.")
-    if few_threshold > many_threshold:
-        raise ValueError(
-            f"few_threshold ({few_threshold}) must not exceed many_threshold "
-            f"({many_threshold})."
-        )
-
-
-def _check_class_counts(class_counts):
-    counts = to_numpy(class_counts)
-    if counts.ndim != 1 or counts.size == 0:
-        raise ValueError(
-            f"class_counts must be a non-empty 1-D array, got shape {counts.shape}."
-        )
-    if counts.dtype.kind not in "biuf":
-        raise ValueError(f"class_counts must be numeric, got dtype {counts.dtype}.")
-    if not np.all(np.isfinite(counts)) or np.any(counts < 0):
-        raise ValueError("class_counts must be finite and non-negative.")
-    return counts
-
-
-def shot_splits(class_counts, *, many_threshold=100, few_threshold=20):
+def shot_splits(class_counts, *, many_threshold=None, few_threshold=None):
     """Split classes into many-, medium- and few-shot by their training counts.
 
     OLTR's definition (Liu et al. 2019): ``"many"`` when the count is strictly
@@ -60,17 +39,22 @@ def shot_splits(class_counts, *, many_threshold=100, few_threshold=20):
 
     Parameters
     ----------
-    class_counts : array-like or torch.Tensor of shape (n_classes,)
-        Training samples per class (counted before any resampling).
-    many_threshold : float >= 0, default=100
-    few_threshold : float >= 0, default=20
-        Must not exceed ``many_threshold``. Small datasets need smaller
-        thresholds than the ImageNet-LT defaults.
+    class_counts : array-like, torch.Tensor, dict or ClassCounts
+        Training samples per class (counted before any resampling): an array
+        of shape (n_classes,), a dict ``{label: count}`` or a
+        :class:`ClassCounts`.
+    many_threshold : float >= 0, default=None
+    few_threshold : float >= 0, default=None
+        Must not exceed ``many_threshold``. ``None`` means 100 and 20 (OLTR's),
+        or the thresholds of a :class:`ClassCounts`. Small datasets need
+        smaller thresholds than the ImageNet-LT defaults (see
+        :meth:`ClassCounts.log_thirds`).
 
     Returns
     -------
     splits : ndarray of str of shape (n_classes,)
-        ``"many"``, ``"medium"`` or ``"few"`` for each class.
+        ``"many"``, ``"medium"`` or ``"few"`` for each class (in the order of
+        the array, or of the sorted labels of a dict or ``ClassCounts``).
 
     Examples
     --------
@@ -78,80 +62,41 @@ def shot_splits(class_counts, *, many_threshold=100, few_threshold=20):
     >>> shot_splits([500, 101, 100, 20, 19, 0])
     array(['many', 'many', 'medium', 'medium', 'few', 'few'], dtype='<U6')
     """
-    _check_thresholds(many_threshold, few_threshold)
-    counts = _check_class_counts(class_counts)
-    splits = np.full(counts.shape, "medium", dtype="<U6")
-    splits[counts > many_threshold] = "many"
-    splits[counts < few_threshold] = "few"
-    return splits
+    if not isinstance(class_counts, (ClassCounts, Mapping)):
+        class_counts = check_counts(class_counts)
+        classes = np.arange(len(class_counts))
+    else:
+        classes = None
+    return ClassCounts.coerce(
+        class_counts, classes, many_threshold=many_threshold, few_threshold=few_threshold
+    ).splits()
 
 
-def _as_labels(y, name):
-    """1-D numpy labels from a list, numpy array or tensor (any device)."""
-    y = to_numpy(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y.ravel()
-    if y.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got an array of shape {y.shape}.")
-    return y
+def shot_counts(class_counts, classes=None, y_true=None, **thresholds):
+    """The :class:`ClassCounts` of ``shot_accuracy``'s arguments.
 
-
-def _counts_and_classes(class_counts, classes, y_true, y_pred):
-    """Resolve ``(classes, counts)`` from a dict or an array aligned with ``classes``."""
-    if isinstance(class_counts, dict):
-        if classes is not None:
-            raise ValueError("Pass classes only with an array of class_counts, not a dict.")
-        classes = np.asarray(sorted(class_counts))
-        counts = np.asarray([to_numpy(class_counts[c]) for c in classes.tolist()])
-        return classes, _check_class_counts(counts)
-    counts = _check_class_counts(class_counts)
-    if classes is None:
-        classes = np.unique(np.concatenate([y_true, y_pred]))
+    An array of counts without ``classes`` counts the sorted distinct labels
+    of ``y_true``, which must be as many as the counts. Classes never come
+    from predictions: a stray predicted label would shift every count.
+    """
+    if classes is None and not isinstance(class_counts, (ClassCounts, Mapping)):
+        counts = check_counts(class_counts)
+        classes = np.unique(y_true)
         if len(classes) != len(counts):
             raise ValueError(
-                f"class_counts has {len(counts)} entries but y_true and y_pred hold "
-                f"{len(classes)} distinct labels: pass classes (the labels the "
-                "counts refer to, e.g. the estimator's classes_) or a dict "
-                "{label: count}."
+                f"class_counts has {len(counts)} entries but y_true holds "
+                f"{len(classes)} distinct labels: pass classes (the labels the counts "
+                "refer to, e.g. the estimator's classes_) or a dict {label: count}."
             )
-        return classes, counts
-    classes = _as_labels(classes, "classes")
-    if len(classes) != len(counts):
-        raise ValueError(
-            f"classes has {len(classes)} labels but class_counts {len(counts)} entries."
-        )
-    if len(np.unique(classes)) != len(classes):
-        raise ValueError("classes must not contain duplicates.")
-    return classes, counts
+    return ClassCounts.coerce(class_counts, classes, **thresholds)
 
 
-def _equal(a, b):
-    """Elementwise ``a == b`` that is all False for labels of incomparable kinds."""
-    if (a.dtype.kind in "USO") != (b.dtype.kind in "USO"):
-        return np.asarray(a, dtype=object) == np.asarray(b, dtype=object)
-    return a == b
-
-
-def per_class_accuracy(y_true, y_pred, classes):
-    """Accuracy (recall) of each class of ``classes``; NaN where it has no sample.
-
-    ``y_true`` and ``y_pred`` are 1-D numpy arrays of the same length; every
-    label of ``y_true`` must be in ``classes``.
-    """
-    order = np.argsort(classes, kind="stable")
-    position = np.searchsorted(classes[order], y_true)
-    position = np.clip(position, 0, len(classes) - 1)
-    index = order[position]
-    unknown = ~_equal(classes[index], y_true)
-    if unknown.any():
-        raise ValueError(
-            f"y_true has labels {np.unique(y_true[unknown]).tolist()} without a class "
-            "count: add them to class_counts (and classes)."
-        )
-    correct = _equal(y_pred, y_true)
-    n_classes = len(classes)
-    support = np.bincount(index, minlength=n_classes)
-    hits = np.bincount(index, weights=correct, minlength=n_classes)
+def _per_class_accuracy(y_true, y_pred, counts):
+    """Accuracy (recall) and support of each class of ``counts``; NaN where no sample."""
+    index = counts.positions(y_true, name="y_true")
+    correct = y_pred == y_true
+    support = np.bincount(index, minlength=len(counts))
+    hits = np.bincount(index, weights=correct, minlength=len(counts))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(support > 0, hits / np.maximum(support, 1), np.nan), support
 
@@ -162,8 +107,8 @@ def shot_accuracy(
     class_counts,
     *,
     classes=None,
-    many_threshold=100,
-    few_threshold=20,
+    many_threshold=None,
+    few_threshold=None,
     warn_for=SPLITS,
 ):
     """Top-1 accuracy per many/medium/few-shot split and overall (OLTR's ``shot_acc``).
@@ -176,7 +121,8 @@ def shot_accuracy(
     ``y_true`` gets NaN and an :class:`UndefinedSplitWarning`.
 
     Works on numpy arrays, lists and torch tensors on any device, in any mix,
-    and with string labels.
+    and with string labels (string labels against numbers raise, as in
+    scikit-learn).
 
     Parameters
     ----------
@@ -184,19 +130,22 @@ def shot_accuracy(
         True labels.
     y_pred : array-like or torch.Tensor of shape (n_samples,)
         Predicted labels. A label without a class count is simply wrong.
-    class_counts : array-like, torch.Tensor or dict
+    class_counts : array-like, torch.Tensor, dict or ClassCounts
         Training samples per class, counted *before* any resampling: an array
-        aligned with ``classes``, or a dict ``{label: count}``.
+        aligned with ``classes``, a dict ``{label: count}``, or a
+        :class:`ClassCounts` (which carries its split thresholds).
     classes : array-like of shape (n_classes,), default=None
         The labels ``class_counts`` refers to (e.g. an estimator's
-        ``classes_``). ``None`` takes the sorted unique labels of ``y_true``
-        and ``y_pred`` together, which must then be as many as the counts;
-        pass ``classes`` whenever a training class may be missing from both.
-        Not allowed with a dict.
-    many_threshold : float >= 0, default=100
-        Classes with strictly more training samples are many-shot.
-    few_threshold : float >= 0, default=20
-        Classes with strictly fewer training samples are few-shot.
+        ``classes_``). ``None`` takes the sorted distinct labels of
+        ``y_true`` (never those of ``y_pred``), which must then be as many as
+        the counts; pass ``classes`` whenever a training class may be missing
+        from ``y_true``. Not allowed with a dict.
+    many_threshold : float >= 0, default=None
+        Classes with strictly more training samples are many-shot. ``None``
+        means 100, or the threshold of a :class:`ClassCounts`.
+    few_threshold : float >= 0, default=None
+        Classes with strictly fewer training samples are few-shot. ``None``
+        means 20, or the threshold of a :class:`ClassCounts`.
     warn_for : tuple of str, default=("many", "medium", "few")
         The splits that warn when undefined (as in scikit-learn's
         ``precision_recall_fscore_support``); the others are NaN silently.
@@ -214,11 +163,14 @@ def shot_accuracy(
           of each class in ``y_true``;
         - ``splits`` (ndarray of str of shape (n_classes,)): the split of each
           class (see :func:`shot_splits`);
-        - ``classes`` and ``class_counts`` (ndarray of shape (n_classes,)).
+        - ``classes`` and ``class_counts`` (ndarray of shape (n_classes,)), in
+          the order of ``classes`` (sorted when it is not given);
+        - ``thresholds`` (tuple): the ``(many_threshold, few_threshold)`` used.
 
     See Also
     --------
     shot_splits : The split of each class.
+    ClassCounts : Counts and thresholds in one object.
     make_shot_scorer : A scorer for ``GridSearchCV`` / ``cross_validate``.
 
     Examples
@@ -232,9 +184,8 @@ def shot_accuracy(
     >>> res.splits
     array(['many', 'medium', 'few'], dtype='<U6')
     """
-    _check_thresholds(many_threshold, few_threshold)
-    y_true = _as_labels(y_true, "y_true")
-    y_pred = _as_labels(y_pred, "y_pred")
+    y_true = as_labels(y_true, "y_true")
+    y_pred = as_labels(y_pred, "y_pred")
     if len(y_true) != len(y_pred):
         raise ValueError(
             "Found input variables with inconsistent numbers of samples: "
@@ -242,16 +193,23 @@ def shot_accuracy(
         )
     if len(y_true) == 0:
         raise ValueError("y_true is empty.")
-    classes, counts = _counts_and_classes(class_counts, classes, y_true, y_pred)
-    splits = shot_splits(counts, many_threshold=many_threshold, few_threshold=few_threshold)
-    per_class, support = per_class_accuracy(y_true, y_pred, classes)
+    check_same_label_kind(y_true=y_true, y_pred=y_pred)
+    counts = shot_counts(
+        class_counts, classes, y_true, many_threshold=many_threshold, few_threshold=few_threshold
+    )
+    per_class, support = _per_class_accuracy(y_true, y_pred, counts)
+    splits = counts.splits()
+    if classes is not None:  # report in the caller's order of the classes
+        order = counts.positions(classes, name="classes")
+        per_class, support, splits = per_class[order], support[order], splits[order]
     present = support > 0
     result = Bunch(
         per_class=per_class,
         support=support,
         splits=splits,
-        classes=classes,
-        class_counts=counts,
+        classes=counts.classes if classes is None else counts.classes[order],
+        class_counts=counts.counts if classes is None else counts.counts[order],
+        thresholds=counts.thresholds,
         all=float(per_class[present].mean()),
     )
     for split in SPLITS:
@@ -262,10 +220,10 @@ def shot_accuracy(
         result[split] = float("nan")
         if split in warn_for:
             warnings.warn(
-                f"No class of y_true is {split}-shot (thresholds: many > "
-                f"{many_threshold}, few < {few_threshold} training samples): its "
+                f"No class of y_true is {split}-shot ({counts.describe_thresholds()}): its "
                 "accuracy is undefined and set to NaN. Smaller datasets need smaller "
-                "thresholds.",
+                "thresholds, e.g. at the log-space thirds of the counts "
+                "(ClassCounts.log_thirds).",
                 UndefinedSplitWarning,
                 stacklevel=2,
             )

@@ -9,11 +9,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..metrics import shot_splits, training_class_counts
-from ..metrics._shot import SPLITS, _as_labels, _check_class_counts, _check_thresholds
+from ..metrics import ClassCounts, training_class_counts
+from ..metrics._counts import ALL_SPLITS, check_counts
 from ..utils import to_numpy
-
-ALL_SPLITS = SPLITS + ("all",)
 
 # One colour per split in every figure; "all" is the black overall line.
 SPLIT_STYLES = {
@@ -128,27 +126,38 @@ def _classes_of(estimators):
     return classes
 
 
-def _counts_for(classes, class_counts):
-    """Counts aligned with ``classes`` from a dict ``{label: count}`` or an aligned array."""
-    if isinstance(class_counts, Mapping):
-        missing = [c for c in classes.tolist() if c not in class_counts]
-        if missing:
-            raise ValueError(f"class_counts has no count for the classes {missing}.")
-        counts = np.asarray([to_numpy(class_counts[c]) for c in classes.tolist()])
-    else:
-        counts = to_numpy(class_counts)
-        if counts.ndim == 1 and len(counts) != len(classes):
-            raise ValueError(
-                f"class_counts has {len(counts)} entries but there are {len(classes)} "
-                f"classes ({classes.tolist()[:10]}{'...' if len(classes) > 10 else ''}): "
-                "pass one count per class, in the order of the classes, or a dict "
-                "{label: count}."
-            )
-    return _check_class_counts(counts)
+def labels_of(class_counts, otherwise=None):
+    """The sorted labels counted by a ``ClassCounts`` or dict.
+
+    For an array of counts: ``otherwise``, or ``0 .. n - 1`` when it is None.
+    """
+    if isinstance(class_counts, (ClassCounts, Mapping)):
+        return ClassCounts.coerce(class_counts).classes
+    return np.arange(len(check_counts(class_counts))) if otherwise is None else otherwise
 
 
-def _resolve_estimator_counts(estimators, class_counts):
-    """``(classes, counts)`` for fitted estimators, read from them when not given.
+def class_counts_for(classes, class_counts, many_threshold=None, few_threshold=None):
+    """The :class:`~sklearn_lt.metrics.ClassCounts` of ``classes`` from a user's ``class_counts``.
+
+    ``class_counts`` is a ``ClassCounts`` or a dict (which must count every
+    class of ``classes``; other labels are left out of the figure), or an
+    array aligned with ``classes``. ``None`` thresholds keep those of a
+    ``ClassCounts``, or the defaults.
+    """
+    thresholds = {"many_threshold": many_threshold, "few_threshold": few_threshold}
+    if not isinstance(class_counts, (ClassCounts, Mapping)):
+        return ClassCounts.coerce(class_counts, classes, **thresholds)
+    counts = ClassCounts.coerce(class_counts, **thresholds)
+    return ClassCounts(
+        classes,
+        counts.align(classes, name="classes"),
+        many_threshold=counts.many_threshold,
+        few_threshold=counts.few_threshold,
+    )
+
+
+def _resolve_estimator_counts(estimators, class_counts, many_threshold=None, few_threshold=None):
+    """``(classes, counts)``: the estimators' ``classes_`` and their ``ClassCounts``.
 
     ``class_counts=None`` takes the counts recorded by the estimators (see
     :func:`sklearn_lt.metrics.training_class_counts`: before any resampling);
@@ -156,14 +165,14 @@ def _resolve_estimator_counts(estimators, class_counts):
     """
     classes = _classes_of(estimators)
     if class_counts is not None:
-        return classes, _counts_for(classes, class_counts)
+        return classes, class_counts_for(classes, class_counts, many_threshold, few_threshold)
     found = {}
     for name, estimator in estimators.items():
         try:
-            own_classes, own_counts = training_class_counts(estimator)
+            recorded = ClassCounts(*training_class_counts(estimator))
         except ValueError:
             continue
-        found[name] = _counts_for(classes, dict(zip(own_classes.tolist(), own_counts)))
+        found[name] = class_counts_for(classes, recorded, many_threshold, few_threshold)
     if not found:
         raise ValueError(
             "None of the estimators records its training class counts (class_counts_): "
@@ -171,7 +180,7 @@ def _resolve_estimator_counts(estimators, class_counts):
         )
     (first_name, counts), *others = found.items()
     for name, other in others:
-        if not np.array_equal(other, counts):
+        if other != counts:
             raise ValueError(
                 f"Estimators {first_name!r} and {name!r} were fitted on different class "
                 "counts (e.g. one after a resampler that does not record its input "
@@ -193,18 +202,18 @@ class _ClassAxisMixin:
     """Displays with one value per class, drawn against classes sorted by count."""
 
     def _init_classes(self, class_counts, classes, many_threshold, few_threshold):
-        _check_thresholds(many_threshold, few_threshold)
-        self.class_counts = _check_class_counts(class_counts)
+        """Store ``classes`` (in their order), their ``class_counts`` and the thresholds.
+
+        A dict or :class:`~sklearn_lt.metrics.ClassCounts` without ``classes``
+        gives its sorted labels; an array without them is ``0 .. n - 1``.
+        """
         if classes is None:
-            classes = np.arange(len(self.class_counts))
-        self.classes = _as_labels(classes, "classes")
-        if len(self.classes) != len(self.class_counts):
-            raise ValueError(
-                f"classes has {len(self.classes)} labels but class_counts "
-                f"{len(self.class_counts)} entries."
-            )
-        self.many_threshold = many_threshold
-        self.few_threshold = few_threshold
+            classes = labels_of(class_counts)
+        counts = class_counts_for(classes, class_counts, many_threshold, few_threshold)
+        self.classes = np.asarray(to_numpy(classes))
+        self.class_counts = counts.align(self.classes)
+        self.many_threshold, self.few_threshold = counts.thresholds
+        self._counts = counts
 
     def _marker_style(self, i):
         """Marker of the ``i``-th line: distinct markers on up to 50 classes, none beyond."""
@@ -241,9 +250,7 @@ class _ClassAxisMixin:
         lines, texts = [], []
         if not show_splits:
             return lines, texts
-        splits = shot_splits(
-            counts, many_threshold=self.many_threshold, few_threshold=self.few_threshold
-        )
+        splits = self._counts.splits(self.classes[order])
         transform = ax.get_xaxis_transform()
         start = 0
         for stop in range(1, n_classes + 1):

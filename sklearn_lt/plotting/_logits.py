@@ -3,16 +3,17 @@
 import numpy as np
 
 from ..metrics import logits_magnitude, regularized_std
-from ..metrics._shot import _as_labels
+from ..metrics._counts import as_labels
 from ..utils import to_numpy
 from ._base import (
     _check_named,
     _check_per_class,
     _ClassAxisMixin,
-    _counts_for,
     _final_step,
     _resolve_estimator_counts,
     check_matplotlib_support,
+    class_counts_for,
+    labels_of,
 )
 
 __all__ = ["LogitsMagnitudeDisplay"]
@@ -36,15 +37,18 @@ class LogitsMagnitudeDisplay(_ClassAxisMixin):
     ----------
     magnitudes : dict of str to array-like of shape (n_classes,)
         Logits Magnitude of each model, aligned with ``classes``.
-    class_counts : array-like of shape (n_classes,)
-        Training samples per class (before resampling): the x order.
+    class_counts : array-like of shape (n_classes,), dict or ClassCounts
+        Training samples per class (before resampling): the x order. A
+        :class:`~sklearn_lt.metrics.ClassCounts` brings its thresholds.
     classes : array-like of shape (n_classes,), default=None
-        Class labels; ``None`` is ``0 .. n_classes - 1``.
+        Class labels; ``None`` is ``0 .. n_classes - 1`` for an array, the
+        sorted labels of a dict or ``ClassCounts``.
     regularized_stds : dict of str to array-like of shape (n_classes,), default=None
         Regularized Standard Deviation of each model (same names).
-    many_threshold : float, default=100
-    few_threshold : float, default=20
-        Thresholds of the many/medium/few regions marked on the class axis.
+    many_threshold : float, default=None
+    few_threshold : float, default=None
+        Thresholds of the many/medium/few regions marked on the class axis;
+        ``None`` means 100 and 20, or those of a ``ClassCounts``.
 
     Attributes
     ----------
@@ -80,8 +84,8 @@ class LogitsMagnitudeDisplay(_ClassAxisMixin):
         *,
         classes=None,
         regularized_stds=None,
-        many_threshold=100,
-        few_threshold=20,
+        many_threshold=None,
+        few_threshold=None,
     ):
         self._init_classes(class_counts, classes, many_threshold, few_threshold)
         n_classes = len(self.classes)
@@ -171,8 +175,8 @@ class LogitsMagnitudeDisplay(_ClassAxisMixin):
         class_counts,
         *,
         classes=None,
-        many_threshold=100,
-        few_threshold=20,
+        many_threshold=None,
+        few_threshold=None,
         ax=None,
         **kwargs,
     ):
@@ -186,14 +190,16 @@ class LogitsMagnitudeDisplay(_ClassAxisMixin):
             Each model's logits of shape (n_samples, n_classes) (numpy or
             torch); one array is one model named ``"Classifier"``. A 1-D
             binary score ``s`` counts as ``(-s/2, s/2)``.
-        class_counts : dict or array-like
-            Training samples per class (before resampling): a dict ``{label:
-            count}`` or an array aligned with ``classes``.
+        class_counts : ClassCounts, dict or array-like
+            Training samples per class (before resampling): a
+            :class:`~sklearn_lt.metrics.ClassCounts` (with its thresholds), a
+            dict ``{label: count}`` or an array aligned with ``classes``.
         classes : array-like of shape (n_classes,), default=None
             The label of each logits column; ``None`` is the sorted labels of
-            ``class_counts`` (a dict) or of ``y_true``.
-        many_threshold : float, default=100
-        few_threshold : float, default=20
+            ``class_counts`` (a dict or ``ClassCounts``) or of ``y_true``.
+        many_threshold : float, default=None
+        few_threshold : float, default=None
+            ``None`` means 100 and 20, or the thresholds of a ``ClassCounts``.
         ax : matplotlib Axes or two Axes, default=None
         **kwargs : dict
             Passed to :meth:`plot` (e.g. ``show_std=True``).
@@ -204,17 +210,12 @@ class LogitsMagnitudeDisplay(_ClassAxisMixin):
         """
         check_matplotlib_support(f"{cls.__name__}.from_predictions")
         logits = _check_named(logits, "logits", single_name="Classifier")
-        y_true = _as_labels(y_true, "y_true")
+        y_true = as_labels(y_true, "y_true")
         if classes is None:
-            if isinstance(class_counts, dict):
-                classes = np.asarray(sorted(class_counts))
-            else:
-                classes = np.unique(y_true)
-        classes = _as_labels(classes, "classes")
-        counts = _counts_for(classes, class_counts)
-        return cls._from_logits(
-            y_true, logits, classes, counts, many_threshold, few_threshold, ax, kwargs
-        )
+            classes = labels_of(class_counts, otherwise=np.unique(y_true))
+        classes = as_labels(classes, "classes")
+        counts = class_counts_for(classes, class_counts, many_threshold, few_threshold)
+        return cls._from_logits(y_true, logits, classes, counts, ax, kwargs)
 
     @classmethod
     def from_estimators(
@@ -225,8 +226,8 @@ class LogitsMagnitudeDisplay(_ClassAxisMixin):
         *,
         class_counts=None,
         response_method="decision_function",
-        many_threshold=100,
-        few_threshold=20,
+        many_threshold=None,
+        few_threshold=None,
         ax=None,
         **kwargs,
     ):
@@ -240,16 +241,19 @@ class LogitsMagnitudeDisplay(_ClassAxisMixin):
             Evaluation features (a balanced held-out set).
         y : array-like or torch.Tensor of shape (n_samples,)
             Their labels.
-        class_counts : dict or array-like, default=None
-            Training samples per class (before resampling): a dict ``{label:
-            count}`` or an array aligned with ``classes_``. ``None`` reads the
-            counts recorded by the estimators (they must agree).
+        class_counts : ClassCounts, dict or array-like, default=None
+            Training samples per class (before resampling): a
+            :class:`~sklearn_lt.metrics.ClassCounts` (with its thresholds), a
+            dict ``{label: count}`` or an array aligned with ``classes_``.
+            ``None`` reads the counts recorded by the estimators (they must
+            agree).
         response_method : str, default="decision_function"
             The method giving the logits (``"predict_log_proba"`` gives
             log-probabilities, which differ from the logits by a per-sample
             shift).
-        many_threshold : float, default=100
-        few_threshold : float, default=20
+        many_threshold : float, default=None
+        few_threshold : float, default=None
+            ``None`` means 100 and 20, or the thresholds of a ``ClassCounts``.
         ax : matplotlib Axes or two Axes, default=None
         **kwargs : dict
             Passed to :meth:`plot` (e.g. ``show_std=True``).
@@ -260,7 +264,9 @@ class LogitsMagnitudeDisplay(_ClassAxisMixin):
         """
         check_matplotlib_support(f"{cls.__name__}.from_estimators")
         estimators = _check_named(estimators, "estimators")
-        classes, counts = _resolve_estimator_counts(estimators, class_counts)
+        classes, counts = _resolve_estimator_counts(
+            estimators, class_counts, many_threshold, few_threshold
+        )
         logits = {}
         for name, estimator in estimators.items():
             method = getattr(estimator, response_method, None)
@@ -270,10 +276,7 @@ class LogitsMagnitudeDisplay(_ClassAxisMixin):
                     f"{response_method}."
                 )
             logits[name] = to_numpy(method(X))
-        y = _as_labels(y, "y")
-        return cls._from_logits(
-            y, logits, classes, counts, many_threshold, few_threshold, ax, kwargs
-        )
+        return cls._from_logits(as_labels(y, "y"), logits, classes, counts, ax, kwargs)
 
     @classmethod
     def from_estimator(cls, estimator, X, y, *, name=None, **kwargs):
@@ -299,7 +302,7 @@ class LogitsMagnitudeDisplay(_ClassAxisMixin):
         return cls.from_estimators({name: estimator}, X, y, **kwargs)
 
     @classmethod
-    def _from_logits(cls, y, logits, classes, counts, many, few, ax, kwargs):
+    def _from_logits(cls, y, logits, classes, counts, ax, kwargs):
         magnitudes, stds = {}, {}
         for name, values in logits.items():
             values = to_numpy(values)
@@ -309,12 +312,5 @@ class LogitsMagnitudeDisplay(_ClassAxisMixin):
                 )
             magnitudes[name] = logits_magnitude(values, y, classes=classes)
             stds[name] = regularized_std(values, y, classes=classes)
-        display = cls(
-            magnitudes,
-            counts,
-            classes=classes,
-            regularized_stds=stds,
-            many_threshold=many,
-            few_threshold=few,
-        )
+        display = cls(magnitudes, counts, classes=classes, regularized_stds=stds)
         return display.plot(ax=ax, **kwargs)

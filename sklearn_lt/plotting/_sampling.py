@@ -1,18 +1,17 @@
 """Class sampling probabilities of samplers, per class sorted by count (Kang et al. 2020)."""
 
-from collections.abc import Mapping
 from numbers import Integral
 
 import numpy as np
 
-from ..metrics._shot import _check_class_counts
-from ..utils import to_numpy
 from ._base import (
     _check_named,
     _check_per_class,
     _ClassAxisMixin,
     _get_ax,
     check_matplotlib_support,
+    class_counts_for,
+    labels_of,
 )
 
 __all__ = ["SamplingProbabilityDisplay"]
@@ -34,16 +33,19 @@ class SamplingProbabilityDisplay(_ClassAxisMixin):
     ----------
     probabilities : dict of str to array-like of shape (n_classes,)
         Each line's class probabilities, aligned with ``classes``.
-    class_counts : array-like of shape (n_classes,)
-        Training samples per class: the x order.
+    class_counts : array-like of shape (n_classes,), dict or ClassCounts
+        Training samples per class: the x order. A
+        :class:`~sklearn_lt.metrics.ClassCounts` brings its thresholds.
     classes : array-like of shape (n_classes,), default=None
-        Class labels; ``None`` is ``0 .. n_classes - 1``.
+        Class labels; ``None`` is ``0 .. n_classes - 1`` for an array, the
+        sorted labels of a dict or ``ClassCounts``.
     epochs : dict of str to int, default=None
         For the lines that show one epoch of a schedule, that epoch (lines of
         the same schedule share a colour map).
-    many_threshold : float, default=100
-    few_threshold : float, default=20
-        Thresholds of the many/medium/few regions marked on the class axis.
+    many_threshold : float, default=None
+    few_threshold : float, default=None
+        Thresholds of the many/medium/few regions marked on the class axis;
+        ``None`` means 100 and 20, or those of a ``ClassCounts``.
 
     Attributes
     ----------
@@ -76,8 +78,8 @@ class SamplingProbabilityDisplay(_ClassAxisMixin):
         *,
         classes=None,
         epochs=None,
-        many_threshold=100,
-        few_threshold=20,
+        many_threshold=None,
+        few_threshold=None,
     ):
         self._init_classes(class_counts, classes, many_threshold, few_threshold)
         self.probabilities = {
@@ -141,8 +143,8 @@ class SamplingProbabilityDisplay(_ClassAxisMixin):
         *,
         epoch=None,
         n_epochs=None,
-        many_threshold=100,
-        few_threshold=20,
+        many_threshold=None,
+        few_threshold=None,
         ax=None,
         **kwargs,
     ):
@@ -157,9 +159,10 @@ class SamplingProbabilityDisplay(_ClassAxisMixin):
             Samplers of :mod:`sklearn_lt.sampling` (anything with
             ``class_probabilities``), e.g. ``{"IB": InstanceBalancedSampler(),
             "PB": ProgressivelyBalancedSampler(n_epochs=10)}``.
-        class_counts : dict or array-like of shape (n_classes,)
-            Training samples per class; a dict ``{label: count}`` labels the
-            classes.
+        class_counts : ClassCounts, dict or array-like of shape (n_classes,)
+            Training samples per class; a dict ``{label: count}`` or a
+            :class:`~sklearn_lt.metrics.ClassCounts` labels the classes (and
+            the latter brings its thresholds).
         epoch : int or sequence of int, default=None
             Epoch(s) at which to evaluate the probabilities. A sequence gives
             one line per epoch, named ``"name (epoch t)"``, for every sampler
@@ -168,8 +171,9 @@ class SamplingProbabilityDisplay(_ClassAxisMixin):
             ``None`` uses each sampler's own setting.
         n_epochs : int, default=None
             Length of the schedule; ``None`` uses each sampler's own.
-        many_threshold : float, default=100
-        few_threshold : float, default=20
+        many_threshold : float, default=None
+        few_threshold : float, default=None
+            ``None`` means 100 and 20, or the thresholds of a ``ClassCounts``.
         ax : matplotlib Axes, default=None
         **kwargs : dict
             Passed to :meth:`plot`.
@@ -180,12 +184,8 @@ class SamplingProbabilityDisplay(_ClassAxisMixin):
         """
         check_matplotlib_support(f"{cls.__name__}.from_samplers")
         samplers = _check_named(samplers, "samplers")
-        if isinstance(class_counts, Mapping):
-            classes = np.asarray(sorted(class_counts))
-            counts = np.asarray([to_numpy(class_counts[c]) for c in classes.tolist()])
-        else:
-            counts, classes = to_numpy(class_counts), None
-        counts = _check_class_counts(counts)
+        classes = labels_of(class_counts)
+        counts = class_counts_for(classes, class_counts, many_threshold, few_threshold)
         if epoch is None or isinstance(epoch, Integral):
             epochs = [epoch]
         else:
@@ -200,7 +200,7 @@ class SamplingProbabilityDisplay(_ClassAxisMixin):
                     "pass samplers of sklearn_lt.sampling."
                 )
             per_epoch = [
-                np.asarray(sampler.class_probabilities(counts, epoch=t, n_epochs=n_epochs))
+                np.asarray(sampler.class_probabilities(counts.counts, epoch=t, n_epochs=n_epochs))
                 for t in epochs
             ]
             if len(epochs) == 1 or all(np.array_equal(p, per_epoch[0]) for p in per_epoch):
@@ -209,12 +209,5 @@ class SamplingProbabilityDisplay(_ClassAxisMixin):
             for t, p in zip(epochs, per_epoch):
                 probabilities[f"{name} (epoch {t})"] = p
                 line_epochs[f"{name} (epoch {t})"] = int(t)
-        display = cls(
-            probabilities,
-            counts,
-            classes=classes,
-            epochs=line_epochs,
-            many_threshold=many_threshold,
-            few_threshold=few_threshold,
-        )
+        display = cls(probabilities, counts, epochs=line_epochs)
         return display.plot(ax=ax, **kwargs)

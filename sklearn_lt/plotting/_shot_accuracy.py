@@ -3,10 +3,10 @@
 import numpy as np
 
 from ..metrics import shot_accuracy
-from ..metrics._shot import _as_labels
+from ..metrics._counts import ALL_SPLITS, SPLITS, as_labels
+from ..metrics._shot import shot_counts
 from ..utils import to_numpy
 from ._base import (
-    ALL_SPLITS,
     _check_named,
     _check_splits,
     _get_ax,
@@ -156,8 +156,8 @@ class ShotAccuracyDisplay:
         class_counts,
         *,
         classes=None,
-        many_threshold=100,
-        few_threshold=20,
+        many_threshold=None,
+        few_threshold=None,
         splits=None,
         ax=None,
         **kwargs,
@@ -171,14 +171,16 @@ class ShotAccuracyDisplay:
         y_pred : dict of str to array-like, or array-like
             Each model's predictions, of shape (n_samples,); one array is one
             model named ``"Classifier"``.
-        class_counts : dict or array-like
+        class_counts : ClassCounts, dict or array-like
             Training samples per class (before resampling), as in
-            :func:`~sklearn_lt.metrics.shot_accuracy`.
+            :func:`~sklearn_lt.metrics.shot_accuracy`; a
+            :class:`~sklearn_lt.metrics.ClassCounts` brings its thresholds.
         classes : array-like, default=None
             The labels ``class_counts`` refers to (with an array), as in
             :func:`~sklearn_lt.metrics.shot_accuracy`.
-        many_threshold : float, default=100
-        few_threshold : float, default=20
+        many_threshold : float, default=None
+        few_threshold : float, default=None
+            ``None`` means 100 and 20, or the thresholds of a ``ClassCounts``.
         splits : str or sequence of str, default=None
             Groups to plot.
         ax : matplotlib Axes, default=None
@@ -191,25 +193,23 @@ class ShotAccuracyDisplay:
         """
         check_matplotlib_support(f"{cls.__name__}.from_predictions")
         predictions = _check_named(y_pred, "y_pred", single_name="Classifier")
-        y_true = _as_labels(y_true, "y_true")
-        accuracies = {}
+        y_true = as_labels(y_true, "y_true")
+        counts = shot_counts(
+            class_counts,
+            classes,
+            y_true,
+            many_threshold=many_threshold,
+            few_threshold=few_threshold,
+        )
         for name, pred in predictions.items():
-            pred = _as_labels(pred, f"y_pred[{name!r}]")
+            pred = as_labels(pred, f"y_pred[{name!r}]")
             if len(pred) != len(y_true):
                 raise ValueError(
                     f"y_pred[{name!r}] has {len(pred)} predictions for {len(y_true)} "
                     "samples of y_true."
                 )
-            accuracies[name] = shot_accuracy(
-                y_true,
-                pred,
-                class_counts,
-                classes=classes,
-                many_threshold=many_threshold,
-                few_threshold=few_threshold,
-            )
-        first = next(iter(accuracies.values()))
-        return cls._from_results(accuracies, first, splits, ax, kwargs)
+            predictions[name] = pred
+        return cls._from_predictions(y_true, predictions, counts, splits, ax, kwargs)
 
     @classmethod
     def from_estimators(
@@ -219,8 +219,8 @@ class ShotAccuracyDisplay:
         y,
         class_counts=None,
         *,
-        many_threshold=100,
-        few_threshold=20,
+        many_threshold=None,
+        few_threshold=None,
         splits=None,
         ax=None,
         **kwargs,
@@ -236,13 +236,15 @@ class ShotAccuracyDisplay:
             Evaluation features (a balanced held-out set).
         y : array-like or torch.Tensor of shape (n_samples,)
             Their labels.
-        class_counts : dict or array-like, default=None
-            Training samples per class (before resampling): a dict ``{label:
-            count}`` or an array aligned with ``classes_``. ``None`` reads the
-            counts recorded by the estimators
+        class_counts : ClassCounts, dict or array-like, default=None
+            Training samples per class (before resampling): a
+            :class:`~sklearn_lt.metrics.ClassCounts` (with its thresholds), a
+            dict ``{label: count}`` or an array aligned with ``classes_``.
+            ``None`` reads the counts recorded by the estimators
             (:func:`~sklearn_lt.metrics.training_class_counts`; they must agree).
-        many_threshold : float, default=100
-        few_threshold : float, default=20
+        many_threshold : float, default=None
+        few_threshold : float, default=None
+            ``None`` means 100 and 20, or the thresholds of a ``ClassCounts``.
         splits : str or sequence of str, default=None
         ax : matplotlib Axes, default=None
         **kwargs : dict
@@ -254,29 +256,22 @@ class ShotAccuracyDisplay:
         """
         check_matplotlib_support(f"{cls.__name__}.from_estimators")
         estimators = _check_named(estimators, "estimators")
-        classes, counts = _resolve_estimator_counts(estimators, class_counts)
+        _, counts = _resolve_estimator_counts(
+            estimators, class_counts, many_threshold, few_threshold
+        )
         predictions = {name: to_numpy(est.predict(X)) for name, est in estimators.items()}
-        y = _as_labels(y, "y")
-        accuracies = {
-            name: shot_accuracy(
-                y,
-                pred,
-                counts,
-                classes=classes,
-                many_threshold=many_threshold,
-                few_threshold=few_threshold,
-            )
-            for name, pred in predictions.items()
-        }
-        first = next(iter(accuracies.values()))
-        return cls._from_results(accuracies, first, splits, ax, kwargs)
+        return cls._from_predictions(as_labels(y, "y"), predictions, counts, splits, ax, kwargs)
 
     @classmethod
-    def _from_results(cls, accuracies, first, splits, ax, kwargs):
+    def _from_predictions(cls, y_true, predictions, counts, splits, ax, kwargs):
+        """Score every model's predictions against one ``ClassCounts`` and plot."""
+        accuracies = {
+            name: shot_accuracy(y_true, pred, counts) for name, pred in predictions.items()
+        }
+        first = next(iter(accuracies.values()))
         present = first.support > 0
         n_per_split = {
-            split: int(np.sum(present & (first.splits == split)))
-            for split in ("many", "medium", "few")
+            split: int(np.sum(present & (first.splits == split))) for split in SPLITS
         }
         n_per_split["all"] = int(present.sum())
         display = cls(accuracies, n_classes_per_split=n_per_split)

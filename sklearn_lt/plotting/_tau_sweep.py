@@ -9,10 +9,9 @@ from sklearn.utils.validation import check_is_fitted
 from ..heads import TauNormClassifier, TauNormClassifierCV
 from ..heads._base import as_linear_weights, maps_features
 from ..metrics import UndefinedSplitWarning, shot_accuracy
-from ..metrics._shot import _as_labels, _check_thresholds
+from ..metrics._counts import ALL_SPLITS, as_labels
 from ..utils import check_finite, is_tensor, to_numpy, to_tensor
 from ._base import (
-    ALL_SPLITS,
     SPLIT_STYLES,
     _check_splits,
     _final_step,
@@ -208,8 +207,8 @@ class TauSweepDisplay:
         *,
         taus=None,
         class_counts=None,
-        many_threshold=100,
-        few_threshold=20,
+        many_threshold=None,
+        few_threshold=None,
         splits=None,
         name=None,
         ax=None,
@@ -239,14 +238,16 @@ class TauSweepDisplay:
         taus : array-like, default=None
             The values of tau; ``None`` is ``np.linspace(0, 2, 21)``, the
             official sweep.
-        class_counts : dict or array-like, default=None
-            Training samples per class (before resampling): a dict ``{label:
-            count}`` or an array aligned with ``estimator.classes_``. ``None``
-            reads the counts the estimator recorded
-            (:func:`~sklearn_lt.metrics.training_class_counts`).
-        many_threshold : float, default=100
-        few_threshold : float, default=20
-            As in :func:`~sklearn_lt.metrics.shot_splits`.
+        class_counts : ClassCounts, dict or array-like, default=None
+            Training samples per class (before resampling): a
+            :class:`~sklearn_lt.metrics.ClassCounts` (with its thresholds), a
+            dict ``{label: count}`` or an array aligned with
+            ``estimator.classes_``. ``None`` reads the counts the estimator
+            recorded (:func:`~sklearn_lt.metrics.training_class_counts`).
+        many_threshold : float, default=None
+        few_threshold : float, default=None
+            As in :func:`~sklearn_lt.metrics.shot_splits`: ``None`` means 100
+            and 20, or the thresholds of a ``ClassCounts``.
         splits : str or sequence of str, default=None
             Lines to plot (all four computed regardless).
         name : str, default=None
@@ -264,16 +265,17 @@ class TauSweepDisplay:
             the estimator's own tau (``tau_`` for the CV head), if any.
         """
         check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        _check_thresholds(many_threshold, few_threshold)
         taus = np.linspace(0, 2, 21) if taus is None else np.asarray(taus, dtype=np.float64)
         taus = taus.reshape(-1)
         if taus.size == 0 or not np.all(np.isfinite(taus)) or np.any(taus < 0):
             raise ValueError(f"taus must be finite values >= 0, got {taus}.")
-        classes, counts = _resolve_estimator_counts({"estimator": estimator}, class_counts)
+        classes, counts = _resolve_estimator_counts(
+            {"estimator": estimator}, class_counts, many_threshold, few_threshold
+        )
         final, X = _final_step(estimator, X)
         base = _base_classifier(final)
         coef = _base_coef(base, len(classes))
-        y = _as_labels(y, "y")
+        y = as_labels(y, "y")
         X = X if is_tensor(X) else to_tensor(np.asarray(X, dtype=np.float64))
         if X.ndim != 2 or X.shape[1] != coef.shape[1]:
             raise ValueError(
@@ -296,14 +298,7 @@ class TauSweepDisplay:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UndefinedSplitWarning)
             for i, y_pred in enumerate(predictions):
-                result = shot_accuracy(
-                    y,
-                    y_pred,
-                    counts,
-                    classes=classes,
-                    many_threshold=many_threshold,
-                    few_threshold=few_threshold,
-                )
+                result = shot_accuracy(y, y_pred, counts)
                 for split in ALL_SPLITS:
                     accuracies[split][i] = result[split]
         for message in {str(w.message): w for w in caught}.values():

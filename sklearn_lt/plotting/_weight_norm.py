@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..metrics import weight_norms
-from ..utils import to_numpy
+from ..utils import to_numpy, two_class_rows
 from ._base import (
     _check_named,
     _check_per_class,
@@ -21,12 +21,12 @@ def _class_weight_norms(estimator, n_classes):
     """One weight norm per class of a fitted linear classifier (or the end of a pipeline)."""
     final, _ = _final_step(estimator)
     coef = getattr(final, "coef_", None)
-    if coef is not None:
-        coef = to_numpy(coef)
-        if n_classes == 2 and (coef.ndim == 1 or coef.shape[0] == 1):
+    if coef is not None and n_classes == 2:
+        coef = np.atleast_2d(to_numpy(coef))
+        if coef.shape[0] == 1:
             # scikit-learn's binary row w counts as the rows (-w/2, w/2), as the
             # heads read it: each class gets ||w|| / 2.
-            return np.repeat(weight_norms(coef) / 2, 2)
+            return weight_norms(two_class_rows(coef))
     norms = weight_norms(final)
     if norms.shape != (n_classes,):
         raise ValueError(
@@ -50,13 +50,16 @@ class WeightNormDisplay(_ClassAxisMixin):
     ----------
     weight_norms : dict of str to array-like of shape (n_classes,)
         The norms of each estimator, aligned with ``classes``.
-    class_counts : array-like of shape (n_classes,)
-        Training samples per class (before resampling): the x order.
+    class_counts : array-like of shape (n_classes,), dict or ClassCounts
+        Training samples per class (before resampling): the x order. A
+        :class:`~sklearn_lt.metrics.ClassCounts` brings its thresholds.
     classes : array-like of shape (n_classes,), default=None
-        Class labels (tick labels); ``None`` is ``0 .. n_classes - 1``.
-    many_threshold : float, default=100
-    few_threshold : float, default=20
-        Thresholds of the many/medium/few regions marked on the class axis.
+        Class labels (tick labels); ``None`` is ``0 .. n_classes - 1`` for an
+        array, the sorted labels of a dict or ``ClassCounts``.
+    many_threshold : float, default=None
+    few_threshold : float, default=None
+        Thresholds of the many/medium/few regions marked on the class axis;
+        ``None`` means 100 and 20, or those of a ``ClassCounts``.
 
     Attributes
     ----------
@@ -95,7 +98,7 @@ class WeightNormDisplay(_ClassAxisMixin):
     """
 
     def __init__(
-        self, weight_norms, class_counts, *, classes=None, many_threshold=100, few_threshold=20
+        self, weight_norms, class_counts, *, classes=None, many_threshold=None, few_threshold=None
     ):
         self._init_classes(class_counts, classes, many_threshold, few_threshold)
         norms = _check_named(weight_norms, "weight_norms")
@@ -149,8 +152,8 @@ class WeightNormDisplay(_ClassAxisMixin):
         estimators,
         *,
         class_counts=None,
-        many_threshold=100,
-        few_threshold=20,
+        many_threshold=None,
+        few_threshold=None,
         ax=None,
         **kwargs,
     ):
@@ -163,12 +166,15 @@ class WeightNormDisplay(_ClassAxisMixin):
             scikit-learn linear model, a ``FrozenEstimator`` of one, or a
             pipeline ending in one), sharing their ``classes_``. A binary
             scikit-learn model's single row ``w`` counts as ``(-w/2, w/2)``.
-        class_counts : dict or array-like, default=None
-            Training samples per class (before resampling): a dict ``{label:
-            count}`` or an array aligned with ``classes_``. ``None`` reads the
-            counts recorded by the estimators (they must agree).
-        many_threshold : float, default=100
-        few_threshold : float, default=20
+        class_counts : ClassCounts, dict or array-like, default=None
+            Training samples per class (before resampling): a
+            :class:`~sklearn_lt.metrics.ClassCounts` (with its thresholds), a
+            dict ``{label: count}`` or an array aligned with ``classes_``.
+            ``None`` reads the counts recorded by the estimators (they must
+            agree).
+        many_threshold : float, default=None
+        few_threshold : float, default=None
+            ``None`` means 100 and 20, or the thresholds of a ``ClassCounts``.
         ax : matplotlib Axes, default=None
         **kwargs : dict
             Passed to :meth:`plot`.
@@ -179,18 +185,14 @@ class WeightNormDisplay(_ClassAxisMixin):
         """
         check_matplotlib_support(f"{cls.__name__}.from_estimators")
         estimators = _check_named(estimators, "estimators")
-        classes, counts = _resolve_estimator_counts(estimators, class_counts)
+        classes, counts = _resolve_estimator_counts(
+            estimators, class_counts, many_threshold, few_threshold
+        )
         norms = {
             name: _class_weight_norms(estimator, len(classes))
             for name, estimator in estimators.items()
         }
-        display = cls(
-            norms,
-            counts,
-            classes=classes,
-            many_threshold=many_threshold,
-            few_threshold=few_threshold,
-        )
+        display = cls(norms, counts, classes=classes)
         return display.plot(ax=ax, **kwargs)
 
     @classmethod
