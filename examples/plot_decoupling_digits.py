@@ -39,7 +39,9 @@ X_test, y_test = digits.X_test, digits.y_test
 many, few = digits.shot_thresholds
 counts = dict(zip(digits.class_order.tolist(), digits.class_counts.tolist()))
 print("training images per class:", counts)
-print(f"validation {len(y_val)}, test {len(y_test)}; many > {many}, few < {few}")
+print(
+    f"validation {len(y_val)}, test {len(y_test)}; many > {many}, few < {few}"
+)
 
 # %%
 # Stage one: representation and joint classifier
@@ -58,7 +60,9 @@ embedder = BackboneEmbedder(
     verbose=0,
     output="numpy",
 ).fit(X_train, y_train)
-F_train, F_val, F_test = (embedder.transform(X) for X in (X_train, X_val, X_test))
+F_train, F_val, F_test = (
+    embedder.transform(X) for X in (X_train, X_val, X_test)
+)
 print("features:", F_train.shape)
 
 # %%
@@ -72,11 +76,18 @@ print("features:", F_train.shape)
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import PredefinedSplit
 
-from sklearn_lt import CRTClassifier, LORTClassifier, LWSClassifier, NCMClassifier
+from sklearn_lt import (
+    CRTClassifier,
+    LORTClassifier,
+    LWSClassifier,
+    NCMClassifier,
+)
 from sklearn_lt.heads import TauNormClassifierCV
 
 joint = FrozenEstimator(embedder.classifier_)
-validation = PredefinedSplit(np.r_[np.full(len(y_train), -1), np.zeros(len(y_val))])
+validation = PredefinedSplit(
+    np.r_[np.full(len(y_train), -1), np.zeros(len(y_val))]
+)
 heads = {
     "joint (IB)": embedder.classifier_,
     "NCM": NCMClassifier().fit(F_train, y_train),
@@ -105,7 +116,7 @@ display = ShotAccuracyDisplay.from_estimators(
     values_format=".2f",
     ax=ax,
 )
-ax.set_title("digits-LT: stage-two heads on an instance-balanced ConvNet")
+ax.set_title("Stage-two heads on an instance-balanced ConvNet (digits-LT)")
 fig.tight_layout()
 
 splits = ["all", "many", "medium", "few"]
@@ -124,12 +135,17 @@ for name, result in display.accuracies.items():
 from sklearn_lt import ClassBalancedSampler
 from sklearn_lt.metrics import shot_accuracy
 
-samplers = {"instance-balanced": None, "class-balanced": ClassBalancedSampler()}
+samplers = {
+    "instance-balanced": None,
+    "class-balanced": ClassBalancedSampler(),
+}
 head_names = ["joint", "NCM", "cRT", "LWS"]
 scores = {name: {h: [] for h in head_names} for name in samplers}
 for seed in (0, 1):
     data = load_digits_lt(n_val_per_class=20, random_state=seed)
-    seed_counts = dict(zip(data.class_order.tolist(), data.class_counts.tolist()))
+    seed_counts = dict(
+        zip(data.class_order.tolist(), data.class_counts.tolist())
+    )
     for sampler_name, sampler in samplers.items():
         if seed == 0 and sampler is None:
             emb = embedder  # the stage one above
@@ -148,7 +164,9 @@ for seed in (0, 1):
             "joint": emb.classifier_,
             "NCM": NCMClassifier().fit(F_tr, data.y_train),
             "cRT": CRTClassifier(random_state=seed).fit(F_tr, data.y_train),
-            "LWS": LWSClassifier(frozen, random_state=seed).fit(F_tr, data.y_train),
+            "LWS": LWSClassifier(frozen, random_state=seed).fit(
+                F_tr, data.y_train
+            ),
         }
         for h, model in fitted.items():
             scores[sampler_name][h].append(
@@ -169,7 +187,8 @@ width = 0.38
 for ax, split in zip(axes, ("all", "few")):
     for k, sampler_name in enumerate(samplers):
         means = [
-            np.mean([r[split] for r in scores[sampler_name][h]]) for h in head_names
+            np.mean([r[split] for r in scores[sampler_name][h]])
+            for h in head_names
         ]
         bars = ax.bar(
             np.arange(len(head_names)) + (k - 0.5) * width,
@@ -179,9 +198,7 @@ for ax, split in zip(axes, ("all", "few")):
         )
         ax.bar_label(bars, fmt="%.2f", fontsize="x-small")
     ax.set_xticks(np.arange(len(head_names)), head_names)
-    ax.set_title(
-        f"{split}: mean per-class accuracy" if split == "all" else "few-shot accuracy"
-    )
+    ax.set_title("All classes" if split == "all" else "Few-shot classes")
 axes[0].set_ylabel("test accuracy (mean of 2 seeds)")
 axes[0].set_ylim(0, 1.05)
 axes[1].legend(loc="lower right", fontsize="small")

@@ -56,7 +56,8 @@ for name, head in heads.items():
     proba = head.predict_proba(Z_test)
     predictions[name] = y_pred
     print(
-        f"{name:9s} coef_: {type(head.coef_).__name__} on {head.coef_.device}, "
+        f"{name:9s} coef_: {type(head.coef_).__name__} "
+        f"on {head.coef_.device}, "
         f"predict: {type(y_pred).__name__} on {y_pred.device}, "
         f"predict_proba: {tuple(proba.shape)} on {proba.device}"
     )
@@ -78,7 +79,7 @@ display = ShotAccuracyDisplay.from_predictions(
     values_format=".2f",
     ax=ax,
 )
-ax.set_title(f"digits-LT test set, predictions computed on {device.type}")
+ax.set_title(f"Predictions computed on {device.type} (digits-LT test set)")
 fig.tight_layout()
 plt.show()
 
@@ -98,7 +99,9 @@ print("cRT per-class accuracy:", np.round(result.per_class, 2))
 # ``device=`` computes somewhere else than where the data is: numpy input is
 # moved to the device for the computation, and the results come back as
 # numpy.
-crt = CRTClassifier(device=device, random_state=0).fit(digits.X_train, digits.y_train)
+crt = CRTClassifier(device=device, random_state=0).fit(
+    digits.X_train, digits.y_train
+)
 y_pred = crt.predict(digits.X_test)
 print(type(crt.coef_).__name__, type(y_pred).__name__)
 

@@ -52,8 +52,12 @@ frozen = FrozenEstimator(joint)
 heads = {
     "joint (IB)": joint,
     "cRT": CRTClassifier(random_state=0).fit(X_train, y_train),
-    "tau-norm (tau=1)": TauNormClassifier(frozen, tau=1.0).fit(X_train, y_train),
-    "LORT (delta=0.98)": LORTClassifier(frozen, random_state=0).fit(X_train, y_train),
+    "tau-norm (tau=1)": TauNormClassifier(frozen, tau=1.0).fit(
+        X_train, y_train
+    ),
+    "LORT (delta=0.98)": LORTClassifier(frozen, random_state=0).fit(
+        X_train, y_train
+    ),
 }
 
 # %%
@@ -146,7 +150,12 @@ for lr, style in zip(learning_rates, ("-", "--")):
     axes[0].plot(deltas, rows[lr][:, 0], style, marker="o", label=label)
     axes[1].plot(deltas, rows[lr][:, 1], style, marker="o", label=label)
     axes[2].plot(
-        deltas, rows[lr][:, 2], style, marker="o", color="k", label=f"all, {label}"
+        deltas,
+        rows[lr][:, 2],
+        style,
+        marker="o",
+        color="k",
+        label=f"all, {label}",
     )
     axes[2].plot(
         deltas,
@@ -156,9 +165,9 @@ for lr, style in zip(learning_rates, ("-", "--")):
         color="tab:red",
         label=f"few, {label}",
     )
-axes[0].set_title("mean logits magnitude")
-axes[1].set_title("spread of $M_j$ (std / mean)")
-axes[2].set_title("test accuracy")
+axes[0].set_title("Mean logits magnitude")
+axes[1].set_title("Spread of $M_j$ (std / mean)")
+axes[2].set_title("Test accuracy")
 axes[0].legend(fontsize="small")
 axes[2].legend(fontsize="x-small")
 for ax in axes:

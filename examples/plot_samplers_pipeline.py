@@ -86,8 +86,8 @@ SamplingProbabilityDisplay.from_samplers(
     few_threshold=few,
     ax=axes[1],
 )
-axes[0].set_title(r"$p_j = n_j^q / \sum_i n_i^q$")
-axes[1].set_title(f"progressively-balanced, {n_epochs} epochs")
+axes[0].set_title(r"Power family, $p_j = n_j^q / \sum_i n_i^q$")
+axes[1].set_title(f"Progressively-balanced, {n_epochs} epochs")
 fig.tight_layout()
 
 # %%
@@ -96,7 +96,10 @@ fig.tight_layout()
 # The same schedule with the epoch on the x axis: head classes are sampled
 # less and less, tail classes more and more, until every class gets 1/10.
 schedule = np.array(
-    [progressive_probabilities(counts, epoch, n_epochs) for epoch in range(n_epochs)]
+    [
+        progressive_probabilities(counts, epoch, n_epochs)
+        for epoch in range(n_epochs)
+    ]
 )
 
 fig, ax = plt.subplots(figsize=(7, 4))
@@ -145,7 +148,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_validate
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_lt.metrics import shot_accuracy, shot_scorers, training_class_counts
+from sklearn_lt.metrics import (
+    shot_accuracy,
+    shot_scorers,
+    training_class_counts,
+)
 from sklearn_lt.plotting import ShotAccuracyDisplay
 
 samplers = {
@@ -158,7 +165,9 @@ cv = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
 splits = ["all", "many", "medium", "few"]
 cv_scores, test_scores = {}, {}
 for name, sampler in samplers.items():
-    pipe = make_pipeline(sampler, StandardScaler(), LogisticRegression(max_iter=2000))
+    pipe = make_pipeline(
+        sampler, StandardScaler(), LogisticRegression(max_iter=2000)
+    )
     result = cross_validate(pipe, X_train, y_train, scoring=scoring, cv=cv)
     cv_scores[name] = {s: result[f"test_{s}"].mean() for s in splits}
     pipe.fit(X_train, y_train)
@@ -174,7 +183,8 @@ for name, sampler in samplers.items():
 
 print("counts the scorers use:", training_class_counts(pipe)[1])
 print(
-    "counts the classifier saw:", np.bincount(pipe[0].fit_resample(X_train, y_train)[1])
+    "counts the classifier saw:",
+    np.bincount(pipe[0].fit_resample(X_train, y_train)[1]),
 )
 
 # %%
@@ -184,7 +194,8 @@ print(
 print(f"{'':25s}" + "".join(f"{s:>8s}" for s in splits))
 for name in samplers:
     print(
-        f"{name + ' (CV)':25s}" + "".join(f"{cv_scores[name][s]:8.3f}" for s in splits)
+        f"{name + ' (CV)':25s}"
+        + "".join(f"{cv_scores[name][s]:8.3f}" for s in splits)
     )
     print(
         f"{name + ' (test)':25s}"
@@ -195,7 +206,7 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
 ShotAccuracyDisplay(cv_scores).plot(ax=axes[0], values_format=".2f")
 ShotAccuracyDisplay(test_scores).plot(ax=axes[1], values_format=".2f")
 axes[0].set_title("2-fold CV on the training set")
-axes[1].set_title("balanced test set")
+axes[1].set_title("Balanced test set")
 fig.suptitle("Logistic regression after each sampler")
 fig.tight_layout()
 plt.show()

@@ -52,7 +52,9 @@ base = LogisticRegression(C=0.1, max_iter=2000)
 # medium-shot to few-shot. The rarest digit has 2 training images,
 # so the folds are 2-fold, repeated 3 times with different shuffles.
 taus = np.linspace(0, 2, 21)
-scoring = shot_scorers(many_threshold=many, few_threshold=few, class_counts=counts)
+scoring = shot_scorers(
+    many_threshold=many, few_threshold=few, class_counts=counts
+)
 search = GridSearchCV(
     TauNormClassifier(base),
     {"tau": taus},
@@ -75,7 +77,10 @@ from sklearn_lt.plotting import TauSweepDisplay
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
 cv_display = TauSweepDisplay(
     taus,
-    {s: search.cv_results_[f"mean_test_{s}"] for s in ("many", "medium", "few", "all")},
+    {
+        s: search.cv_results_[f"mean_test_{s}"]
+        for s in ("many", "medium", "few", "all")
+    },
     tau=best_tau,
     name="2-fold CV x 3 on the training set",
     ylabel="mean per-class accuracy",
@@ -94,9 +99,12 @@ test_display = TauSweepDisplay.from_estimator(
 fig.tight_layout()
 
 test_all = test_display.accuracies["all"]
-print(f"tau that would be best on the test set: {taus[np.argmax(test_all)]:.1f}")
 print(
-    f"test accuracy (all) at the chosen tau: {test_all[search.best_index_]:.3f}, "
+    f"tau that would be best on the test set: {taus[np.argmax(test_all)]:.1f}"
+)
+print(
+    "test accuracy (all) at the chosen tau: "
+    f"{test_all[search.best_index_]:.3f}, "
     f"at tau=0: {test_all[0]:.3f}, at the test-best tau: {test_all.max():.3f}"
 )
 

@@ -59,8 +59,12 @@ joint = SoftmaxClassifier(random_state=0).fit(X_train, y_train)
 frozen = FrozenEstimator(joint)
 heads = {
     "joint (IB)": joint,
-    "tau-norm, tau=0.5": TauNormClassifier(frozen, tau=0.5).fit(X_train, y_train),
-    "tau-norm, tau=1": TauNormClassifier(frozen, tau=1.0).fit(X_train, y_train),
+    "tau-norm, tau=0.5": TauNormClassifier(frozen, tau=0.5).fit(
+        X_train, y_train
+    ),
+    "tau-norm, tau=1": TauNormClassifier(frozen, tau=1.0).fit(
+        X_train, y_train
+    ),
     "LWS": LWSClassifier(frozen, random_state=0).fit(X_train, y_train),
     "cRT": CRTClassifier(random_state=0).fit(X_train, y_train),
 }
@@ -79,7 +83,9 @@ heads = {
 # the imbalance.
 from sklearn_lt.plotting import ShotAccuracyDisplay, WeightNormDisplay
 
-fig, axes = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 2]})
+fig, axes = plt.subplots(
+    1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 2]}
+)
 WeightNormDisplay.from_estimators(
     heads, many_threshold=many, few_threshold=few, normalize=True, ax=axes[0]
 )
@@ -92,7 +98,9 @@ ax.set_title("LWS scales $f_j$ (initialised to 1)")
 fig.tight_layout()
 
 for name, head in heads.items():
-    print(f"{name:20s} norms {np.array2string(weight_norms(head), precision=2)}")
+    print(
+        f"{name:20s} norms {np.array2string(weight_norms(head), precision=2)}"
+    )
 
 # %%
 # Accuracy per split
@@ -109,7 +117,7 @@ display = ShotAccuracyDisplay.from_estimators(
     values_format=".2f",
     ax=ax,
 )
-ax.set_title("digits-LT test set (balanced)")
+ax.set_title("Balanced test set (digits-LT)")
 fig.tight_layout()
 plt.show()
 

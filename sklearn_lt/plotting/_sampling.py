@@ -125,7 +125,7 @@ class SamplingProbabilityDisplay(_ClassAxisMixin):
                     style.update(marker=".", markersize=6)
             (self.lines_[name],) = ax.plot(x, p[order], label=name, **{**style, **kwargs})
         self.split_lines_, self.split_texts_ = self._decorate_class_axis(
-            ax, show_splits, "Class sampling probabilities"
+            ax, show_splits, "Sampling probability per class"
         )
         if log_scale:
             ax.set_yscale("log")

@@ -192,7 +192,7 @@ class TauSweepDisplay:
         ax.set_xlabel("tau")
         ax.set_ylabel(self.ylabel)
         if name:
-            ax.set_title(f"tau-normalisation sweep: {name}")
+            ax.set_title(f"Tau-normalisation sweep: {name}")
         ax.legend(loc="best", fontsize="small")
         ax.grid(True, alpha=0.3)
         self.ax_, self.figure_ = ax, figure

@@ -138,7 +138,7 @@ class WeightNormDisplay(_ClassAxisMixin):
                 np.arange(len(order)), values, label=name, **{**self._marker_style(i), **kwargs}
             )
         self.split_lines_, self.split_texts_ = self._decorate_class_axis(
-            ax, show_splits, "Per-class weight norm"
+            ax, show_splits, "Weight norm per class"
         )
         ax.set_ylabel("Weight norm / mean norm" if normalize else "Weight norm ||w_j||")
         ax.legend(loc="best", fontsize="small")
