@@ -22,9 +22,9 @@ ORDERING_SOURCES = ("pixels", "letter")
 SEEDS = (0, 1, 2)
 HEADS = [name for name, model in runner.MODELS.items() if model.kind == "head"]
 
-# Orderings that fail with the heads' defaults of main at 9c333ad (the "before"
-# measurement of issue #14); head minus joint, mean over seeds 0-2. Strict: when
-# a fix makes one pass, the test fails until its entry is removed here.
+# Orderings that fail with the heads' defaults before issue #14's fixes (sklearn_lt/heads
+# as of a5c1e72, measured at 260adef); head minus joint, mean over seeds 0-2. Strict:
+# when a fix makes one pass, the test fails until its entry is removed here.
 FAILING_TODAY = {
     ("pixels", "LORT (joint)", "few"): -0.029,
     ("letter", "LORT", "few"): -0.314,

@@ -288,7 +288,7 @@ def _git_state():
         try:
             return subprocess.run(
                 ["git", *args], capture_output=True, text=True, check=True,
-                cwd=Path(__file__).resolve().parent,
+                cwd=Path(__file__).resolve().parents[2],
             ).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             return None
