@@ -4,12 +4,14 @@ Build (warnings are errors, the gallery executes every example)::
 
     sphinx-build -W --keep-going -b html docs docs/_build/html
 
-or ``docs/build.sh``. The build needs no network: intersphinx is off unless
-``SKLEARN_LT_INTERSPHINX=1``, and MathJax is loaded from its CDN by the
-browser (set ``SKLEARN_LT_MATHJAX_PATH`` to a local ``MathJax.js``, e.g.
-Debian's ``libjs-mathjax``, to read the formulas offline).
+or ``docs/build.sh``. Neither the build nor the built pages need the network:
+intersphinx is off unless ``SKLEARN_LT_INTERSPHINX=1``, and MathJax comes from
+the ``docs`` extra (django-static-mathjax, which packages MathJax 3) and is
+copied into the pages' ``_static/mathjax``.
 """
 
+import importlib.util
+import logging
 import os
 import re
 import sys
@@ -17,6 +19,7 @@ import warnings
 from pathlib import Path
 
 import matplotlib
+from sphinx.util.fileutil import copy_asset
 
 matplotlib.use("Agg")
 
@@ -38,6 +41,7 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
+    "viewcode_backlinks",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "myst_parser",
@@ -93,12 +97,32 @@ numpydoc_attributes_as_param_list = True
 numpydoc_xref_param_type = False
 
 # -- MathJax ---------------------------------------------------------------
-if os.environ.get("SKLEARN_LT_MATHJAX_PATH"):
-    mathjax_path = os.environ["SKLEARN_LT_MATHJAX_PATH"]
-    if "mathjax/MathJax.js" in mathjax_path or mathjax_path.endswith("MathJax.js"):
-        # MathJax 2 (Debian's libjs-mathjax)
-        mathjax_path += "?config=TeX-AMS-MML_HTMLorMML"
-        mathjax2_config = {"tex2jax": {"inlineMath": [["\\(", "\\)"]]}}
+# The browser build of MathJax 3 from a Python package (no CDN: the pages
+# render their formulas offline). The entry point and what it loads on demand
+# (TeX extensions, CHTML fonts, the menu and its accessibility parts) are
+# copied to _static/mathjax when the build finishes.
+_mathjax_package = importlib.util.find_spec("mathjax")
+MATHJAX_DIR = (
+    Path(_mathjax_package.submodule_search_locations[0]) / "static" / "mathjax" / "es5"
+    if _mathjax_package is not None
+    else None
+)
+MATHJAX_PARTS = ("tex-chtml.js", "input/tex/extensions", "output/chtml", "ui", "a11y", "sre")
+if MATHJAX_DIR is None or not (MATHJAX_DIR / "tex-chtml.js").is_file():
+    raise RuntimeError(
+        "MathJax for the docs comes from the django-static-mathjax package: install "
+        'the docs extra, pip install -e ".[docs]".'
+    )
+mathjax_path = "mathjax/tex-chtml.js"
+
+
+def _copy_mathjax(app, exception):
+    if exception is None and app.builder.format == "html":
+        target = Path(app.outdir) / "_static" / "mathjax"
+        for part in MATHJAX_PARTS:
+            source = MATHJAX_DIR / part
+            copy_asset(source, target / part if source.is_dir() else target)
+
 
 # -- sphinx-gallery --------------------------------------------------------
 sphinx_gallery_conf = {
@@ -107,7 +131,6 @@ sphinx_gallery_conf = {
     "filename_pattern": r"/plot_",
     "ignore_pattern": r"__init__\.py|/_",
     "doc_module": ("sklearn_lt",),
-    "reference_url": {"sklearn_lt": None},
     "backreferences_dir": str(HERE / "gen_modules" / "backreferences"),
     "image_scrapers": ("matplotlib",),
     "matplotlib_animations": False,
@@ -116,6 +139,9 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "show_memory": False,
     "min_reported_time": 1,
+    # No sg_execution_times pages: their sortable table loads jQuery and
+    # DataTables from CDNs (each example page shows its own running time).
+    "write_computation_times": False,
     # Examples print what they want to show; no repr of a cell's last value.
     "capture_repr": (),
     # Every example must run: an error fails the build.
@@ -183,5 +209,9 @@ def _skip_foreign_members(app, what, name, obj, skip, options):
 
 
 def setup(app):
+    # myst-parser logs its whole configuration at every build: keep its
+    # warnings, drop that one informational line.
+    logging.getLogger("sphinx.myst_parser.sphinx_ext.main").setLevel(logging.WARNING)
+    app.connect("build-finished", _copy_mathjax)
     app.connect("source-read", _drop_missing_optional_pages)
     app.connect("autodoc-skip-member", _skip_foreign_members)

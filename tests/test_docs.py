@@ -4,12 +4,24 @@
   reference, ``docs/api.rst``;
 - every name the API reference lists exists;
 - every gallery example the docs link to exists, and every example has a
-  title.
+  title and code lines that fit the gallery's width.
+
+On the built HTML (``bash docs/build.sh``; CI builds the docs before the
+tests, elsewhere these tests skip until the docs are built):
+
+- every internal link and anchor resolves;
+- no page loads a script, style or image from the network;
+- every formula is typeset by the packaged MathJax, in headless Chromium
+  (Debian's ``chromium``; skipped where it is not installed).
 """
 
 import ast
+import html
 import importlib
+import posixpath
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 API = ROOT / "docs" / "api.rst"
 DOCS = ROOT / "docs"
 EXAMPLES = ROOT / "examples"
+BUILT = DOCS / "_build" / "html"
+GALLERY_WIDTH = 79  # characters of code a gallery code block shows without scrolling
 
 PUBLIC_MODULES = [
     "sklearn_lt",
@@ -127,3 +141,121 @@ def test_user_guide_doctests(page):
         verbose=False,
     )
     assert result.failed == 0, f"{result.failed} doctest(s) failed in {page.name}"
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES.glob("plot_*.py")), ids=lambda p: p.name)
+def test_example_code_fits_the_gallery_width(example):
+    source = example.read_text()
+    docstring_end = ast.parse(source).body[0].end_lineno
+    too_long = [
+        number
+        for number, line in enumerate(source.splitlines(), start=1)
+        if number > docstring_end
+        and not line.lstrip().startswith("#")  # text blocks are wrapped as text
+        and len(line) > GALLERY_WIDTH
+    ]
+    assert not too_long, f"{example.name}: code lines {too_long} exceed {GALLERY_WIDTH} chars"
+
+
+# -- the built pages ---------------------------------------------------------
+
+needs_built_docs = pytest.mark.skipif(
+    not (BUILT / "index.html").exists(),
+    reason="docs not built: run `bash docs/build.sh` (CI builds them before the tests)",
+)
+CHROMIUM = next(
+    (path for name in ("chromium", "chromium-browser") if (path := shutil.which(name))), None
+)
+
+
+def _built_pages():
+    """``{path relative to the build: text}`` of every HTML page (not the theme's assets)."""
+    return {
+        page.relative_to(BUILT).as_posix(): page.read_text(errors="replace")
+        for page in BUILT.rglob("*.html")
+        if page.relative_to(BUILT).parts[0] != "_static"
+    }
+
+
+@needs_built_docs
+def test_built_links_and_anchors_resolve():
+    pages = _built_pages()
+    anchors = {name: set(re.findall(r'\bid="([^"]+)"', text)) for name, text in pages.items()}
+    broken = []
+    for name, text in pages.items():
+        for link in re.findall(r'\b(?:href|src)="([^"]+)"', text):
+            link = html.unescape(link)
+            if re.match(r"[a-z][a-z0-9+.-]*:|//", link):  # external, mailto:, data:
+                continue
+            path, _, anchor = link.partition("#")
+            path = path.split("?")[0]
+            target = name
+            if path:
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(name), path))
+            if not (BUILT / target).exists():
+                broken.append(f"{name}: {link} (no such file)")
+            elif anchor and target in anchors and anchor not in anchors[target]:
+                broken.append(f"{name}: {link} (no such anchor)")
+    assert not broken, "broken links in the built docs:\n" + "\n".join(broken)
+
+
+@needs_built_docs
+def test_built_pages_load_nothing_from_the_network():
+    remote = r'"((?:https?:)?//[^"]+)"'
+    resources = [
+        # what a page fetches: scripts, images, frames, media, and the <link>s
+        # that load (a <link> to another site is only a link)
+        re.compile(rf"<(?:script|img|iframe|source|audio|video|embed)\b[^>]*?\bsrc={remote}"),
+        re.compile(
+            rf'<link\b(?=[^>]*\brel="(?:stylesheet|preload|modulepreload|icon)")[^>]*?'
+            rf"\bhref={remote}"
+        ),
+    ]
+    loaded = [
+        f"{name}: {url}"
+        for name, text in _built_pages().items()
+        for pattern in resources
+        for url in pattern.findall(text)
+    ]
+    assert not loaded, "pages load resources from the network:\n" + "\n".join(loaded)
+
+
+def _math_pages():
+    if not (BUILT / "index.html").exists():
+        return []
+    return sorted(
+        name for name, text in _built_pages().items() if 'class="math notranslate' in text
+    )
+
+
+@needs_built_docs
+def test_some_pages_have_formulas():
+    assert len(_math_pages()) >= 5  # the user guide's method pages at least
+
+
+@needs_built_docs
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
+@pytest.mark.parametrize("page", _math_pages() or ["(docs not built)"])
+def test_formulas_are_typeset_offline(page, tmp_path):
+    """MathJax, served from the build itself, typesets every formula of the page.
+
+    Chromium loads the page from disk with networking features off; after the
+    page's scripts ran (virtual time), each Sphinx math element must hold a
+    MathJax container, with no TeX error.
+    """
+    n_formulas = (BUILT / page).read_text().count('class="math notranslate')
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    dom = subprocess.run(
+        [
+            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
+            "--virtual-time-budget=20000", "--dump-dom", (BUILT / page).as_uri(),
+        ],
+        capture_output=True, text=True, timeout=180, check=True,
+    ).stdout
+    assert dom.count("<mjx-container") == n_formulas, (
+        f"{page}: {dom.count('<mjx-container')} of {n_formulas} formulas typeset"
+    )
+    assert "<mjx-merror" not in dom, f"{page}: MathJax reports a TeX error"
