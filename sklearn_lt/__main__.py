@@ -8,7 +8,7 @@ from . import __version__
 THREADS_HELP = (
     "torch CPU threads (default: %(default)s). One thread keeps stage one fast and steady "
     "on a small or shared machine, where a small network's threads mostly wait for each "
-    "other; more pay off for larger networks (resnet32 on CIFAR). Results are identical "
+    "other; more can pay off for a larger network (resnet32 on CIFAR). Results are identical "
     "run to run for a given thread count; another count sums in another order, which can "
     "change the table in the third decimal and the tau chosen on validation"
 )
