@@ -289,7 +289,7 @@ def _git_state():
             return subprocess.run(
                 ["git", *args], capture_output=True, text=True, check=True,
                 cwd=Path(__file__).resolve().parents[2],
-            ).stdout.strip()
+            ).stdout.rstrip("\n")  # status lines start with a meaningful space
         except (OSError, subprocess.CalledProcessError):
             return None
 
