@@ -338,8 +338,8 @@ def test_embedder_bad_arrays(digits, embedder):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"lr": -0.1}, "lr must be positive"),
-        ({"lr": float("nan")}, "lr must be positive"),
+        ({"lr": -0.1}, r"'lr' parameter of BackboneEmbedder must be a float in the range \(0"),
+        ({"lr": float("nan")}, r"'lr' parameter .* must be a float in the range \(0.0, inf\)"),
         ({"batch_size": 0}, "batch_size"),
         ({"max_epochs": 1.5}, "max_epochs"),
         ({"augment": {"padding": -2}}, "padding"),

@@ -1,15 +1,78 @@
-"""``BackboneEmbedder`` with skorch's ``AccelerateMixin``: multi-GPU stage one."""
+"""``BackboneEmbedder`` with skorch's ``AccelerateMixin``: multi-GPU stage one.
+
+Everything accelerate needs beyond skorch's mixin is here: the sampling
+callback shares process 0's seed and hides the epoch from accelerate's data
+loaders, the epoch table honours ``verbose``, criteria without parameters are
+not wrapped, and the trained network pickles.
+"""
 
 import warnings
 
 import torch
-from skorch.callbacks import LRScheduler
+from skorch.callbacks import LRScheduler, PrintLog
 from skorch.exceptions import DeviceWarning
 from skorch.hf import AccelerateMixin
 
+from ._callbacks import ClassSampling
 from ._embedder import BackboneEmbedder
 
 __all__ = ["AcceleratedBackboneEmbedder"]
+
+
+def _n_processes(accelerator):
+    return getattr(getattr(accelerator, "state", None), "num_processes", 1)
+
+
+class _LoaderSampler(torch.utils.data.Sampler):
+    """The epoch sampler as accelerate's data loaders see it: without ``set_epoch``.
+
+    They would set it to their own count of passes over the loader, which
+    restarts at 0 with every ``fit`` call; the progressive schedule follows
+    skorch's epochs instead (``ClassSampling.on_epoch_begin``).
+    """
+
+    def __init__(self, index_sampler):
+        self.index_sampler = index_sampler
+
+    def __iter__(self):
+        return iter(self.index_sampler)
+
+    def __len__(self):
+        return len(self.index_sampler)
+
+
+class _SharedClassSampling(ClassSampling):
+    """``ClassSampling`` for several processes: each draws the same epoch order.
+
+    accelerate's loaders then give each process its share of one epoch. With
+    ``random_state=None`` every process would draw a seed of its own: process
+    0's is broadcast.
+    """
+
+    def seed(self, net):
+        seed = super().seed(net)
+        if net.sampler_.random_state is None and _n_processes(net.accelerator) > 1:
+            from accelerate.utils import broadcast_object_list
+
+            seed = int(broadcast_object_list([seed], from_process=0)[0])
+        return seed
+
+    def training_sampler(self, net, dataset):
+        return _LoaderSampler(super().training_sampler(net, dataset))
+
+
+class _AcceleratorPrintLog(PrintLog):
+    """skorch's ``PrintLog``, silent with ``verbose=0`` when it prints through accelerate.
+
+    skorch prints to any sink other than ``print`` whatever ``verbose`` says;
+    ``AccelerateMixin`` makes ``accelerator.print`` the sink, which would turn
+    ``verbose=0`` into a no-op. A sink the user chose still always gets the table.
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        if not net.verbose and self.sink == getattr(net.accelerator, "print", None):
+            return
+        super().on_epoch_end(net, **kwargs)
 
 
 class AcceleratedBackboneEmbedder(AccelerateMixin, BackboneEmbedder):
@@ -26,7 +89,8 @@ class AcceleratedBackboneEmbedder(AccelerateMixin, BackboneEmbedder):
     model and the batches. Every process draws the same epoch order, so that
     accelerate's split of the batches across processes makes up exactly one
     epoch: with ``random_state=None`` the seed of process 0 is broadcast to
-    the others. Criteria without trainable parameters (the default
+    the others. The table of epochs is printed by process 0 only, with
+    ``verbose=1``. Criteria without trainable parameters (the default
     ``CrossEntropyLoss``) are moved to the device rather than prepared, so that
     several CPU processes work too (accelerate would wrap them in
     ``DistributedDataParallel``, which refuses them).
@@ -48,13 +112,14 @@ class AcceleratedBackboneEmbedder(AccelerateMixin, BackboneEmbedder):
     ... )
     """
 
-    def _synchronised_seed(self, seed):
-        state = getattr(self.accelerator, "state", None)
-        if state is None or getattr(state, "num_processes", 1) <= 1:
-            return seed
-        from accelerate.utils import broadcast_object_list
-
-        return int(broadcast_object_list([seed], from_process=0)[0])
+    @property
+    def _default_callbacks(self):
+        callbacks = dict(super()._default_callbacks)
+        callbacks["sampling"] = _SharedClassSampling()
+        callbacks["print_log"] = _AcceleratorPrintLog(
+            keys_ignored=callbacks["print_log"].keys_ignored
+        )
+        return list(callbacks.items())
 
     def _initialize_accelerator(self):
         # skorch's version with one change: criteria without trainable

@@ -6,26 +6,32 @@ not ``batch_size`` calls of ``__getitem__`` and a collate, so skorch's
 ``DataLoader`` costs about what a hand-written loop over the tensor costs.
 A user's ``torch.utils.data.Dataset`` (images on disk) is wrapped so that
 its items come out as float32 images of the fitted shape, with labels encoded
-against ``classes_``.
+against ``classes_``. ``training_data`` and ``inference_data`` are the two
+entry points of ``BackboneEmbedder``.
 """
 
 import warnings
+from numbers import Integral
 
 import numpy as np
 import torch
+from skorch.utils import is_dataset
 from torch.utils.data import Dataset, Subset
 
-from ..utils import check_finite, to_numpy
+from ..utils import check_finite, to_numpy, validate_labels
 
 __all__ = [
     "ArrayImageDataset",
     "WrappedImageDataset",
     "as_image_tensor",
     "augment_batch",
+    "augment_options",
     "check_input_shape",
     "dataset_labels",
+    "inference_data",
     "is_prepared_dataset",
     "passthrough_collate",
+    "training_data",
 ]
 
 
@@ -98,6 +104,7 @@ def as_image_tensor(X, *, fitted_shape=None, input_shape=None):
             "Sparse input is not supported by BackboneEmbedder: pass dense images."
         )
     if isinstance(X, torch.Tensor):
+        check_has_data(X, "X")
         if X.is_complex():
             raise ValueError("Complex data not supported.")
         X = X.detach()
@@ -138,6 +145,15 @@ def as_image_tensor(X, *, fitted_shape=None, input_shape=None):
         raise ValueError(f"X has empty images of shape {tuple(X.shape[1:])}.")
     check_finite(X)
     return X
+
+
+def check_has_data(tensor, name):
+    """Refuse a tensor on the ``meta`` device: it has a shape but no values to read."""
+    if tensor.is_meta:
+        raise ValueError(
+            f"{name} is a tensor on the 'meta' device, which has a shape but no values: "
+            "pass the data itself (a tensor on 'cpu' or 'cuda', or an array)."
+        )
 
 
 class ArrayImageDataset(Dataset):
@@ -275,6 +291,32 @@ def dataset_labels(dataset):
     return to_numpy(y).astype(np.int64, copy=False)
 
 
+def augment_options(augment, image_shape):
+    """Keyword arguments of :func:`augment_batch` for ``augment``, or None (no augmentation).
+
+    ``True`` pads by ``max(1, round(min(H, W) / 8))`` pixels (4 on 32x32, the
+    CIFAR setting) and flips; a dict ``{"padding": int, "flip": bool}`` sets
+    either. The dict's contents are checked here, where they are read (its
+    type by the estimator's parameter constraints).
+    """
+    if augment is False:
+        return None
+    options = {"padding": max(1, round(min(image_shape[1:]) / 8)), "flip": True}
+    if isinstance(augment, dict):
+        unknown = set(augment) - set(options)
+        if unknown:
+            raise ValueError(
+                f"augment accepts the keys 'padding' and 'flip', got {sorted(unknown)}."
+            )
+        options.update(augment)
+    padding, flip = options["padding"], options["flip"]
+    if not isinstance(padding, Integral) or isinstance(padding, bool) or padding < 0:
+        raise ValueError(f"augment['padding'] must be a non-negative int, got {padding!r}.")
+    if not isinstance(flip, (bool, np.bool_)):
+        raise ValueError(f"augment['flip'] must be True or False, got {flip!r}.")
+    return options
+
+
 def augment_batch(X, padding=4, flip=True):
     """Standard training augmentation: random crop with zero padding, horizontal flip.
 
@@ -297,3 +339,81 @@ def augment_batch(X, padding=4, flip=True):
         mirror = (torch.rand(n) < 0.5).to(X.device)
         X = torch.where(mirror[:, None, None, None], X.flip(-1), X)
     return X
+
+
+# ------------------------------------------------------- BackboneEmbedder's entry points
+def _dataset_image_shape(dataset, fitted_shape, input_shape):
+    """Image shape of a user's Dataset: the fitted one, ``input_shape``, or its first item's."""
+    if len(dataset) == 0:
+        raise ValueError("The dataset is empty: at least one sample is required.")
+    shape = fitted_shape or input_shape
+    image = image_from_item(dataset[0], shape)
+    return tuple(shape or image.shape)
+
+
+def encode_labels(y, n_samples, classes=None):
+    """Classes, labels encoded as their index and counts per class (string labels welcome).
+
+    ``classes`` (all the labels, in order; may list classes absent from
+    ``y``) fixes the encoding; ``None`` takes the sorted labels of ``y``,
+    which must hold at least two.
+    """
+    if isinstance(y, torch.Tensor):
+        check_has_data(y, "y")
+    if classes is None:
+        return validate_labels(y, n_samples)
+    classes = np.asarray(classes)
+    if len(classes) < 2:
+        raise ValueError("classes must list at least two class labels.")
+    found, y_encoded, _ = validate_labels(y, n_samples, min_classes=1)
+    position = {label: i for i, label in enumerate(classes.tolist())}
+    unknown = [c for c in found.tolist() if c not in position]
+    if unknown:
+        raise ValueError(
+            f"y contains labels {unknown} that are not among the classes {classes.tolist()}."
+        )
+    y_encoded = np.array([position[c] for c in found.tolist()], dtype=np.int64)[y_encoded]
+    return classes, y_encoded, np.bincount(y_encoded, minlength=len(classes))
+
+
+def training_data(X, y, *, input_shape=None, fitted_shape=None, classes=None):
+    """Validate what ``fit`` got.
+
+    Returns the training dataset, the encoded labels, the image shape, the
+    classes and the counts per class.
+
+    ``X``: images, rows with ``input_shape``, or a user's ``Dataset`` (labels
+    from ``y``, its ``targets`` attribute or its ``(image, label)`` items).
+    ``classes`` fixes the encoding (the ``classes`` parameter, or the classes
+    of the network a ``partial_fit`` continues), ``fitted_shape`` is that
+    network's image shape: the new data must fit them.
+    """
+    input_shape = check_input_shape(input_shape)
+    if is_prepared_dataset(X):
+        raise TypeError("Pass images or a torch Dataset of images to fit.")
+    if is_dataset(X):
+        shape = _dataset_image_shape(X, fitted_shape, input_shape)
+        if y is None:
+            y = getattr(X, "targets", None)
+        if y is None:
+            y = [dataset_item_label(X[i]) for i in range(len(X))]
+        classes, y_encoded, counts = encode_labels(y, len(X), classes)
+        return WrappedImageDataset(X, shape, y_encoded), y_encoded, shape, classes, counts
+    images = as_image_tensor(X, fitted_shape=fitted_shape, input_shape=input_shape)
+    if y is None:
+        raise ValueError("requires y to be passed, but the target y is None.")
+    classes, y_encoded, counts = encode_labels(y, len(images), classes)
+    dataset = ArrayImageDataset(images, torch.from_numpy(y_encoded).to(images.device))
+    return dataset, y_encoded, tuple(images.shape[1:]), classes, counts
+
+
+def inference_data(X, *, fitted_shape=None, input_shape=None):
+    """The dataset of ``X`` for ``transform``/``predict``, images checked against the fit."""
+    if is_prepared_dataset(X):
+        return X
+    input_shape = check_input_shape(input_shape)
+    if is_dataset(X):
+        return WrappedImageDataset(X, _dataset_image_shape(X, fitted_shape, input_shape))
+    return ArrayImageDataset(
+        as_image_tensor(X, fitted_shape=fitted_shape, input_shape=input_shape)
+    )

@@ -14,6 +14,8 @@ Every backbone maps images ``(N, C, H, W)`` to features ``(N, d)`` and carries i
 ``feature_dim`` ``d``.
 """
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -25,6 +27,7 @@ __all__ = [
     "available_networks",
     "build_network",
     "feature_dim_of",
+    "joint_network",
 ]
 
 
@@ -320,3 +323,25 @@ class JointNet(nn.Module):
     def forward(self, x):
         z = self.features(x)
         return z if self.return_features else self.fc(z)
+
+
+def joint_network(module, image_shape, n_classes, **kwargs):
+    """``JointNet`` of the backbone ``module`` for images of ``image_shape`` (C, H, W).
+
+    ``module`` is a name for :func:`build_network`, a ``torch.nn.Module``
+    instance (copied, so that it is never trained in place; rebuilt from its
+    class when ``kwargs`` are given) or a class/callable returning one, built
+    with ``kwargs``. The feature dimension comes from :func:`feature_dim_of`.
+    """
+    if isinstance(module, str):
+        backbone = build_network(module, image_shape[0], **kwargs)
+    elif isinstance(module, nn.Module):
+        backbone = type(module)(**kwargs) if kwargs else copy.deepcopy(module)
+    else:
+        backbone = module(**kwargs) if callable(module) else None
+    if not isinstance(backbone, nn.Module):
+        raise TypeError(
+            f"module must be a network name, a torch.nn.Module or a class/callable "
+            f"returning one; got {module!r}."
+        )
+    return JointNet(backbone, feature_dim_of(backbone, image_shape), n_classes)
