@@ -11,6 +11,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from sklearn_lt import TauNormClassifier
 from sklearn_lt.metrics import (
+    ClassCounts,
     UndefinedSplitWarning,
     logits_magnitude,
     regularized_std,
@@ -315,6 +316,24 @@ def test_diagnostics_with_classes_and_string_labels():
         logits_magnitude(logits, labels[:-1])
 
 
+def test_diagnostics_refuse_classes_of_another_kind():
+    # Issue #18.6: classes of the wrong type gave all-NaN magnitudes.
+    logits, y = _logits(seed=1, n_classes=3)
+    with pytest.raises(ValueError, match="Mix of label input types"):
+        logits_magnitude(logits, y, classes=["0", "1", "2"])
+    with pytest.raises(ValueError, match="Mix of label input types"):
+        regularized_std(logits, np.array(["a", "b", "c"])[y], classes=[0, 1, 2])
+    with pytest.raises(ValueError, match="No label of y is among classes"):
+        logits_magnitude(logits, y, classes=[10, 11, 12])
+    with pytest.raises(ValueError, match="duplicates"):
+        logits_magnitude(logits, y, classes=[0, 1, 1])
+    # Labels outside classes are "other classes" for every column.
+    extra = np.r_[y, 7]
+    more = np.r_[logits, np.zeros((1, 3))]
+    expected = [more[extra == j, j].mean() - more[extra != j, j].mean() for j in range(3)]
+    np.testing.assert_allclose(logits_magnitude(more, extra, classes=[0, 1, 2]), expected)
+
+
 def test_diagnostics_binary_decision_function():
     rng = np.random.RandomState(0)
     y = np.repeat([0, 1], [30, 10])
@@ -344,3 +363,142 @@ def test_weight_norms_of_estimators_arrays_and_tensors():
         weight_norms(LogisticRegression())
     with pytest.raises(ValueError, match="2-D"):
         weight_norms(np.zeros((2, 2, 2)))
+
+
+# ------------------------------------------------------------------ ClassCounts
+def test_class_counts_sorts_and_aligns_string_labels():
+    cc = ClassCounts(["dog", "cat", "emu"], [40, 150, 3])
+    np.testing.assert_array_equal(cc.classes, ["cat", "dog", "emu"])
+    np.testing.assert_array_equal(cc.counts, [150, 40, 3])
+    np.testing.assert_array_equal(cc.align(["emu", "cat", "emu"]), [3, 150, 3])
+    np.testing.assert_array_equal(cc.positions(np.array(["emu", "dog"], dtype=object)), [2, 1])
+    np.testing.assert_array_equal(cc.splits(), ["many", "medium", "few"])
+    np.testing.assert_array_equal(cc.splits(["emu", "cat"]), ["few", "many"])
+    assert cc.as_dict() == {"cat": 150, "dog": 40, "emu": 3}
+    np.testing.assert_allclose(cc.priors(), np.array([150, 40, 3]) / 193)
+    assert len(cc) == 3 and cc.thresholds == (100, 20)
+    assert repr(cc) == "ClassCounts({'cat': 150, 'dog': 40, 'emu': 3}, many_threshold=100, " \
+        "few_threshold=20)"
+    # Tensors on any device, as classes and counts.
+    same = ClassCounts(torch.tensor([2, 0, 1]), torch.tensor([3, 150, 40]))
+    np.testing.assert_array_equal(same.align(torch.tensor([0, 2])), [150, 3])
+
+
+def test_class_counts_unknown_labels():
+    cc = ClassCounts([0, 1, 2], [500, 50, 5])
+    with pytest.raises(ValueError, match=r"y_true has labels \[3, 7\] without a class count"):
+        cc.positions([0, 7, 3, 7], name="y_true")
+    np.testing.assert_array_equal(cc.positions([0, 7, 2], unknown="ignore"), [0, -1, 2])
+    np.testing.assert_array_equal(cc.align([0, 7, 2], unknown="zero"), [500, 0, 5])
+    np.testing.assert_array_equal(cc.align([np.nan, 1.0], unknown="zero"), [0, 50])
+    assert cc.positions([]).shape == (0,)
+
+
+def test_class_counts_reindex():
+    cc = ClassCounts(["a", "b"], [7, 0])
+    wider = cc.reindex(["c", "a", "b"])
+    assert wider.as_dict() == {"a": 7, "b": 0, "c": 0}
+    assert wider.thresholds == cc.thresholds
+    # A class without samples may be left out; one with samples may not.
+    assert cc.reindex(["a"]).as_dict() == {"a": 7}
+    with pytest.raises(ValueError, match=r"\['a'\] have training samples"):
+        cc.reindex(["b", "c"])
+    with pytest.raises(ValueError, match=r"classes has labels \['c'\] without a class count"):
+        cc.reindex(["a", "b", "c"], unknown="raise")
+    assert ClassCounts.from_labels([2, 0, 0], classes=[0, 1, 2]).as_dict() == {0: 2, 1: 0, 2: 1}
+
+
+def test_class_counts_log_thirds_matches_formula():
+    rng = np.random.RandomState(0)
+    for _ in range(20):
+        counts = rng.randint(1, 5000, size=rng.randint(2, 30))
+        n_max, n_min = counts.max(), counts.min()
+        cc = ClassCounts.log_thirds(np.arange(len(counts)), counts)
+        assert cc.many_threshold == round(n_max ** (2 / 3) * n_min ** (1 / 3))
+        assert cc.few_threshold == round(n_max ** (1 / 3) * n_min ** (2 / 3))
+        # Both thresholds scale with the counts (up to rounding).
+        doubled = ClassCounts.log_thirds(np.arange(len(counts)), 2 * counts)
+        assert abs(doubled.many_threshold - 2 * cc.many_threshold) <= 1
+        assert abs(doubled.few_threshold - 2 * cc.few_threshold) <= 1
+    # Classes without samples do not move the thresholds.
+    assert ClassCounts.log_thirds([0, 1, 2], [500, 5, 0]).thresholds == (108, 23)
+    with pytest.raises(ValueError, match="at least one class with samples"):
+        ClassCounts.log_thirds([0, 1], [0, 0])
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"many_threshold": 10, "few_threshold": 20}, ValueError, "must not exceed"),
+        ({"many_threshold": -1, "few_threshold": 0}, ValueError, "non-negative"),
+        ({"many_threshold": "100"}, TypeError, "finite real number"),
+        ({"few_threshold": float("nan")}, TypeError, "finite real number"),
+        ({"few_threshold": True}, TypeError, "finite real number"),
+    ],
+)
+def test_class_counts_validates_thresholds(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ClassCounts([0, 1], [5, 50], **kwargs)
+    with pytest.raises(error, match=match):
+        ClassCounts([0, 1], [5, 50]).with_thresholds(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "classes, counts, match",
+    [
+        ([0, 1, 1], [1, 2, 3], "duplicates"),
+        ([0, 1, 2], [1, 2], "2 entries but there are 3 classes"),
+        ([0, 1], [1, -2], "finite and non-negative"),
+        ([0, 1], [[1, 2]], "1-D"),
+        (np.array(["a", 1], dtype=object), [1, 2], "Mix of label input types"),
+        ([[0, 1]], [1, 2], "classes must be 1-D"),
+    ],
+)
+def test_class_counts_validates_classes_and_counts(classes, counts, match):
+    with pytest.raises(ValueError, match=match):
+        ClassCounts(classes, counts)
+
+
+def test_class_counts_refuses_mixed_label_kinds():
+    strings = ClassCounts(["a", "b"], [5, 50])
+    with pytest.raises(ValueError, match="Mix of label input types.*y holds numbers"):
+        strings.positions([0, 1], name="y")
+    with pytest.raises(ValueError, match="Mix of label input types"):
+        ClassCounts([0, 1], [5, 50]).align(["a"])
+    with pytest.raises(ValueError, match="Mix of label input types"):
+        strings.reindex([0, 1])
+
+
+def test_class_counts_coerce():
+    counted = ClassCounts.coerce({"b": 5, "a": torch.tensor(50)}, few_threshold=10)
+    assert counted == ClassCounts(["a", "b"], [50, 5], few_threshold=10)
+    # A ClassCounts keeps its thresholds unless others are given.
+    assert ClassCounts.coerce(counted) is counted
+    assert ClassCounts.coerce(counted, many_threshold=None).thresholds == (100, 10)
+    assert ClassCounts.coerce(counted, many_threshold=40).thresholds == (40, 10)
+    assert ClassCounts.coerce([5, 50], ["b", "a"]) == ClassCounts(["a", "b"], [50, 5])
+    with pytest.raises(ValueError, match="needs the classes"):
+        ClassCounts.coerce([5, 50])
+    with pytest.raises(ValueError, match="only with an array"):
+        ClassCounts.coerce({"a": 1}, ["a"])
+    assert counted != ClassCounts(["a", "b"], [50, 5])  # other thresholds
+
+
+def test_functions_take_class_counts_with_their_thresholds():
+    y_true, y_pred, counts = _long_tailed_predictions(seed=4)
+    cc = ClassCounts.log_thirds(np.arange(len(counts)), counts)
+    thresholds = {"many_threshold": cc.many_threshold, "few_threshold": cc.few_threshold}
+    expected = shot_accuracy(y_true, y_pred, counts, **thresholds)
+    got = shot_accuracy(y_true, y_pred, cc)
+    for split in ("many", "medium", "few", "all"):
+        assert got[split] == expected[split]
+    assert got.thresholds == cc.thresholds
+    np.testing.assert_array_equal(shot_splits(cc), shot_splits(counts, **thresholds))
+    # Explicit thresholds win over those of the ClassCounts.
+    np.testing.assert_array_equal(shot_splits(cc, many_threshold=1000), shot_splits(
+        counts, many_threshold=1000, few_threshold=cc.few_threshold))
+    # Unsorted classes: the result follows their order.
+    res = shot_accuracy(["b", "a"], ["b", "b"], ClassCounts(["a", "b"], [500, 5]),
+                        classes=["b", "a"], warn_for=())
+    np.testing.assert_array_equal(res.class_counts, [5, 500])
+    np.testing.assert_array_equal(res.per_class, [1.0, 0.0])

@@ -24,6 +24,7 @@ from sklearn_lt import (  # noqa: E402
 )
 from sklearn_lt.datasets import load_digits_lt  # noqa: E402
 from sklearn_lt.metrics import (  # noqa: E402
+    ClassCounts,
     UndefinedSplitWarning,
     logits_magnitude,
     regularized_std,
@@ -461,3 +462,64 @@ def test_many_classes_use_index_axis(tmp_path):
     assert "index" in display.ax_.get_xlabel()
     assert [t.get_text() for t in display.split_texts_] == ["many", "medium", "few"]
     assert_renders(display, tmp_path)
+
+
+# ------------------------------------------------------------------ ClassCounts
+def test_every_display_takes_class_counts_with_their_thresholds(digits):
+    # The thresholds travel with the counts: a ClassCounts gives the same
+    # figures as the counts with the thresholds spelled out.
+    X_train, y_train, X_test, y_test, base = digits
+    counts = ClassCounts.log_thirds(np.arange(10), COUNTS)
+    assert counts.thresholds == (THRESHOLDS["many_threshold"], THRESHOLDS["few_threshold"])
+    clf = TauNormClassifier(FrozenEstimator(base), tau=1.0).fit(X_train, y_train)
+    pred = clf.predict(X_test)
+    for by_object, by_keywords in [
+        (
+            ShotAccuracyDisplay.from_estimators({"a": clf}, X_test, y_test, counts),
+            ShotAccuracyDisplay.from_estimators({"a": clf}, X_test, y_test, **THRESHOLDS),
+        ),
+        (
+            ShotAccuracyDisplay.from_predictions(y_test, pred, counts),
+            ShotAccuracyDisplay.from_predictions(y_test, pred, COUNTS, **THRESHOLDS),
+        ),
+    ]:
+        assert by_object.accuracies == by_keywords.accuracies
+        assert by_object.n_classes_per_split == {"many": 4, "medium": 3, "few": 3, "all": 10}
+    sweep = TauSweepDisplay.from_estimator(clf, X_test, y_test, taus=[0, 1], class_counts=counts)
+    same = TauSweepDisplay.from_estimator(clf, X_test, y_test, taus=[0, 1], **THRESHOLDS)
+    for split in ("many", "medium", "few", "all"):
+        np.testing.assert_array_equal(sweep.accuracies[split], same.accuracies[split])
+    axis_displays = [
+        WeightNormDisplay.from_estimator(clf, class_counts=counts),
+        LogitsMagnitudeDisplay.from_estimator(clf, X_test, y_test, class_counts=counts),
+        LogitsMagnitudeDisplay.from_predictions(y_test, clf.decision_function(X_test), counts),
+        SamplingProbabilityDisplay.from_samplers({"CB": ClassBalancedSampler()}, counts),
+        WeightNormDisplay({"a": weight_norms(clf)}, counts).plot(),
+    ]
+    for display in axis_displays:
+        assert (display.many_threshold, display.few_threshold) == (31, 8)
+        np.testing.assert_array_equal(display.class_counts, COUNTS)
+        np.testing.assert_array_equal(display.classes, np.arange(10))
+        # Region boundaries after the 4th and 7th classes (4 / 3 / 3).
+        assert [line.get_xdata()[0] for line in display.split_lines_][:2] == [3.5, 6.5]
+    # Explicit thresholds replace those of the ClassCounts.
+    wider = WeightNormDisplay.from_estimator(clf, class_counts=counts, few_threshold=15)
+    assert (wider.many_threshold, wider.few_threshold) == (31, 15)
+    assert [t.get_text() for t in wider.split_texts_] == ["many", "medium", "few"]
+    assert [line.get_xdata()[0] for line in wider.split_lines_] == [3.5, 4.5]  # 14 < 15
+
+
+def test_display_class_counts_dict_and_string_labels():
+    counts = ClassCounts(["b", "a", "c"], [10, 300, 40], many_threshold=100, few_threshold=20)
+    display = WeightNormDisplay({"x": [1.0, 2.0, 3.0]}, counts)  # norms of a, b, c
+    np.testing.assert_array_equal(display.classes, ["a", "b", "c"])
+    np.testing.assert_array_equal(display.class_order, [0, 2, 1])
+    display.plot()
+    np.testing.assert_array_equal(display.lines_["x"].get_ydata(), [1.0, 3.0, 2.0])
+    as_dict = WeightNormDisplay({"x": [1.0, 2.0, 3.0]}, counts.as_dict())
+    np.testing.assert_array_equal(as_dict.class_counts, display.class_counts)
+    # Given classes keep their order; the counts follow them.
+    reordered = WeightNormDisplay({"x": [3.0, 2.0, 1.0]}, counts, classes=["c", "b", "a"])
+    np.testing.assert_array_equal(reordered.class_counts, [40, 10, 300])
+    with pytest.raises(ValueError, match=r"classes has labels \['d'\] without a class count"):
+        WeightNormDisplay({"x": [1.0, 2.0]}, counts, classes=["a", "d"])

@@ -15,6 +15,7 @@ from sklearn_lt import (
     ProgressivelyBalancedSampler,
     SquareRootSampler,
 )
+from sklearn_lt.metrics import ClassCounts
 from sklearn_lt.sampling import (
     EpochIndexSampler,
     power_probabilities,
@@ -217,3 +218,42 @@ def test_bad_schedules_and_classes():
         ClassBalancedSampler().fit_resample(X, np.zeros(len(X)))
     with pytest.raises(ValueError, match="inconsistent"):
         ClassBalancedSampler().fit_resample(torch.zeros(5, 2), torch.tensor([0, 1, 0]))
+
+
+def test_torch_labels_with_list_dataframe_or_sparse_features():
+    # Issue #18.12: a torch y with a list or DataFrame X raised AttributeError.
+    pd = pytest.importorskip("pandas")
+    sparse = pytest.importorskip("scipy.sparse")
+    X, y = long_tailed()
+    expected_X, expected_y = ClassBalancedSampler(random_state=0).fit_resample(X, y)
+    y_t = torch.from_numpy(y)
+    X_list, y_res = ClassBalancedSampler(random_state=0).fit_resample(X.tolist(), y_t)
+    assert isinstance(X_list, list) and X_list == expected_X.tolist()
+    assert isinstance(y_res, torch.Tensor) and y_res.dtype == y_t.dtype
+    assert_array_equal(y_res.numpy(), expected_y)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"], index=np.arange(len(X)) + 100)
+    X_frame, y_res = ClassBalancedSampler(random_state=0).fit_resample(frame, y_t)
+    assert isinstance(X_frame, pd.DataFrame) and list(X_frame.columns) == ["a", "b", "c"]
+    assert_array_equal(X_frame.to_numpy(), expected_X)
+    assert_array_equal(y_res.numpy(), expected_y)
+    X_sparse, y_res = ClassBalancedSampler(random_state=0).fit_resample(
+        sparse.csr_matrix(X), y_t
+    )
+    assert sparse.issparse(X_sparse)
+    assert_array_equal(X_sparse.toarray(), expected_X)
+    assert_array_equal(y_res.numpy(), expected_y)
+    # A tensor X with list labels: the labels keep their type too.
+    X_res, y_list = ClassBalancedSampler(random_state=0).fit_resample(
+        torch.from_numpy(X), y.tolist()
+    )
+    assert isinstance(y_list, list) and y_list == expected_y.tolist()
+    assert_array_equal(X_res.numpy(), expected_X)
+
+
+def test_class_probabilities_take_class_counts():
+    counts = ClassCounts(["a", "b", "c"], COUNTS[:3])
+    for sampler in (SquareRootSampler(), ProgressivelyBalancedSampler(epoch=2, n_epochs=5)):
+        assert_allclose(sampler.class_probabilities(counts),
+                        sampler.class_probabilities(COUNTS[:3]))
+    with pytest.raises(ValueError, match="zero samples"):
+        power_probabilities(ClassCounts([0, 1], [4, 0]), 0.5)

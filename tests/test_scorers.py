@@ -15,6 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_lt import ClassBalancedSampler, NCMClassifier, TauNormClassifier
 from sklearn_lt.metrics import (
+    ClassCounts,
     SingleClassSplitWarning,
     make_shot_scorer,
     shot_accuracy,
@@ -175,3 +176,88 @@ def test_make_shot_scorer_validation_and_repr():
         make_shot_scorer(many_threshold=5, few_threshold=10)
     assert "few" in repr(make_shot_scorer("few"))
     assert sorted(shot_scorers()) == ["all", "few", "many", "medium"]
+
+
+# digits-LT's training counts: 100 / 20 leave one class many-shot (issue #19.5).
+DIGITS_COUNTS = [124, 80, 51, 33, 21, 14, 9, 5, 3, 2]
+
+
+def _digits_like(seed=0):
+    rng = np.random.RandomState(seed)
+    y = np.repeat(np.arange(10), DIGITS_COUNTS)
+    X = rng.normal(size=(len(y), 10)) + 2.5 * np.eye(10)[y]
+    return X, y
+
+
+def test_single_class_split_warns_with_the_thresholds_used():
+    X, y = _digits_like()
+    head = NCMClassifier().fit(X, y)
+    scorers = shot_scorers()
+    assert list(scorers) == ["many", "medium", "few", "all"]
+    with pytest.warns(SingleClassSplitWarning, match=r"'many'.*one class \(0\).*many: > 100"):
+        many = scorers["many"](head, X, y)
+    assert many == shot_accuracy(y, head.predict(X), np.bincount(y)).per_class[0]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for split in ("medium", "few", "all"):
+            scorers[split](head, X, y)
+    assert repr(scorers["many"]) == (
+        "make_shot_scorer(split='many', many_threshold=100, few_threshold=20)"
+    )
+
+
+def test_log_thirds_thresholds_follow_each_folds_training_counts():
+    X, y = _digits_like(1)
+    cv = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no split of one class, none empty
+        out = cross_validate(
+            NCMClassifier(), X, y, cv=cv, scoring=shot_scorers(thresholds="log-thirds")
+        )
+    for k, (train, test) in enumerate(cv.split(X, y)):
+        counts = ClassCounts.log_thirds(np.arange(10), np.bincount(y[train]))
+        # Each fold's own: 62 and 1 samples give 62**(2/3) ~ 15.7 and 62**(1/3) ~ 4.0
+        # (the whole training set's 124 and 2 give 31 and 8).
+        assert counts.thresholds == (16, 4)
+        pred = NCMClassifier().fit(X[train], y[train]).predict(X[test])
+        expected = shot_accuracy(y[test], pred, counts)
+        for split in ("many", "medium", "few", "all"):
+            assert out[f"test_{split}"][k] == pytest.approx(expected[split], abs=1e-12)
+    scorer = make_shot_scorer("few", thresholds="log-thirds")
+    assert repr(scorer) == "make_shot_scorer(split='few', thresholds='log-thirds')"
+
+
+def test_scorers_take_class_counts_with_their_thresholds():
+    X, y = _digits_like(2)
+    head = NCMClassifier().fit(X, y)
+    counts = ClassCounts.log_thirds(np.arange(10), np.bincount(y))
+    assert counts.thresholds == (31, 8)
+    scorer = make_shot_scorer("few", class_counts=counts)
+    expected = shot_accuracy(y, head.predict(X), np.bincount(y), many_threshold=31,
+                             few_threshold=8)
+    assert scorer(head, X, y) == expected.few
+    assert "class_counts=ClassCounts({0: 124, 1: 80" in repr(scorer)
+    assert "many_threshold=31, few_threshold=8" in repr(scorer)
+    # Explicit thresholds replace those of the ClassCounts.
+    wider = make_shot_scorer("few", class_counts=counts, few_threshold=10)
+    assert wider.class_counts.thresholds == (31, 10)
+    assert wider(head, X, y) == shot_accuracy(
+        y, head.predict(X), counts.with_thresholds(few_threshold=10)).few
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"thresholds": "terciles"}, "thresholds must be None or 'log-thirds'"),
+        ({"thresholds": "log-thirds", "many_threshold": 50}, "not both"),
+        ({"many_threshold": 10}, r"few_threshold \(20\) must not exceed"),
+        ({"class_counts": [3, np.nan]}, "finite and non-negative"),
+    ],
+)
+def test_scorer_arguments_are_checked_when_made(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        shot_scorers(**kwargs)

@@ -8,6 +8,7 @@ from sklearn.utils import Bunch, _safe_indexing, assert_all_finite, check_random
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.multiclass import check_classification_targets
 
+from ..metrics._counts import ClassCounts
 from ..utils import is_tensor, to_numpy
 
 __all__ = ["log_thirds_thresholds", "long_tailed_counts", "make_long_tailed"]
@@ -99,6 +100,9 @@ def log_thirds_thresholds(class_counts):
     ``many > thresholds[0]``, ``few < thresholds[1]``, medium in between
     (inclusive), as OLTR's ``shot_acc`` does.
 
+    The thresholds of :meth:`sklearn_lt.metrics.ClassCounts.log_thirds`,
+    which also carries them with the counts.
+
     Parameters
     ----------
     class_counts : array-like of shape (n_classes,)
@@ -114,7 +118,7 @@ def log_thirds_thresholds(class_counts):
     >>> log_thirds_thresholds([500, 5])
     (108, 23)
     """
-    counts = np.asarray(class_counts, dtype=np.float64)
+    counts = np.asarray(to_numpy(class_counts), dtype=np.float64)
     if (
         counts.ndim != 1
         or counts.size == 0
@@ -124,10 +128,7 @@ def log_thirds_thresholds(class_counts):
         raise ValueError(
             "class_counts must be a non-empty 1-D array of finite positive counts."
         )
-    n_max, n_min = counts.max(), counts.min()
-    many = round(n_max ** (2 / 3) * n_min ** (1 / 3))
-    few = round(n_max ** (1 / 3) * n_min ** (2 / 3))
-    return int(many), int(few)
+    return ClassCounts.log_thirds(np.arange(len(counts)), counts).thresholds
 
 
 def _check_class_order(class_order, classes):

@@ -267,8 +267,9 @@ class ClassCounts:
         fewer than 20) sit at these places on CIFAR-100-LT at IR 100 (counts
         500 .. 5 give 108 and 23), so this carries the convention to datasets
         with fewer samples per class. Scaling every count by a factor scales
-        both thresholds by it (up to rounding): the training part of a
-        cross-validation fold keeps the splits of the whole training set.
+        both thresholds by it (up to rounding), so the training part of a
+        cross-validation fold gets thresholds in proportion to its counts,
+        where fixed thresholds would move classes across splits.
 
         Examples
         --------

@@ -242,8 +242,7 @@ def make_shot_scorer(
     no class gets an :class:`UndefinedSplitWarning` and a NaN score): the
     ImageNet-LT thresholds do not fit small datasets. ``thresholds="log-thirds"``
     places them on each fold's own training counts
-    (:meth:`ClassCounts.log_thirds`); these scale with the counts, so a class
-    keeps its split from fold to fold.
+    (:meth:`ClassCounts.log_thirds`), in proportion to them.
 
     Parameters
     ----------

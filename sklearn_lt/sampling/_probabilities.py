@@ -6,6 +6,8 @@ the probabilities from here.
 
 import numpy as np
 
+from ..metrics._counts import ClassCounts, check_counts
+
 __all__ = [
     "power_probabilities",
     "progressive_probabilities",
@@ -17,11 +19,10 @@ __all__ = [
 
 
 def _check_counts(class_counts):
-    counts = np.asarray(class_counts, dtype=np.float64)
-    if counts.ndim != 1 or counts.size == 0:
-        raise ValueError("class_counts must be a non-empty 1-D array.")
-    if np.any(counts < 0) or not np.all(np.isfinite(counts)):
-        raise ValueError("class_counts must be finite and non-negative.")
+    """Float64 counts of an array or :class:`~sklearn_lt.metrics.ClassCounts`, all positive."""
+    if isinstance(class_counts, ClassCounts):
+        class_counts = class_counts.counts
+    counts = check_counts(class_counts).astype(np.float64)
     if np.any(counts == 0):
         empty = np.flatnonzero(counts == 0).tolist()
         raise ValueError(
@@ -39,7 +40,7 @@ def power_probabilities(class_counts, q):
 
     Parameters
     ----------
-    class_counts : array-like of shape (n_classes,)
+    class_counts : array-like of shape (n_classes,) or ClassCounts
         Training samples per class; all must be positive.
     q : float in [0, 1]
 

@@ -106,7 +106,8 @@ class PowerSampler(BaseSampler):
 
         Parameters
         ----------
-        class_counts : array-like of shape (n_classes,)
+        class_counts : array-like of shape (n_classes,) or ClassCounts
+            Training samples per class, all positive.
         epoch, n_epochs : int, default=None
             Position in a training run; only progressively-balanced sampling
             depends on it.
@@ -175,11 +176,16 @@ class PowerSampler(BaseSampler):
         Returns
         -------
         X_resampled, y_resampled
-            The drawn rows, in the input's type (torch tensors stay on their
-            device).
+            The drawn rows, each in its input's type (torch tensors stay on
+            their device; lists, DataFrames and Series as imbalanced-learn
+            returns them).
         """
-        if is_tensor(X) or is_tensor(y):
+        if is_tensor(X):
             return self._fit_resample_tensors(X, y)
+        if is_tensor(y):
+            # Any X imbalanced-learn takes (list, DataFrame, sparse), labels on y's device.
+            X_res, _ = super().fit_resample(X, to_numpy(y))
+            return X_res, y[torch.as_tensor(self.sample_indices_, device=y.device)]
         return super().fit_resample(X, y)
 
     def _fit_resample(self, X, y):
@@ -208,7 +214,7 @@ class PowerSampler(BaseSampler):
         if is_tensor(y):
             y_res = y[torch.as_tensor(self.sample_indices_, device=y.device)]
         else:
-            y_res = np.asarray(y)[self.sample_indices_]
+            y_res = _safe_indexing(y, self.sample_indices_)
         return X_res, y_res
 
     def __sklearn_tags__(self):

@@ -1,9 +1,9 @@
 """A torch ``Sampler`` that draws each epoch's rows from a package sampler."""
 
-import numpy as np
 import torch.utils.data
 from sklearn.utils import check_random_state
 
+from ..metrics._counts import ClassCounts
 from ..utils import to_numpy
 
 __all__ = ["EpochIndexSampler"]
@@ -55,9 +55,10 @@ class EpochIndexSampler(torch.utils.data.Sampler):
 
     def class_probabilities(self):
         """Class sampling probabilities of the current epoch."""
-        counts = np.unique(self.y, return_counts=True)[1]
         return self.sampler.class_probabilities(
-            counts, epoch=min(self.epoch, self.n_epochs - 1), n_epochs=self.n_epochs
+            ClassCounts.from_labels(self.y),
+            epoch=min(self.epoch, self.n_epochs - 1),
+            n_epochs=self.n_epochs,
         )
 
     def __iter__(self):
