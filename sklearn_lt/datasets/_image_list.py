@@ -10,7 +10,7 @@ import json
 import os
 import re
 import reprlib
-from pathlib import Path, PurePath
+from pathlib import Path
 
 import numpy as np
 import torch.utils.data
@@ -142,12 +142,15 @@ def _check_index_file(file):
     return file
 
 
+_SEPARATORS = tuple(filter(None, (os.sep, os.altsep)))
+_PATH_PARTS = re.compile("|".join(map(re.escape, _SEPARATORS)))
+
+
 def _outside_root(path):
     """Why ``root / path`` may leave ``root`` (lexically, by this OS's path rules), or None."""
-    pure = PurePath(path)
-    if pure.anchor:  # "/x" or "C:\\x" (and "C:x"): the join drops root
+    if path.startswith(_SEPARATORS) or os.path.splitdrive(path)[0]:  # the join drops root
         return "it is absolute"
-    if ".." in pure.parts:
+    if ".." in path and ".." in _PATH_PARTS.split(path):
         return "it has a '..' component"
     return None
 
@@ -181,7 +184,7 @@ _INT64_MAX = int(np.iinfo(np.int64).max)
 # before the last field, so it may hold spaces but neither starts nor ends with one.
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _LIST_LINE = re.compile(r"(?P<path>[^ \t](?:.*[^ \t])?)[ \t]+(?P<label>[^ \t]+)[ \t]*")
-_SEPARATOR = re.compile(r"[ \t]+")
+_ENDS_IN_NUMBER = re.compile(r"[ \t]([0-9]+)")
 _DIGITS = re.compile(r"[0-9]+")  # ASCII only: no sign, underscore, or digits of other scripts
 # Never part of a path or a label: control characters other than tab (str.splitlines breaks
 # lines on some of them), Unicode line/paragraph separators, and U+FEFF past the start of the
@@ -198,43 +201,49 @@ def _decode_utf8(data, file, what):
         raise ValueError(f"{file}, line {line}: not UTF-8 {what} ({exc}).") from None
 
 
+def _read_list_line(line):
+    """``(path, label)`` of a non-blank line of a split list, or a ValueError naming the rule."""
+    forbidden = _FORBIDDEN.search(line)
+    if forbidden:
+        char = forbidden.group()
+        name = "a byte-order mark" if char == "\ufeff" else "a control character"
+        raise ValueError(f"{name} (U+{ord(char):04X}) in {line!r}; no path or label holds one.")
+    if line[0] in " \t":
+        raise ValueError(f"starts with whitespace ({line!r}); a path cannot start with whitespace.")
+    match = _LIST_LINE.fullmatch(line)
+    if match is None:
+        raise ValueError(f"expected '<path> <label>', got {line!r}.")
+    path, label = match.group("path", "label")
+    if not _DIGITS.fullmatch(label):
+        raise ValueError(
+            f"the label {label!r} is not an integer in plain digits 0-9 (no sign, "
+            "underscore or other script; expected '<path> <label>')."
+        )
+    number = _ENDS_IN_NUMBER.search(path)
+    if number and number.end() == len(path):
+        raise ValueError(
+            f"ambiguous line {line!r}: it has more than two fields and the path would end "
+            f"in the number {number.group(1)!r} ('<path> <label> <extra>'?). A path may hold "
+            "spaces but cannot end in a space-separated number."
+        )
+    label = int(label)
+    if label > _INT64_MAX:
+        raise ValueError(f"the label {label} does not fit in int64.")
+    return path, label
+
+
 def _parse_split_list(file):
     text = _decode_utf8(file.read_bytes(), file, "text")
     paths, labels, lines = [], [], []
     for number, line in enumerate(_LINE_BREAK.split(text), start=1):
         if not line.strip(" \t"):
             continue
-
-        def error(message, number=number):
-            return ValueError(f"{file}, line {number}: {message}")
-
-        forbidden = _FORBIDDEN.search(line)
-        if forbidden:
-            char = forbidden.group()
-            name = "a byte-order mark" if char == "\ufeff" else "a control character"
-            raise error(f"{name} (U+{ord(char):04X}) in {line!r}; no path or label holds one.")
-        if line[0] in " \t":
-            raise error(f"starts with whitespace ({line!r}); a path cannot start with whitespace.")
-        match = _LIST_LINE.fullmatch(line)
-        if match is None:
-            raise error(f"expected '<path> <label>', got {line!r}.")
-        path, label = match.group("path", "label")
-        if not _DIGITS.fullmatch(label):
-            raise error(
-                f"the label {label!r} is not an integer in plain digits 0-9 (no sign, "
-                "underscore or other script; expected '<path> <label>')."
-            )
-        last_word = _SEPARATOR.split(path)[-1]
-        if path != last_word and _DIGITS.fullmatch(last_word):
-            raise error(
-                f"ambiguous line {line!r}: it has more than two fields and the path would end "
-                f"in the number {last_word!r} ('<path> <label> <extra>'?). A path may hold "
-                "spaces but cannot end in a space-separated number."
-            )
-        if int(label) > _INT64_MAX:
-            raise error(f"the label {label} does not fit in int64.")
+        try:
+            path, label = _read_list_line(line)
+        except ValueError as exc:
+            raise ValueError(f"{file}, line {number}: {exc}") from None
         paths.append(path)
-        labels.append(int(label))
+        labels.append(label)
         lines.append(f"line {number}")
     if not paths:
         raise ValueError(f"{file}: no '<path> <label>' line in the file.")
