@@ -9,6 +9,7 @@ from .backbone import AcceleratedBackboneEmbedder, BackboneEmbedder
 from .heads import (
     CRTClassifier,
     LORTClassifier,
+    LORTClassifierCV,
     LWSClassifier,
     NCMClassifier,
     SoftmaxClassifier,
@@ -32,6 +33,7 @@ __all__ = [
     "ClassBalancedSampler",
     "InstanceBalancedSampler",
     "LORTClassifier",
+    "LORTClassifierCV",
     "LWSClassifier",
     "NCMClassifier",
     "PowerSampler",

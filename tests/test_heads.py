@@ -174,8 +174,10 @@ def test_lort_starts_from_the_base_and_smoothing_flattens_logits():
     X, y = long_tailed()
     base = LogisticRegression(max_iter=1000).fit(X, y)
     before = base.coef_.copy()
-    lort = LORTClassifier(FrozenEstimator(base), smoothing=0.98, random_state=0).fit(X, y)
-    plain = LORTClassifier(FrozenEstimator(base), smoothing=0.0, random_state=0).fit(X, y)
+    lort = LORTClassifier(FrozenEstimator(base), smoothing=0.98, n_epochs=20,
+                          random_state=0).fit(X, y)
+    plain = LORTClassifier(FrozenEstimator(base), smoothing=0.0, n_epochs=20,
+                           random_state=0).fit(X, y)
     # near-uniform targets shrink the spread of the logits
     spread = lambda c: np.std(c.decision_function(X), axis=1).mean()  # noqa: E731
     assert spread(lort) < 0.5 * spread(plain)
@@ -356,5 +358,6 @@ def test_auto_smoothing_keeps_the_official_target_odds():
     for c in (2, 10, 1000):
         assert_allclose(odds(auto_smoothing(c), c), odds(0.98, 100))
     X, y = long_tailed()
-    assert_allclose(LORTClassifier(n_epochs=1).fit(X, y).smoothing_, auto_smoothing(5))
+    assert_allclose(LORTClassifier(smoothing="auto", n_epochs=1).fit(X, y).smoothing_,
+                    auto_smoothing(5))
     assert LORTClassifier(smoothing=0.3, n_epochs=1).fit(X, y).smoothing_ == 0.3

@@ -1,39 +1,72 @@
-"""The one predict path shared by every stage-two head.
+"""The one fit/predict path shared by every stage-two head.
 
 Every head of the package is linear in (possibly normalised) features:
 ``logits = phi(X) @ coef_.T + intercept_``. The heads differ only in how
-``fit`` finds ``coef_`` and ``intercept_`` (and NCM in its ``phi``, applied
-in ``_logits``).
+``_fit`` finds the weights (and NCM in its ``phi``, applied in ``_logits``).
+
+``_fit`` is a pure function of the data: it returns a :class:`FittedLinear`
+and never writes on the estimator. :meth:`LinearHead.fit` validates the
+input, calls it, and sets every fitted attribute once at the end, so that a
+fit that fails leaves the head exactly as it was.
 """
+
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
+from ..metrics import ClassCounts
 from ..utils import (
     is_tensor,
     like_input,
+    record_features,
     resolve_device,
     to_numpy,
     to_tensor,
     validate_features,
+    validate_features_for_fit,
     validate_labels,
 )
+
+__all__ = ["FittedLinear", "LinearHead"]
 
 # Rows per block in predict: bounds its memory by the block, not by N.
 _PREDICT_BLOCK_ELEMENTS = 2**24
 
 
+@dataclass
+class FittedLinear:
+    """What a head's ``_fit`` returns: its weights, the classes they score, and the rest.
+
+    Attributes
+    ----------
+    coef : torch.Tensor of shape (n_classes, n_features)
+    intercept : torch.Tensor of shape (n_classes,)
+    counts : ClassCounts
+        The classes of the rows of ``coef`` (``classes_``) and their training
+        counts (``class_counts_``).
+    attributes : dict
+        Other fitted attributes by name (``"scales_"``, ``"loss_curve_"``...);
+        tensors among them are handed back in the caller's array type.
+    """
+
+    coef: torch.Tensor
+    intercept: torch.Tensor
+    counts: ClassCounts
+    attributes: dict = field(default_factory=dict)
+
+
 class LinearHead(ClassifierMixin, BaseEstimator):
     """Base class of the stage-two heads: a linear classifier on torch tensors.
 
-    Subclasses implement ``_fit(X, y_encoded, counts, X_input)`` returning the
-    weights ``(coef, intercept)`` as tensors; this class validates input,
-    encodes labels, records the fitted attributes in the caller's array type
-    and answers ``decision_function`` / ``predict_proba`` / ``predict`` in the
-    caller's type and device.
+    Subclasses implement ``_fit(X, y_encoded, counts) -> FittedLinear`` on a
+    validated float tensor ``X``, labels encoded against ``counts.classes``;
+    this class validates input, records the fitted attributes in the caller's
+    array type and answers ``decision_function`` / ``predict_proba`` /
+    ``predict`` in the caller's type and device.
 
     Attributes
     ----------
@@ -47,6 +80,11 @@ class LinearHead(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
     """
 
+    # True when the logits are not ``X @ coef_.T + intercept_`` (NCM normalises
+    # X first): such a head's coef_ cannot be rebalanced as a linear layer.
+    transforms_features = False
+
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
         """Fit the head on features ``X`` (numpy array or torch tensor) and labels ``y``.
 
@@ -62,16 +100,25 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         self : object
             The fitted head.
         """
-        self._validate_params()
         device = resolve_device(getattr(self, "device", None), X)
-        X_t = validate_features(self, X, reset=True, device=device)
+        X_t, features = validate_features_for_fit(self, X, device=device)
         classes, y_encoded, counts = validate_labels(y, X_t.shape[0])
-        self.classes_ = classes
-        self.class_counts_ = counts
-        self.coef_, self.intercept_ = self._fit(X_t, y_encoded, counts, X)
-        for name in self._fitted_tensors:
-            setattr(self, name, like_input(getattr(self, name).detach(), X))
+        fitted = self._fit(X_t, y_encoded, ClassCounts(classes, counts))
+        self._set_fitted(fitted, features, like=X)
         return self
+
+    def _fit(self, X, y_encoded, counts):  # pragma: no cover
+        raise NotImplementedError
+
+    def _set_fitted(self, fitted, features, *, like):
+        """Set every fitted attribute at once (tensors in the type of ``like``)."""
+        record_features(self, features)
+        self.classes_ = fitted.counts.classes
+        self.class_counts_ = fitted.counts.counts
+        self.coef_ = like_input(fitted.coef.detach(), like)
+        self.intercept_ = like_input(fitted.intercept.detach(), like)
+        for name, value in fitted.attributes.items():
+            setattr(self, name, like_input(value.detach(), like) if is_tensor(value) else value)
 
     @classmethod
     def from_weights(cls, coef, intercept, *, classes, class_counts=None, **params):
@@ -86,7 +133,7 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         coef : ndarray or torch.Tensor of shape (n_classes, n_features)
         intercept : ndarray or torch.Tensor of shape (n_classes,)
         classes : array-like of shape (n_classes,)
-            The label of each row of ``coef``.
+            The label of each row of ``coef``, sorted.
         class_counts : array-like of shape (n_classes,), default=None
             Training samples per class (``None``: unknown, all zero).
         **params
@@ -95,30 +142,38 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         Returns
         -------
         head : LinearHead
-            Fitted: ``predict`` works at once.
+            Fitted: ``predict`` works at once. Its weights stay in the type
+            given (numpy, or tensors on their device).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_lt import SoftmaxClassifier
+        >>> head = SoftmaxClassifier.from_weights(
+        ...     np.eye(2), np.zeros(2), classes=["a", "b"], class_counts=[10, 3])
+        >>> head.predict(np.array([[0.2, 0.9]]))
+        array(['b'], dtype='<U1')
         """
-        head = cls(**params)
         classes = np.asarray(classes)
-        if coef.ndim != 2 or coef.shape[0] != len(classes) or intercept.shape != (len(classes),):
+        counts = np.zeros(len(classes), np.int64) if class_counts is None else class_counts
+        counts = ClassCounts(classes, to_numpy(counts))
+        if not np.array_equal(counts.classes, classes):
+            raise ValueError(f"classes must be sorted, got {classes.tolist()}.")
+        coef_t, intercept_t = to_tensor(coef), to_tensor(intercept)
+        if (
+            coef_t.ndim != 2
+            or coef_t.shape[0] != len(classes)
+            or tuple(intercept_t.shape) != (len(classes),)
+        ):
             raise ValueError(
-                f"coef of shape {tuple(coef.shape)} and intercept of shape "
-                f"{tuple(intercept.shape)} do not fit {len(classes)} classes."
+                f"coef of shape {tuple(coef_t.shape)} and intercept of shape "
+                f"{tuple(intercept_t.shape)} do not fit {len(classes)} classes."
             )
-        head.classes_ = classes
-        head.class_counts_ = (
-            np.zeros(len(classes), dtype=np.int64)
-            if class_counts is None
-            else np.asarray(to_numpy(class_counts))
-        )
-        head.coef_, head.intercept_ = coef, intercept
-        head.n_features_in_ = int(coef.shape[1])
+        head = cls(**params)
+        like = coef if is_tensor(coef) else np.asarray(coef)
+        fitted = FittedLinear(coef_t, intercept_t.to(coef_t), counts)
+        head._set_fitted(fitted, {"n_features_in_": int(coef_t.shape[1])}, like=like)
         return head
-
-    # Fitted tensors handed back in the caller's array type after fit.
-    _fitted_tensors = ("coef_", "intercept_")
-
-    def _fit(self, X, y_encoded, class_counts, X_input):  # pragma: no cover
-        raise NotImplementedError
 
     # ----------------------------------------------------------------- predict
     def _weights(self, X):
@@ -240,36 +295,3 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.array_api_support = True
         return tags
-
-
-def maps_features(estimator):
-    """True when ``estimator`` (or the model a ``FrozenEstimator`` wraps) is a
-    head that transforms X before its linear layer (NCM normalises it): its
-    ``coef_`` alone does not give its logits, so it cannot be rebalanced."""
-    model = getattr(estimator, "estimator", estimator)
-    return isinstance(model, LinearHead) and type(model)._logits is not LinearHead._logits
-
-
-def as_linear_weights(coef, intercept, n_classes, *, device, dtype):
-    """Turn a scikit-learn linear model's weights into ``(n_classes, d)`` and ``(n_classes,)``.
-
-    Binary models store one row ``w`` (the logit of ``classes_[1]``); it
-    becomes the rows ``(-w/2, w/2)``, whose softmax equals the model's sigmoid.
-    """
-    coef = to_tensor(coef, device=device, dtype=dtype)
-    if coef.ndim == 1:
-        coef = coef[None, :]
-    if intercept is None:
-        intercept = torch.zeros(coef.shape[0], device=device, dtype=dtype)
-    intercept = to_tensor(np.atleast_1d(to_numpy(intercept)), device=device, dtype=dtype)
-    if intercept.numel() == 1 and coef.shape[0] > 1:
-        intercept = intercept.expand(coef.shape[0]).clone()
-    if n_classes == 2 and coef.shape[0] == 1:
-        coef = torch.cat([-coef / 2, coef / 2])
-        intercept = torch.cat([-intercept / 2, intercept / 2])
-    if coef.shape[0] != n_classes:
-        raise ValueError(
-            f"The estimator's coef_ has {coef.shape[0]} rows for {n_classes} classes."
-        )
-    # Own copies: the heads train these in place, the estimator's stay untouched.
-    return coef.clone(), intercept.clone()

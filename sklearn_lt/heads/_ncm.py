@@ -4,40 +4,59 @@ import torch
 from sklearn.utils._param_validation import StrOptions
 
 from ..utils import to_tensor
-from ._base import LinearHead
+from ._base import FittedLinear, LinearHead
 
 __all__ = ["NCMClassifier"]
 
 
+def _row_norms(V):
+    """L2 norm of each row, without overflow or underflow of the squares.
+
+    The plain norm squares the entries: float32 rows near 1e20 overflow to
+    inf and rows near 1e-25 underflow to 0. Only those rows (and zero rows)
+    are recomputed, in float64 after dividing by their largest entry.
+    """
+    norms = torch.linalg.vector_norm(V, dim=1, keepdim=True)
+    bad = (~torch.isfinite(norms) | (norms == 0))[:, 0]
+    if bool(bad.any()):
+        rows = V[bad].to(torch.float64)
+        peak = rows.abs().amax(dim=1, keepdim=True)
+        exact = peak * torch.linalg.vector_norm(rows / peak.clamp_min(1e-308), dim=1, keepdim=True)
+        norms[bad] = exact.to(V.dtype)
+    return norms
+
+
 def _l2_normalize(X):
-    return X / torch.linalg.vector_norm(X, dim=1, keepdim=True).clamp_min(
-        torch.finfo(X.dtype).tiny
-    )
+    return X / _row_norms(X).clamp_min(torch.finfo(X.dtype).tiny)
 
 
 class NCMClassifier(LinearHead):
     """Nearest class mean on L2-normalised features (Kang et al. 2020, section 4).
 
     Features are (optionally) centred by the mean of all training features,
-    then L2-normalised; each class is represented by the mean of its
-    normalised training features, ``mu_j``. Queries get the same centring and
-    normalisation. Both scores are linear in the normalised query ``z``, so
-    NCM shares the linear heads' predict path:
+    then L2-normalised (the official ``cl2n``); each class is represented by
+    the mean of its normalised training features, ``mu_j``. Queries get the
+    same centring and normalisation. Every score below is linear in the
+    normalised query ``z``, so NCM shares the linear heads' predict path:
 
-    - ``metric="cosine"`` (default, the paper's cosine similarity): logit
-      ``cos(z, mu_j) = z . mu_j / ||mu_j||``; ``coef_`` holds the
-      normalised means, ``intercept_`` zeros.
-    - ``metric="euclidean"`` (the official code's ``cl2n`` + ``l2``): logit
+    - ``metric="cosine"`` (default): the true cosine similarity
+      ``cos(z, mu_j) = z . mu_j / ||mu_j||``; ``coef_`` holds the normalised
+      means, ``intercept_`` zeros.
+    - ``metric="euclidean"`` (the official code's default, ``cl2n`` + ``l2``,
+      from which **the paper's NCM numbers come**): logit
       ``-||z - mu_j||**2 = 2 z . mu_j - ||mu_j||**2 - 1`` (``||z|| = 1``), with
       the means not re-normalised; ``coef_ = 2 mu_j``, ``intercept_ =
       -||mu_j||**2 - 1``.
+    - ``metric="dot"`` (the official code's ``cos``, which is not a true
+      cosine): logit ``z . mu_j / d`` with the mean *not* normalised, ``d``
+      the number of features; ``coef_ = mu_j / d``, ``intercept_`` zeros.
 
     Parameters
     ----------
-    metric : {"cosine", "euclidean"}, default="cosine"
+    metric : {"cosine", "euclidean", "dot"}, default="cosine"
     center : bool, default=True
         Subtract the mean training feature before normalising (the official
-        ``cl2n``); ``False`` only normalises.
+        ``cl2n``); ``False`` only normalises (``l2n``).
     device : str or torch.device, default=None
         Where to compute; ``None`` uses the input's device.
 
@@ -61,29 +80,42 @@ class NCMClassifier(LinearHead):
     """
 
     _parameter_constraints = {
-        "metric": [StrOptions({"cosine", "euclidean"})],
+        "metric": [StrOptions({"cosine", "euclidean", "dot"})],
         "center": ["boolean"],
         "device": [str, torch.device, None],
     }
-    _fitted_tensors = ("coef_", "intercept_", "centroids_", "feature_mean_")
+    transforms_features = True
 
     def __init__(self, metric="cosine", *, center=True, device=None):
         self.metric = metric
         self.center = center
         self.device = device
 
-    def _fit(self, X, y_encoded, class_counts, X_input):
-        self.feature_mean_ = X.mean(dim=0) if self.center else torch.zeros_like(X[0])
-        Z = _l2_normalize(X - self.feature_mean_)
+    def _fit(self, X, y_encoded, counts):
+        # The mean is accumulated in float64: a float32 column sum can overflow.
+        mean = torch.zeros_like(X[0])
+        if self.center:
+            mean = X.mean(dim=0, dtype=torch.float64).to(X.dtype)
+        Z = _l2_normalize(X - mean)
         y_t = torch.as_tensor(y_encoded, device=X.device)
-        sums = torch.zeros(len(class_counts), X.shape[1], device=X.device, dtype=X.dtype)
+        sums = torch.zeros(len(counts), X.shape[1], device=X.device, dtype=X.dtype)
         sums.index_add_(0, y_t, Z)
-        counts = torch.as_tensor(class_counts, device=X.device, dtype=X.dtype)
-        self.centroids_ = sums / counts[:, None]
+        n = torch.as_tensor(counts.counts, device=X.device, dtype=X.dtype)
+        centroids = sums / n[:, None]
+        if not bool(torch.isfinite(centroids).all()):
+            raise ValueError(
+                "NCM's class means are not finite: the features overflow their dtype "
+                f"({X.dtype}) once centred; pass float64 features."
+            )
+        zeros = torch.zeros_like(n)
         if self.metric == "cosine":
-            return _l2_normalize(self.centroids_), torch.zeros_like(counts)
-        sq_norms = (self.centroids_**2).sum(dim=1)
-        return 2 * self.centroids_, -sq_norms - 1
+            coef, intercept = _l2_normalize(centroids), zeros
+        elif self.metric == "dot":
+            coef, intercept = centroids / X.shape[1], zeros
+        else:
+            coef, intercept = 2 * centroids, -(centroids**2).sum(dim=1) - 1
+        attributes = {"centroids_": centroids, "feature_mean_": mean}
+        return FittedLinear(coef, intercept, counts, attributes)
 
     def _weights(self, X):
         coef, intercept = super()._weights(X)
@@ -101,7 +133,7 @@ class NCMClassifier(LinearHead):
         for rows in _row_chunks(X):
             out = logits[rows]
             torch.addmm(neg_mean_coef, X[rows], coef.T, out=out)
-            norms = torch.linalg.vector_norm(X[rows] - mean, dim=1, keepdim=True)
+            norms = _row_norms(X[rows] - mean)
             # A row equal to the mean has phi(x) = 0 (as _l2_normalize gives):
             # dividing by inf zeroes the last-bit difference of x.W and m.W.
             out.div_(norms.masked_fill_(norms == 0, torch.inf)).add_(intercept)

@@ -5,29 +5,23 @@ from numbers import Real
 
 import numpy as np
 import torch
-from scipy.stats import rankdata
 from sklearn.frozen import FrozenEstimator
-from sklearn.metrics import get_scorer
-from sklearn.model_selection import check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from ..metrics._shot import (
-    SPLITS,
-    UndefinedSplitWarning,
-    _check_thresholds,
-    shot_accuracy,
-)
-from ..utils import like_input
-from ._base import LinearHead
-from ._rebalance import _ESTIMATOR_DOC, TauNormClassifier, _RebalancingHead, tau_normalize
+from ..metrics import ClassCounts
+from ..metrics._counts import UndefinedSplitWarning
+from ..utils import Substitution, to_numpy
+from ._base import FittedLinear, LinearHead
+from ._cv import check_split_scoring, cv_folds, search_results, split_scores
+from ._linear_base import ESTIMATOR_DOC, fit_base_classifier
+from ._rebalance import TauNormClassifier
+from ._tau import tau_normalize, tau_sweep
 
 __all__ = ["TauNormClassifierCV"]
 
-_SPLIT_SCORES = ("all",) + SPLITS
-
-
-class TauNormClassifierCV(_RebalancingHead, LinearHead):
+@Substitution(estimator=ESTIMATOR_DOC)
+class TauNormClassifierCV(LinearHead):
     """tau-normalised classifier with tau chosen by cross-validation.
 
     Kang et al. (2020) give no default tau: their script sweeps
@@ -36,19 +30,17 @@ class TauNormClassifierCV(_RebalancingHead, LinearHead):
     more than the cost of fitting the base classifier once per fold: in the
     spirit of :class:`~sklearn.linear_model.RidgeCV`, each fold fits the base
     (instance-balanced) linear classifier once on its training part, and
-    every tau is scored on its validation part from the same base logits,
-    using ``X @ (w_j / ||w_j||**tau) = (X @ w_j) / ||w_j||**tau``. Then the
-    base is refitted on all the data and normalised with the best tau, exactly
-    as :class:`TauNormClassifier` with that tau would.
+    every tau is scored on its validation part from the same base logits
+    (:func:`~sklearn_lt.heads.tau_sweep`). Then the base is refitted on all
+    the data and normalised with the best tau, exactly as
+    :class:`TauNormClassifier` with that tau would.
 
     A base wrapped in :class:`~sklearn.frozen.FrozenEstimator` is not fitted
     at all: every fold reuses its weights.
 
     Parameters
-    ----------"""
-    __doc__ += (
-        _ESTIMATOR_DOC
-        + """
+    ----------
+    %(estimator)s
     taus : array-like of float >= 0, default=None
         The candidates, in order; ``None`` is ``np.linspace(0, 2, 21)``, the
         sweep of the official code.
@@ -66,13 +58,12 @@ class TauNormClassifierCV(_RebalancingHead, LinearHead):
         - any other scikit-learn scorer name, or a callable
           ``scorer(estimator, X, y)`` (e.g. from
           :func:`sklearn_lt.metrics.make_shot_scorer`): called once per tau
-          and fold with a :class:`TauNormClassifier` holding that fold's
-          normalised weights (predictions cost a matrix product, but still
-          nothing is refitted).
+          and fold, on numpy data, with a :class:`TauNormClassifier` holding
+          that fold's normalised weights (nothing is refitted).
     random_state : int, RandomState instance or None, default=None
-        Seeds the default ``SoftmaxClassifier`` of every fold and of the final
-        fit, as :class:`TauNormClassifier` does. Folds are not shuffled
-        (pass a shuffling splitter as ``cv`` for that).
+        Seeds the default base of every fold and of the final fit, as
+        :class:`TauNormClassifier` does. Folds are not shuffled (pass a
+        shuffling splitter as ``cv`` for that).
     device : str or torch.device, default=None
         Where to compute; ``None`` uses the input's device.
     many_threshold : float >= 0, default=100
@@ -110,13 +101,6 @@ class TauNormClassifierCV(_RebalancingHead, LinearHead):
     --------
     TauNormClassifier : A fixed tau.
 
-    Notes
-    -----
-    The validation logits of each tau are the fold's base logits divided by
-    ``||w_j||**tau`` (in float64); :class:`TauNormClassifier` multiplies the
-    features by the normalised weights instead. Both are exact in real arithmetic, so the
-    predictions agree except on logits tied to within rounding.
-
     Examples
     --------
     >>> import numpy as np
@@ -131,7 +115,6 @@ class TauNormClassifierCV(_RebalancingHead, LinearHead):
     >>> float(clf.tau_) in np.linspace(0, 2, 21)
     True
     """
-    )
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit"]), None],
@@ -165,7 +148,6 @@ class TauNormClassifierCV(_RebalancingHead, LinearHead):
         self.many_threshold = many_threshold
         self.few_threshold = few_threshold
 
-    # ------------------------------------------------------------ validation
     def _check_taus(self):
         taus = np.linspace(0, 2, 21) if self.taus is None else self.taus
         taus = np.asarray(taus, dtype=np.float64).reshape(-1)
@@ -173,130 +155,70 @@ class TauNormClassifierCV(_RebalancingHead, LinearHead):
             raise ValueError(f"taus must be a non-empty list of finite values >= 0, got {taus}.")
         return taus
 
-    def _check_scoring(self):
-        """``None``/split name -> scored from logits here; else a scorer callable."""
-        _check_thresholds(self.many_threshold, self.few_threshold)
-        if self.scoring is None:
-            return "all"
-        if isinstance(self.scoring, str):
-            return self.scoring if self.scoring in _SPLIT_SCORES else get_scorer(self.scoring)
-        return self.scoring
-
-    # ------------------------------------------------------------------- fit
-    def _fit(self, X, y_encoded, class_counts, X_input):
+    def _fit(self, X, y_encoded, counts):
         taus = self._check_taus()
-        scoring = self._check_scoring()
-        labels = self.classes_[y_encoded]
-        cv = check_cv(self.cv, labels, classifier=True)
-        folds = list(cv.split(X_input, labels))
+        scoring = check_split_scoring(self.scoring, self.many_threshold, self.few_threshold)
+        labels = counts.classes[y_encoded]
+        folds = cv_folds(self.cv, labels)
         # A frozen base is never fitted: every fold reads the same weights.
         frozen = isinstance(self.estimator, FrozenEstimator)
         scores = np.empty((len(taus), len(folds)))
         with warnings.catch_warnings():
             # A split scorer would warn for every tau of a fold without its
-            # split; _store_results warns once instead.
+            # split; search_results warns once instead.
             warnings.simplefilter("ignore", UndefinedSplitWarning)
             for k, (train, test) in enumerate(folds):
-                # The fold's base, fitted once, as TauNormClassifier.fit would
-                # (same seed), without validating the rows of X again.
-                fold = TauNormClassifier(
-                    self.estimator, device=self.device, random_state=self.random_state
-                )
-                fold.classes_, y_train, fold.class_counts_ = np.unique(
-                    labels[train], return_inverse=True, return_counts=True
-                )
+                fold_counts = ClassCounts.from_labels(labels[train])
                 X_train = X if frozen else X[torch.as_tensor(train, device=X.device)]
-                coef, _, _ = fold._base_weights(
-                    X_train, y_train, check_random_state(self.random_state)
+                y_train = fold_counts.positions(labels[train])
+                # The fold's base, fitted once, as TauNormClassifier.fit would (same seed).
+                base = fit_base_classifier(
+                    self.estimator,
+                    X_train,
+                    y_train,
+                    fold_counts,
+                    random_state=check_random_state(self.random_state),
                 )
-                scores[:, k] = self._score_fold(fold, coef, taus, X, X_input, labels, test, scoring)
-        self._store_results(taus, scores, scoring)
-        coef, _, _ = self._base_weights(X, y_encoded, check_random_state(self.random_state))
-        return tau_normalize(coef, self.tau_), torch.zeros_like(coef[:, 0])
-
-    def _score_fold(self, fold, coef, taus, X, X_input, labels, test, scoring):
-        """Validation score of every tau for one fold's base weights ``coef``.
-
-        ``fold`` holds the fold's ``classes_`` (those of its base) and the
-        training counts ``class_counts_`` aligned with them.
-        """
-        fold_classes = fold.classes_
-        X_test = X[torch.as_tensor(test, device=X.device)]
-        y_test = labels[test]
-        if not isinstance(scoring, str):
-            X_test_input = like_input(X_test, X_input)
-            heads = (self._fold_head(fold, coef, tau, X_input) for tau in taus)
-            return [scoring(head, X_test_input, y_test) for head in heads]
-        with torch.no_grad():
-            base_logits = (X_test @ coef.T).to(torch.float64)
-            norms = torch.linalg.vector_norm(coef.to(torch.float64), dim=1)
-            norms = norms.clamp_min(torch.finfo(torch.float64).tiny)
-            best = torch.stack([(base_logits / norms**tau).argmax(dim=1) for tau in taus])
-        predictions = fold_classes[best.cpu().numpy()]
-        # A validation class may be missing from the fold's training part
-        # (then from a fitted base's classes): it counts 0 training samples.
-        classes = np.union1d(fold_classes, y_test)
-        counts = np.zeros(len(classes), dtype=np.int64)
-        counts[np.searchsorted(classes, fold_classes)] = fold.class_counts_
-        return [
-            shot_accuracy(
-                y_test,
-                y_pred,
-                counts,
-                classes=classes,
-                many_threshold=self.many_threshold,
-                few_threshold=self.few_threshold,
-                warn_for=(),
-            )[scoring]
-            for y_pred in predictions
-        ]
-
-    def _fold_head(self, fold, coef, tau, X_input):
-        """A fitted :class:`TauNormClassifier` with one fold's weights, for a scorer."""
-        head = TauNormClassifier(self.estimator, tau=tau, device=self.device)
-        head.estimator_ = fold.estimator_
-        head.classes_ = fold.classes_
-        head.class_counts_ = fold.class_counts_
-        head.n_features_in_ = self.n_features_in_
-        head.coef_ = like_input(tau_normalize(coef, tau), X_input)
-        head.intercept_ = like_input(torch.zeros_like(coef[:, 0]), X_input)
-        return head
-
-    def _store_results(self, taus, scores, scoring):
-        undefined = np.isnan(scores)
-        if undefined.all():
-            raise ValueError(
-                f"Every tau scored NaN with scoring={scoring!r}: no validation fold "
-                "has a class in that split. Lower the thresholds, use fewer folds, "
-                "or choose another scoring."
-            )
-        if undefined.any():
-            bad = np.flatnonzero(undefined.any(axis=0)).tolist()
-            warnings.warn(
-                f"With scoring={scoring!r}, validation folds {bad} scored NaN (for a "
-                "shot split: no class of that split in the fold); the mean score of "
-                "each tau is taken over the other folds.",
-                UndefinedSplitWarning,
-                stacklevel=3,
-            )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
-                mean, std = np.nanmean(scores, axis=1), np.nanstd(scores, axis=1)
-        else:
-            mean, std = scores.mean(axis=1), scores.std(axis=1)
-        # Rank as GridSearchCV does: NaN last, ties share the lowest rank.
-        filled = np.where(np.isnan(mean), -np.inf, mean)
-        rank = rankdata(-filled, method="min").astype(np.int32)
-        self.best_index_ = int(np.argmax(filled))
-        self.tau_ = float(taus[self.best_index_])
-        self.best_score_ = float(mean[self.best_index_])
-        self.n_splits_ = scores.shape[1]
-        results = {
-            "param_tau": taus.copy(),
-            "params": [{"tau": float(t)} for t in taus],
+                X_test = X[torch.as_tensor(test, device=X.device)]
+                scores[:, k] = self._score_fold(base, taus, X_test, labels[test], scoring)
+        results = search_results({"tau": taus}, scores, scoring)
+        best_tau = float(taus[results.best_index])
+        final = fit_base_classifier(
+            self.estimator, X, y_encoded, counts, random_state=check_random_state(self.random_state)
+        )
+        coef = tau_normalize(final.coef, best_tau)
+        attributes = {
+            "estimator_": final.estimator,
+            "tau_": best_tau,
+            "best_index_": results.best_index,
+            "best_score_": results.best_score,
+            "cv_results_": results.cv_results,
+            "n_splits_": len(folds),
         }
-        for k in range(scores.shape[1]):
-            results[f"split{k}_test_score"] = scores[:, k]
-        results.update(mean_test_score=mean, std_test_score=std, rank_test_score=rank)
-        self.cv_results_ = results
+        return FittedLinear(coef, torch.zeros_like(coef[:, 0]), final.counts, attributes)
 
+    def _score_fold(self, base, taus, X_test, y_test, scoring):
+        """Validation score of every tau for one fold's base."""
+        if not isinstance(scoring, str):
+            heads = (
+                TauNormClassifier.from_weights(
+                    to_numpy(tau_normalize(base.coef, tau)),
+                    np.zeros(len(base.counts), dtype=to_numpy(base.coef).dtype),
+                    classes=base.counts.classes,
+                    class_counts=base.counts.counts,
+                    estimator=self.estimator,
+                    tau=float(tau),
+                )
+                for tau in taus
+            )
+            X_numpy = to_numpy(X_test)
+            return [scoring(head, X_numpy, y_test) for head in heads]
+        predictions = base.counts.classes[tau_sweep(base.coef, X_test, taus)]
+        return split_scores(
+            y_test,
+            predictions,
+            base.counts,
+            scoring,
+            many_threshold=self.many_threshold,
+            few_threshold=self.few_threshold,
+        )

@@ -6,8 +6,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ..heads import TauNormClassifier, TauNormClassifierCV
-from ..heads._base import as_linear_weights, maps_features
+from ..heads import TauNormClassifier, TauNormClassifierCV, linear_weights, tau_sweep
 from ..metrics import UndefinedSplitWarning, shot_accuracy
 from ..metrics._counts import ALL_SPLITS, as_labels
 from ..utils import check_finite, is_tensor, to_numpy, to_tensor
@@ -32,21 +31,17 @@ def _base_classifier(final):
 
 
 def _base_coef(base, n_classes):
-    """``coef_`` of the base as a float64 array of shape (n_classes, n_features)."""
-    coef = getattr(base, "coef_", None)
-    if coef is None:
+    """``coef_`` of the base as a float64 tensor of shape (n_classes, n_features)."""
+    if getattr(base, "coef_", None) is None:
         raise ValueError(
             f"{type(base).__name__} has no coef_: pass a fitted TauNormClassifier "
             "or a fitted linear classifier (e.g. LogisticRegression, SoftmaxClassifier)."
         )
-    if maps_features(base):
-        raise ValueError(
-            f"{type(base).__name__} maps the features before its linear layer "
-            "(e.g. NCM's normalisation): tau-normalising its rows is not defined here."
-        )
-    # scikit-learn's binary row w counts as (-w/2, w/2), as the heads read it.
-    coef, _ = as_linear_weights(coef, None, n_classes, device="cpu", dtype=torch.float64)
-    return coef.numpy()
+    # Binary rows w count as (-w/2, w/2), rows sorted by class, as the heads read them.
+    _, coef, _ = linear_weights(base, device="cpu", dtype=torch.float64)
+    if len(coef) != n_classes:
+        raise ValueError(f"{type(base).__name__} has {len(coef)} classes, expected {n_classes}.")
+    return coef
 
 
 class TauSweepDisplay:
@@ -288,12 +283,7 @@ class TauSweepDisplay:
                 f"[{len(X)}, {len(y)}]."
             )
         check_finite(X)
-        with torch.no_grad():
-            W = torch.as_tensor(coef, device=X.device)
-            logits = X.to(torch.float64) @ W.T
-            norms = torch.linalg.vector_norm(W, dim=1).clamp_min(torch.finfo(torch.float64).tiny)
-            best = torch.stack([(logits / norms**tau).argmax(dim=1) for tau in taus])
-        predictions = classes[best.cpu().numpy()]
+        predictions = classes[tau_sweep(coef.to(X.device), X, taus)]
         accuracies = {split: np.empty(len(taus)) for split in ALL_SPLITS}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UndefinedSplitWarning)

@@ -5,6 +5,7 @@ caller passed into a tensor (validated the scikit-learn way for numpy, by hand
 for torch) and turn results back into the caller's type and device.
 """
 
+import copy
 import warnings
 
 import numpy as np
@@ -20,7 +21,9 @@ __all__ = [
     "to_numpy",
     "to_tensor",
     "like_input",
+    "record_features",
     "validate_features",
+    "validate_features_for_fit",
     "validate_labels",
     "resolve_device",
     "two_class_rows",
@@ -134,6 +137,13 @@ def validate_features(estimator, X, *, reset, device=None):
         )
     if X.is_complex():
         raise ValueError("Complex data not supported.")
+    if X.device.type == "meta":
+        raise ValueError(
+            "X is a tensor on the 'meta' device, which holds shapes but no values: "
+            "move it to a real device (e.g. X.to('cpu')) first."
+        )
+    # The caller's autograd graph is never extended nor written into (X.grad).
+    X = X.detach()
     if X.dtype not in _FLOAT_DTYPES:
         X = X.to(torch.float32)
     check_finite(X)
@@ -147,6 +157,39 @@ def validate_features(estimator, X, *, reset, device=None):
             f"expecting {estimator.n_features_in_} features as input."
         )
     return X.to(device) if device is not None else X
+
+
+def validate_features_for_fit(estimator, X, *, device=None):
+    """Validate training features without writing anything on ``estimator``.
+
+    ``fit`` must leave an estimator as it was when it fails, so the features
+    are validated on a shallow copy (same parameters and error messages) and
+    what scikit-learn records about them (``n_features_in_``,
+    ``feature_names_in_``) is returned, for :func:`record_features` to set
+    once the fit has succeeded.
+
+    Returns
+    -------
+    X : torch.Tensor of shape (n_samples, n_features)
+    record : dict
+        ``{"n_features_in_": int}``, plus ``"feature_names_in_"`` when X had
+        string column names.
+    """
+    scratch = copy.copy(estimator)
+    X = validate_features(scratch, X, reset=True, device=device)
+    record = {"n_features_in_": scratch.n_features_in_}
+    names = getattr(scratch, "feature_names_in_", None)
+    if names is not None:
+        record["feature_names_in_"] = names
+    return X, record
+
+
+def record_features(estimator, record):
+    """Set what :func:`validate_features_for_fit` returned (and drop stale names)."""
+    if "feature_names_in_" not in record and hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
+    for name, value in record.items():
+        setattr(estimator, name, value)
 
 
 def validate_labels(y, n_samples, *, min_classes=2):

@@ -1,0 +1,151 @@
+"""The base-classifier step of the rebalancing heads, as plain functions.
+
+tau-normalisation, LWS and LORT all start from the weights of a classifier
+trained with instance-balanced sampling (Kang et al.'s joint classifier):
+stage one's own (``BackboneEmbedder.classifier_``), any scikit-learn linear
+classifier with ``coef_`` (prefit ones wrapped in ``FrozenEstimator``), or by
+default a :class:`SoftmaxClassifier` fitted on the same features.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+
+from ..metrics import ClassCounts
+from ..utils import to_numpy, to_tensor, two_class_rows
+from ._base import LinearHead
+
+__all__ = ["BaseFit", "default_base", "fit_base_classifier", "linear_weights"]
+
+# Shared docstring entry of the ``estimator`` parameter.
+ESTIMATOR_DOC = """estimator : estimator with ``coef_`` or None, default=None
+        The instance-balanced classifier to rebalance (Kang et al.'s joint
+        classifier). ``None`` fits the default base,
+        ``SoftmaxClassifier(fit_intercept=False)``, on the data given to
+        ``fit`` (see :ref:`default-base`). A classifier is cloned and fitted
+        on that data; wrap a prefit one (e.g. ``BackboneEmbedder``'s
+        ``classifier_``) in :class:`sklearn.frozen.FrozenEstimator` to use it
+        as it is. Binary models with one row ``w`` count as the rows
+        ``(-w/2, w/2)``."""
+
+
+def default_base(random_state=None):
+    """The base fitted when a rebalancing head gets ``estimator=None``.
+
+    A converged instance-balanced softmax classifier *without intercept*:
+    tau-normalisation drops the bias, so a base that carried the class prior
+    in its bias would lose it there; without one, the prior lives in the
+    weight norms, which tau-normalisation is made to rebalance (as the joint
+    classifier of a network keeps a small bias). Measured in the heads guide.
+    """
+    from ._softmax import SoftmaxClassifier
+
+    return SoftmaxClassifier(fit_intercept=False, random_state=random_state)
+
+
+def linear_weights(estimator, *, device=None, dtype=None):
+    """``(classes, coef, intercept)`` of a fitted linear classifier, classes sorted.
+
+    Rows are reordered so that ``classes`` is sorted (a model may store its
+    classes in any order); binary models with one row ``w`` give the rows
+    ``(-w/2, w/2)``; a missing ``intercept_`` is zero.
+
+    Raises
+    ------
+    ValueError
+        When the model has no ``coef_``, or transforms the features before
+        its linear layer (NCM): its ``coef_`` alone does not give its logits.
+    """
+    model = estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
+    name = type(model).__name__
+    if isinstance(model, LinearHead) and model.transforms_features:
+        raise ValueError(
+            f"{name} maps the features before its linear layer (e.g. NCM's "
+            "normalisation): its coef_ cannot be rebalanced."
+        )
+    if not hasattr(estimator, "coef_"):
+        raise ValueError(
+            f"{name} has no coef_: the estimator must be a linear classifier (e.g. "
+            "LogisticRegression, SoftmaxClassifier or BackboneEmbedder's classifier_)."
+        )
+    classes = np.asarray(to_numpy(estimator.classes_))
+    coef = to_tensor(estimator.coef_, device=device, dtype=dtype)
+    coef = coef[None, :] if coef.ndim == 1 else coef
+    intercept = getattr(estimator, "intercept_", None)
+    if intercept is None:
+        intercept = torch.zeros(coef.shape[0], device=coef.device, dtype=coef.dtype)
+    intercept = to_tensor(np.atleast_1d(to_numpy(intercept)), device=coef.device, dtype=coef.dtype)
+    if intercept.numel() == 1 and coef.shape[0] > 1:
+        intercept = intercept.expand(coef.shape[0])
+    if len(classes) == 2 and coef.shape[0] == 1:
+        coef, intercept = two_class_rows(coef), two_class_rows(intercept)
+    if coef.shape[0] != len(classes):
+        raise ValueError(
+            f"{name}'s coef_ has {coef.shape[0]} rows for {len(classes)} classes."
+        )
+    order = np.argsort(classes, kind="stable")
+    index = torch.as_tensor(order, device=coef.device)
+    # Own copies: heads train these in place, the estimator's stay untouched.
+    return classes[order], coef[index].clone(), intercept[index].clone()
+
+
+class BaseFit(NamedTuple):
+    """The fitted base of a rebalancing head, aligned with its (sorted) classes."""
+
+    estimator: object
+    coef: torch.Tensor
+    intercept: torch.Tensor
+    counts: ClassCounts
+    y_encoded: np.ndarray
+
+
+def fit_base_classifier(estimator, X, y_encoded, counts, *, random_state):
+    """Fit (or read a frozen) base classifier on ``X`` and align it with the labels.
+
+    Parameters
+    ----------
+    estimator : estimator or None
+        ``None`` fits :func:`default_base`; a ``FrozenEstimator`` is used as
+        it is; any other classifier is cloned and fitted.
+    X : torch.Tensor of shape (n_samples, n_features)
+    y_encoded : ndarray of shape (n_samples,)
+        Labels encoded against ``counts.classes``.
+    counts : ClassCounts
+        Training counts of the labels.
+    random_state : numpy.random.RandomState
+        Seeds the default base.
+
+    Returns
+    -------
+    BaseFit
+        ``counts`` and ``y_encoded`` are re-expressed over the base's classes
+        (a frozen model may know classes absent from this fit: count 0).
+    """
+    labels = counts.classes[y_encoded]
+    if estimator is None:
+        seed = int(random_state.randint(np.iinfo(np.int32).max))
+        fitted = default_base(seed).fit(X, labels)
+    elif isinstance(estimator, FrozenEstimator):
+        fitted = estimator
+    elif isinstance(estimator, LinearHead):
+        fitted = clone(estimator).fit(X, labels)
+    else:
+        fitted = clone(estimator).fit(to_numpy(X), labels)
+    classes, coef, intercept = linear_weights(fitted, device=X.device, dtype=X.dtype)
+    if coef.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"The estimator ({type(fitted).__name__}) was fitted on {coef.shape[1]} "
+            f"features, but X has {X.shape[1]}."
+        )
+    unknown = np.setdiff1d(counts.classes, classes)
+    if unknown.size:
+        raise ValueError(
+            f"y has labels {unknown.tolist()} that the estimator does not know "
+            f"(its classes_ are {classes.tolist()})."
+        )
+    base_counts = counts.reindex(classes)
+    position = base_counts.positions(counts.classes)
+    return BaseFit(fitted, coef, intercept, base_counts, position[y_encoded])
