@@ -90,7 +90,10 @@ def logits_magnitude(logits, y, *, classes=None):
         True labels.
     classes : array-like of shape (n_classes,), default=None
         The label of each column; ``None`` means the sorted unique labels of
-        ``y`` (which must then number ``n_classes``).
+        ``y`` (which must then number ``n_classes``). Labels of the same kind
+        as ``y`` (strings or numbers; a mix raises, as in scikit-learn); a
+        sample whose label is not among them counts as another class for
+        every column.
 
     Returns
     -------
