@@ -1,5 +1,6 @@
 """Display objects: each renders to PNG and draws exactly the metrics it is built on."""
 
+import copy
 import sys
 import warnings
 
@@ -523,3 +524,23 @@ def test_display_class_counts_dict_and_string_labels():
     np.testing.assert_array_equal(reordered.class_counts, [40, 10, 300])
     with pytest.raises(ValueError, match=r"classes has labels \['d'\] without a class count"):
         WeightNormDisplay({"x": [1.0, 2.0]}, counts, classes=["a", "d"])
+
+
+def test_tau_sweep_of_a_base_with_unsorted_classes(digits):
+    # The same model with its classes_ stored in another order (as a
+    # BackboneEmbedder(classes=[...]) classifier_ may be): the same sweep.
+    _, _, X_test, y_test, base = digits
+    shuffled = copy.deepcopy(base)
+    order = np.array([3, 0, 9, 1, 8, 2, 7, 4, 6, 5])
+    shuffled.classes_, shuffled.coef_ = base.classes_[order], base.coef_[order]
+    shuffled.intercept_ = base.intercept_[order]
+    np.testing.assert_array_equal(shuffled.predict(X_test), base.predict(X_test))
+    counts = dict(enumerate(COUNTS.tolist()))
+    sweeps = [
+        TauSweepDisplay.from_estimator(
+            model, X_test, y_test, class_counts=counts, taus=[0, 0.5, 1], **THRESHOLDS
+        )
+        for model in (base, shuffled)
+    ]
+    for split in ("many", "medium", "few", "all"):
+        np.testing.assert_array_equal(sweeps[1].accuracies[split], sweeps[0].accuracies[split])

@@ -31,17 +31,17 @@ def _base_classifier(final):
 
 
 def _base_coef(base, n_classes):
-    """``coef_`` of the base as a float64 tensor of shape (n_classes, n_features)."""
+    """``(classes, coef)`` of the base: sorted labels, float64 rows in their order."""
     if getattr(base, "coef_", None) is None:
         raise ValueError(
             f"{type(base).__name__} has no coef_: pass a fitted TauNormClassifier "
             "or a fitted linear classifier (e.g. LogisticRegression, SoftmaxClassifier)."
         )
     # Binary rows w count as (-w/2, w/2), rows sorted by class, as the heads read them.
-    _, coef, _ = linear_weights(base, device="cpu", dtype=torch.float64)
+    classes, coef, _ = linear_weights(base, device="cpu", dtype=torch.float64)
     if len(coef) != n_classes:
         raise ValueError(f"{type(base).__name__} has {len(coef)} classes, expected {n_classes}.")
-    return coef
+    return classes, coef
 
 
 class TauSweepDisplay:
@@ -269,7 +269,8 @@ class TauSweepDisplay:
         )
         final, X = _final_step(estimator, X)
         base = _base_classifier(final)
-        coef = _base_coef(base, len(classes))
+        # The labels of the rows (sorted), whatever the order of classes_.
+        classes, coef = _base_coef(base, len(classes))
         y = as_labels(y, "y")
         X = X if is_tensor(X) else to_tensor(np.asarray(X, dtype=np.float64))
         if X.ndim != 2 or X.shape[1] != coef.shape[1]:
