@@ -4,8 +4,10 @@ import numpy as np
 
 from ..metrics import logits_magnitude, regularized_std
 from ..metrics._counts import as_labels
-from ..utils import to_numpy
+from ..utils import Substitution, to_numpy
 from ._base import (
+    CLASS_DOCS,
+    METHOD_DOCS,
     _check_named,
     _check_per_class,
     _ClassAxisMixin,
@@ -19,6 +21,7 @@ from ._base import (
 __all__ = ["LogitsMagnitudeDisplay"]
 
 
+@Substitution(**CLASS_DOCS)
 class LogitsMagnitudeDisplay(_ClassAxisMixin):
     """Logits Magnitude of each class, classes sorted by training count.
 
@@ -37,18 +40,10 @@ class LogitsMagnitudeDisplay(_ClassAxisMixin):
     ----------
     magnitudes : dict of str to array-like of shape (n_classes,)
         Logits Magnitude of each model, aligned with ``classes``.
-    class_counts : array-like of shape (n_classes,), dict or ClassCounts
-        Training samples per class (before resampling): the x order. A
-        :class:`~sklearn_lt.metrics.ClassCounts` brings its thresholds.
-    classes : array-like of shape (n_classes,), default=None
-        Class labels; ``None`` is ``0 .. n_classes - 1`` for an array, the
-        sorted labels of a dict or ``ClassCounts``.
+    %(class_counts)s
     regularized_stds : dict of str to array-like of shape (n_classes,), default=None
         Regularized Standard Deviation of each model (same names).
-    many_threshold : float, default=None
-    few_threshold : float, default=None
-        Thresholds of the many/medium/few regions marked on the class axis;
-        ``None`` means 100 and 20, or those of a ``ClassCounts``.
+    %(thresholds)s
 
     Attributes
     ----------
@@ -168,6 +163,7 @@ class LogitsMagnitudeDisplay(_ClassAxisMixin):
         return self
 
     @classmethod
+    @Substitution(**METHOD_DOCS)
     def from_predictions(
         cls,
         y_true,
@@ -197,9 +193,7 @@ class LogitsMagnitudeDisplay(_ClassAxisMixin):
         classes : array-like of shape (n_classes,), default=None
             The label of each logits column; ``None`` is the sorted labels of
             ``class_counts`` (a dict or ``ClassCounts``) or of ``y_true``.
-        many_threshold : float, default=None
-        few_threshold : float, default=None
-            ``None`` means 100 and 20, or the thresholds of a ``ClassCounts``.
+        %(thresholds)s
         ax : matplotlib Axes or two Axes, default=None
         **kwargs : dict
             Passed to :meth:`plot` (e.g. ``show_std=True``).
@@ -218,6 +212,7 @@ class LogitsMagnitudeDisplay(_ClassAxisMixin):
         return cls._from_logits(y_true, logits, classes, counts, ax, kwargs)
 
     @classmethod
+    @Substitution(**METHOD_DOCS)
     def from_estimators(
         cls,
         estimators,
@@ -241,19 +236,12 @@ class LogitsMagnitudeDisplay(_ClassAxisMixin):
             Evaluation features (a balanced held-out set).
         y : array-like or torch.Tensor of shape (n_samples,)
             Their labels.
-        class_counts : ClassCounts, dict or array-like, default=None
-            Training samples per class (before resampling): a
-            :class:`~sklearn_lt.metrics.ClassCounts` (with its thresholds), a
-            dict ``{label: count}`` or an array aligned with ``classes_``.
-            ``None`` reads the counts recorded by the estimators (they must
-            agree).
+        %(estimator_counts)s
         response_method : str, default="decision_function"
             The method giving the logits (``"predict_log_proba"`` gives
             log-probabilities, which differ from the logits by a per-sample
             shift).
-        many_threshold : float, default=None
-        few_threshold : float, default=None
-            ``None`` means 100 and 20, or the thresholds of a ``ClassCounts``.
+        %(thresholds)s
         ax : matplotlib Axes or two Axes, default=None
         **kwargs : dict
             Passed to :meth:`plot` (e.g. ``show_std=True``).

@@ -4,7 +4,10 @@ from numbers import Integral
 
 import numpy as np
 
+from ..utils import Substitution
 from ._base import (
+    CLASS_DOCS,
+    METHOD_DOCS,
     _check_named,
     _check_per_class,
     _ClassAxisMixin,
@@ -17,6 +20,7 @@ from ._base import (
 __all__ = ["SamplingProbabilityDisplay"]
 
 
+@Substitution(**CLASS_DOCS)
 class SamplingProbabilityDisplay(_ClassAxisMixin):
     """Sampling probability of each class under several samplers, classes sorted by count.
 
@@ -33,19 +37,11 @@ class SamplingProbabilityDisplay(_ClassAxisMixin):
     ----------
     probabilities : dict of str to array-like of shape (n_classes,)
         Each line's class probabilities, aligned with ``classes``.
-    class_counts : array-like of shape (n_classes,), dict or ClassCounts
-        Training samples per class: the x order. A
-        :class:`~sklearn_lt.metrics.ClassCounts` brings its thresholds.
-    classes : array-like of shape (n_classes,), default=None
-        Class labels; ``None`` is ``0 .. n_classes - 1`` for an array, the
-        sorted labels of a dict or ``ClassCounts``.
+    %(class_counts)s
     epochs : dict of str to int, default=None
         For the lines that show one epoch of a schedule, that epoch (lines of
         the same schedule share a colour map).
-    many_threshold : float, default=None
-    few_threshold : float, default=None
-        Thresholds of the many/medium/few regions marked on the class axis;
-        ``None`` means 100 and 20, or those of a ``ClassCounts``.
+    %(thresholds)s
 
     Attributes
     ----------
@@ -136,6 +132,7 @@ class SamplingProbabilityDisplay(_ClassAxisMixin):
         return self
 
     @classmethod
+    @Substitution(**METHOD_DOCS)
     def from_samplers(
         cls,
         samplers,
@@ -171,9 +168,7 @@ class SamplingProbabilityDisplay(_ClassAxisMixin):
             ``None`` uses each sampler's own setting.
         n_epochs : int, default=None
             Length of the schedule; ``None`` uses each sampler's own.
-        many_threshold : float, default=None
-        few_threshold : float, default=None
-            ``None`` means 100 and 20, or the thresholds of a ``ClassCounts``.
+        %(thresholds)s
         ax : matplotlib Axes, default=None
         **kwargs : dict
             Passed to :meth:`plot`.

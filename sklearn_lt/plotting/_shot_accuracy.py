@@ -5,8 +5,9 @@ import numpy as np
 from ..metrics import shot_accuracy
 from ..metrics._counts import ALL_SPLITS, SPLITS, as_labels
 from ..metrics._shot import shot_counts
-from ..utils import to_numpy
+from ..utils import Substitution, to_numpy
 from ._base import (
+    METHOD_DOCS,
     _check_named,
     _check_splits,
     _get_ax,
@@ -149,6 +150,7 @@ class ShotAccuracyDisplay:
         return self
 
     @classmethod
+    @Substitution(**METHOD_DOCS)
     def from_predictions(
         cls,
         y_true,
@@ -178,9 +180,7 @@ class ShotAccuracyDisplay:
         classes : array-like, default=None
             The labels ``class_counts`` refers to (with an array), as in
             :func:`~sklearn_lt.metrics.shot_accuracy`.
-        many_threshold : float, default=None
-        few_threshold : float, default=None
-            ``None`` means 100 and 20, or the thresholds of a ``ClassCounts``.
+        %(thresholds)s
         splits : str or sequence of str, default=None
             Groups to plot.
         ax : matplotlib Axes, default=None
@@ -212,6 +212,7 @@ class ShotAccuracyDisplay:
         return cls._from_predictions(y_true, predictions, counts, splits, ax, kwargs)
 
     @classmethod
+    @Substitution(**METHOD_DOCS)
     def from_estimators(
         cls,
         estimators,
@@ -236,15 +237,8 @@ class ShotAccuracyDisplay:
             Evaluation features (a balanced held-out set).
         y : array-like or torch.Tensor of shape (n_samples,)
             Their labels.
-        class_counts : ClassCounts, dict or array-like, default=None
-            Training samples per class (before resampling): a
-            :class:`~sklearn_lt.metrics.ClassCounts` (with its thresholds), a
-            dict ``{label: count}`` or an array aligned with ``classes_``.
-            ``None`` reads the counts recorded by the estimators
-            (:func:`~sklearn_lt.metrics.training_class_counts`; they must agree).
-        many_threshold : float, default=None
-        few_threshold : float, default=None
-            ``None`` means 100 and 20, or the thresholds of a ``ClassCounts``.
+        %(estimator_counts)s
+        %(thresholds)s
         splits : str or sequence of str, default=None
         ax : matplotlib Axes, default=None
         **kwargs : dict

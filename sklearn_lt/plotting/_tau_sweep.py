@@ -9,8 +9,9 @@ from sklearn.utils.validation import check_is_fitted
 from ..heads import TauNormClassifier, TauNormClassifierCV, linear_weights, tau_sweep
 from ..metrics import UndefinedSplitWarning, shot_accuracy
 from ..metrics._counts import ALL_SPLITS, as_labels
-from ..utils import check_finite, is_tensor, to_numpy, to_tensor
+from ..utils import Substitution, check_finite, is_tensor, to_numpy, to_tensor
 from ._base import (
+    METHOD_DOCS,
     SPLIT_STYLES,
     _check_splits,
     _final_step,
@@ -194,6 +195,7 @@ class TauSweepDisplay:
         return self
 
     @classmethod
+    @Substitution(**METHOD_DOCS)
     def from_estimator(
         cls,
         estimator,
@@ -233,16 +235,8 @@ class TauSweepDisplay:
         taus : array-like, default=None
             The values of tau; ``None`` is ``np.linspace(0, 2, 21)``, the
             official sweep.
-        class_counts : ClassCounts, dict or array-like, default=None
-            Training samples per class (before resampling): a
-            :class:`~sklearn_lt.metrics.ClassCounts` (with its thresholds), a
-            dict ``{label: count}`` or an array aligned with
-            ``estimator.classes_``. ``None`` reads the counts the estimator
-            recorded (:func:`~sklearn_lt.metrics.training_class_counts`).
-        many_threshold : float, default=None
-        few_threshold : float, default=None
-            As in :func:`~sklearn_lt.metrics.shot_splits`: ``None`` means 100
-            and 20, or the thresholds of a ``ClassCounts``.
+        %(estimator_counts)s
+        %(thresholds)s
         splits : str or sequence of str, default=None
             Lines to plot (all four computed regardless).
         name : str, default=None

@@ -3,8 +3,10 @@
 import numpy as np
 
 from ..metrics import weight_norms
-from ..utils import to_numpy, two_class_rows
+from ..utils import Substitution, to_numpy, two_class_rows
 from ._base import (
+    CLASS_DOCS,
+    METHOD_DOCS,
     _check_named,
     _check_per_class,
     _ClassAxisMixin,
@@ -35,6 +37,7 @@ def _class_weight_norms(estimator, n_classes):
     return norms
 
 
+@Substitution(**CLASS_DOCS)
 class WeightNormDisplay(_ClassAxisMixin):
     """L2 norm of each class's weight row, classes sorted by training count.
 
@@ -50,16 +53,8 @@ class WeightNormDisplay(_ClassAxisMixin):
     ----------
     weight_norms : dict of str to array-like of shape (n_classes,)
         The norms of each estimator, aligned with ``classes``.
-    class_counts : array-like of shape (n_classes,), dict or ClassCounts
-        Training samples per class (before resampling): the x order. A
-        :class:`~sklearn_lt.metrics.ClassCounts` brings its thresholds.
-    classes : array-like of shape (n_classes,), default=None
-        Class labels (tick labels); ``None`` is ``0 .. n_classes - 1`` for an
-        array, the sorted labels of a dict or ``ClassCounts``.
-    many_threshold : float, default=None
-    few_threshold : float, default=None
-        Thresholds of the many/medium/few regions marked on the class axis;
-        ``None`` means 100 and 20, or those of a ``ClassCounts``.
+    %(class_counts)s
+    %(thresholds)s
 
     Attributes
     ----------
@@ -147,6 +142,7 @@ class WeightNormDisplay(_ClassAxisMixin):
         return self
 
     @classmethod
+    @Substitution(**METHOD_DOCS)
     def from_estimators(
         cls,
         estimators,
@@ -166,15 +162,8 @@ class WeightNormDisplay(_ClassAxisMixin):
             scikit-learn linear model, a ``FrozenEstimator`` of one, or a
             pipeline ending in one), sharing their ``classes_``. A binary
             scikit-learn model's single row ``w`` counts as ``(-w/2, w/2)``.
-        class_counts : ClassCounts, dict or array-like, default=None
-            Training samples per class (before resampling): a
-            :class:`~sklearn_lt.metrics.ClassCounts` (with its thresholds), a
-            dict ``{label: count}`` or an array aligned with ``classes_``.
-            ``None`` reads the counts recorded by the estimators (they must
-            agree).
-        many_threshold : float, default=None
-        few_threshold : float, default=None
-            ``None`` means 100 and 20, or the thresholds of a ``ClassCounts``.
+        %(estimator_counts)s
+        %(thresholds)s
         ax : matplotlib Axes, default=None
         **kwargs : dict
             Passed to :meth:`plot`.
