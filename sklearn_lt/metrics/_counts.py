@@ -29,7 +29,7 @@ SPLITS = ("many", "medium", "few")
 ALL_SPLITS = SPLITS + ("all",)
 
 # OLTR's thresholds (ImageNet-LT, Places-LT, CIFAR-LT): many > 100, few < 20.
-DEFAULT_THRESHOLDS = {"many_threshold": 100, "few_threshold": 20}
+MANY_THRESHOLD, FEW_THRESHOLD = 100, 20
 
 
 class UndefinedSplitWarning(UserWarning):
@@ -175,7 +175,9 @@ class ClassCounts:
     array([1, 3])
     """
 
-    def __init__(self, classes, counts, *, many_threshold=100, few_threshold=20):
+    def __init__(
+        self, classes, counts, *, many_threshold=MANY_THRESHOLD, few_threshold=FEW_THRESHOLD
+    ):
         check_thresholds(many_threshold, few_threshold)
         classes = as_labels(classes, "classes")
         counts = check_counts(counts)

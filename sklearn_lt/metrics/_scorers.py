@@ -15,7 +15,8 @@ import numpy as np
 from ..utils import to_numpy
 from ._counts import (
     ALL_SPLITS,
-    DEFAULT_THRESHOLDS,
+    FEW_THRESHOLD,
+    MANY_THRESHOLD,
     ClassCounts,
     SingleClassSplitWarning,
     as_labels,
@@ -215,7 +216,8 @@ def _scorer_counts_and_thresholds(class_counts, many_threshold, few_threshold, t
         class_counts = check_counts(class_counts)
     if thresholds is not None:
         return class_counts, thresholds
-    many, few = (DEFAULT_THRESHOLDS[k] if v is None else v for k, v in given.items())
+    many = MANY_THRESHOLD if many_threshold is None else many_threshold
+    few = FEW_THRESHOLD if few_threshold is None else few_threshold
     check_thresholds(many, few)
     return class_counts, (many, few)
 

@@ -20,13 +20,9 @@ from ._counts import (
     as_labels,
     check_counts,
     check_same_label_kind,
-    check_thresholds,
 )
 
-__all__ = ["SPLITS", "UndefinedSplitWarning", "shot_splits", "shot_accuracy"]
-
-# The names heads/_tau_cv.py imports from here, until it imports them from _counts.
-_check_thresholds = check_thresholds
+__all__ = ["shot_accuracy", "shot_counts", "shot_splits"]
 
 
 def shot_splits(class_counts, *, many_threshold=None, few_threshold=None):
