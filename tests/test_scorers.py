@@ -17,6 +17,7 @@ from sklearn_lt import ClassBalancedSampler, NCMClassifier, TauNormClassifier
 from sklearn_lt.metrics import (
     ClassCounts,
     SingleClassSplitWarning,
+    UndefinedSplitWarning,
     make_shot_scorer,
     shot_accuracy,
     shot_scorers,
@@ -206,6 +207,11 @@ def test_single_class_split_warns_with_the_thresholds_used():
     assert repr(scorers["many"]) == (
         "make_shot_scorer(split='many', many_threshold=100, few_threshold=20)"
     )
+    # In 2-fold cross-validation the training parts hold 62 of class 0: no
+    # class is many-shot, the score is NaN, and the warning says why.
+    with pytest.warns(UndefinedSplitWarning, match=r"many-shot.*many: > 100.*log-thirds"):
+        out = cross_validate(NCMClassifier(), X, y, cv=2, scoring=scorers["many"])
+    assert np.isnan(out["test_score"]).all()
 
 
 def test_log_thirds_thresholds_follow_each_folds_training_counts():

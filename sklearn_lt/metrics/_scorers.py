@@ -19,6 +19,7 @@ from ._counts import (
     MANY_THRESHOLD,
     ClassCounts,
     SingleClassSplitWarning,
+    UndefinedSplitWarning,
     as_labels,
     check_counts,
     check_thresholds,
@@ -164,29 +165,37 @@ class _ShotScorer:
         # A class of the validation fold never seen in training has 0 samples.
         if np.any(counts.positions(y_true, unknown="ignore", name="y_true") < 0):
             counts = counts.reindex(np.union1d(counts.classes, y_true))
-        result = shot_accuracy(y_true, estimator.predict(X), counts, warn_for=(self.split,))
+        result = shot_accuracy(y_true, estimator.predict(X), counts, warn_for=())
         if self.split != "all":
-            self._warn_single_class(result, counts)
+            self._warn_small_split(result, counts)
         return result[self.split]
 
-    def _warn_single_class(self, result, counts):
+    def _warn_small_split(self, result, counts):
+        """Warn when the score averages over fewer than two classes, naming the thresholds."""
         members = np.flatnonzero((result.splits == self.split) & (result.support > 0))
-        if len(members) != 1:
-            return  # several classes, or none (UndefinedSplitWarning said so)
+        if len(members) > 1:
+            return
         hint = (
             "this dataset has too few classes for such a split"
             if self.thresholds == "log-thirds"
             else "use thresholds that fit the data, e.g. thresholds='log-thirds' in "
             "make_shot_scorer / shot_scorers, or a ClassCounts.log_thirds as class_counts"
         )
-        warnings.warn(
-            f"The {self.split!r} score is the accuracy of one class "
-            f"({result.classes[members[0]].tolist()!r}): under the thresholds "
-            f"{counts.describe_thresholds()}, it is the only {self.split}-shot class; "
-            f"{hint}.",
-            SingleClassSplitWarning,
-            stacklevel=2,
-        )
+        rule = f"under the thresholds {counts.describe_thresholds()}"
+        if len(members) == 0:
+            message = (
+                f"No class of y_true is {self.split}-shot {rule}: the {self.split!r} score "
+                f"is undefined and set to NaN; {hint}."
+            )
+            category = UndefinedSplitWarning
+        else:
+            message = (
+                f"The {self.split!r} score is the accuracy of one class "
+                f"({result.classes[members[0]].tolist()!r}): {rule}, it is the only "
+                f"{self.split}-shot class; {hint}."
+            )
+            category = SingleClassSplitWarning
+        warnings.warn(message, category, stacklevel=3)
 
     def __repr__(self):
         if isinstance(self.class_counts, ClassCounts) and self.thresholds != "log-thirds":
