@@ -240,7 +240,9 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if self.fine_tune is not None:
             if y is None:
                 raise ValueError("fine_tune trains on labelled images: fit(X, y) needs y.")
-            trainer = clone(self.fine_tune).set_params(module=net, device=self.device)
+            # skorch refuses set_params(module=<instance>): a new trainer with the same params.
+            params = clone(self.fine_tune).get_params(deep=False)
+            trainer = type(self.fine_tune)(**{**params, "module": net, "device": self.device})
             trainer.fit(image_dataset(files, self.preprocessing_, normalize=True), y)
             net = trainer.module_.backbone
             self.fine_tuned_ = trainer

@@ -47,6 +47,8 @@ def _size_pair(value, name):
         raise ValueError(
             f"preprocessing[{name!r}] must be an int or (H, W), got {value!r}."
         ) from None
+    if len(pair) == 1:  # torchvision's [size]
+        pair = pair * 2
     if len(pair) == 3:  # timm's (C, H, W)
         if pair[0] != 3:
             raise ValueError(

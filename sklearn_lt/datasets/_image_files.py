@@ -32,10 +32,12 @@ DEBIAN_OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 
 
 def _opencv_data_file(name, data_home):
-    folders = [Path(data_home)] if data_home is not None else []
-    if os.environ.get("SKLEARN_LT_OPENCV_DATA"):
-        folders.append(Path(os.environ["SKLEARN_LT_OPENCV_DATA"]))
-    folders.append(DEBIAN_OPENCV_DATA)
+    if data_home is not None:
+        folders = [Path(data_home)]
+    else:
+        folders = [Path(os.environ["SKLEARN_LT_OPENCV_DATA"])] if os.environ.get(
+            "SKLEARN_LT_OPENCV_DATA") else []
+        folders.append(DEBIAN_OPENCV_DATA)
     for folder in folders:
         if (folder / name).is_file():
             return folder / name
@@ -58,9 +60,8 @@ def load_opencv_digits(data_home=None):
     Parameters
     ----------
     data_home : str or Path, default=None
-        Folder holding ``digits.png``. Otherwise looked up in
-        ``$SKLEARN_LT_OPENCV_DATA``, then in Debian's
-        ``/usr/share/doc/opencv-doc/examples/data``.
+        Folder holding ``digits.png``. ``None``: ``$SKLEARN_LT_OPENCV_DATA``,
+        then Debian's ``/usr/share/doc/opencv-doc/examples/data``.
 
     Returns
     -------
