@@ -68,7 +68,9 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 def opencv_data(tmp_path_factory):
     """A folder with OpenCV's sample data (photos, digits.png, ImageNet class names)."""
     wanted = [*PHOTOS, CLASS_NAMES, "digits.png"]
-    candidates = [os.environ.get("SKLEARN_LT_OPENCV_DATA"), "/usr/share/doc/opencv-doc/examples/data"]
+    candidates = [
+        os.environ.get("SKLEARN_LT_OPENCV_DATA"), "/usr/share/doc/opencv-doc/examples/data"
+    ]
     for folder in filter(None, candidates):
         if all((Path(folder) / f).is_file() for f in wanted):
             return Path(folder)
