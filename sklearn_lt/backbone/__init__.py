@@ -7,9 +7,10 @@ files into cached features.
 """
 
 from ._accelerate import AcceleratedBackboneEmbedder
+from ._callbacks import CosineAnnealing
 from ._data import augment_batch
 from ._efficientnet_lite import EfficientNetLite0, efficientnet_lite0
-from ._embedder import BackboneEmbedder, CosineAnnealing
+from ._embedder import BackboneEmbedder
 from ._networks import (
     CifarResNet,
     ConvNet,

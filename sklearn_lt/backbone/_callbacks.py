@@ -120,6 +120,8 @@ class ClassSampling(Callback):
     index_sampler_ : EpochIndexSampler or None
         The sampler of the training run in progress; ``None`` outside
         training, or when ``iterator_train__sampler`` replaces it.
+    sampled_classes_ : ndarray or None
+        The (encoded) classes present in that run's training split.
     """
 
     def __init__(self, key=PROBABILITIES_KEY):
