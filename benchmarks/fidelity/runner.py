@@ -251,14 +251,16 @@ def format_orderings(summary, markdown=False):
             rows.append([source_name, name, *(_signed(h[f"{s}_vs_joint"]) for s in ("all", "few"))])
         if "best_head" in entry:
             verdict = "yes" if entry["best_head_at_least_balanced_logreg"] else "NO"
+            diff = entry["best_head_all"] - entry["balanced_logreg_all"]
             best.append(
-                f"  {source_name}: best head {entry['best_head']} {entry['best_head_all']:.3f} "
-                f"vs {BALANCED_BASELINE} {entry['balanced_logreg_all']:.3f} on all: {verdict}"
+                f"{'-' if markdown else ' '} {source_name}: {entry['best_head']} "
+                f"{entry['best_head_all']:.3f} vs {entry['balanced_logreg_all']:.3f} "
+                f"({diff:+.3f}): {verdict}"
             )
     return (
         "orderings: head minus joint classifier, means over seeds (yes: the head beats it)\n"
         + _table(header, rows, markdown, left=2)
-        + "\nbest head >= LogisticRegression(class_weight='balanced') on all-class accuracy:\n"
+        + f"\n\nbest head >= {BALANCED_BASELINE} on all-class accuracy (means over seeds):\n"
         + "\n".join(best)
     )
 
