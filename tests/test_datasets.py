@@ -636,6 +636,7 @@ def test_split_list_line_ends_and_bom(tmp_path, content):
     [
         ("a.png 0\nb.png 1 5\n", r"line 2: ambiguous line 'b.png 1 5'"),
         ("my file 2.png 0\nb 7 3\n", r"line 2: ambiguous line 'b 7 3'"),
+        ("a b.png 5\t6 0\n", r"line 1: ambiguous line 'a b.png 5\\t6 0'.*number '6'"),
         ("a.png 1_0\n", r"line 1: the label '1_0' is not an integer in plain digits 0-9"),
         ("a.png +3\n", r"line 1: the label '\+3' is not an integer"),
         ("a.png -1\n", r"line 1: the label '-1' is not an integer"),

@@ -184,7 +184,7 @@ _INT64_MAX = int(np.iinfo(np.int64).max)
 # before the last field, so it may hold spaces but neither starts nor ends with one.
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _LIST_LINE = re.compile(r"(?P<path>[^ \t](?:.*[^ \t])?)[ \t]+(?P<label>[^ \t]+)[ \t]*")
-_ENDS_IN_NUMBER = re.compile(r"[ \t]([0-9]+)")
+_ENDS_IN_NUMBER = re.compile(r"[ \t]([0-9]+)\Z")
 _DIGITS = re.compile(r"[0-9]+")  # ASCII only: no sign, underscore, or digits of other scripts
 # Never part of a path or a label: control characters other than tab (str.splitlines breaks
 # lines on some of them), Unicode line/paragraph separators, and U+FEFF past the start of the
@@ -220,7 +220,7 @@ def _read_list_line(line):
             "underscore or other script; expected '<path> <label>')."
         )
     number = _ENDS_IN_NUMBER.search(path)
-    if number and number.end() == len(path):
+    if number:
         raise ValueError(
             f"ambiguous line {line!r}: it has more than two fields and the path would end "
             f"in the number {number.group(1)!r} ('<path> <label> <extra>'?). A path may hold "
