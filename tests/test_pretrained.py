@@ -64,12 +64,19 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 
 # ------------------------------------------------------------------ fixtures
+# Where the fixture keeps the files it extracted from opencv-doc, across test runs.
+OPENCV_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / (
+    "sklearn-lt-tests/opencv-data"
+)
+
+
 @pytest.fixture(scope="session")
 def opencv_data(tmp_path_factory):
     """A folder with OpenCV's sample data (photos, digits.png, ImageNet class names)."""
     wanted = [*PHOTOS, CLASS_NAMES, "digits.png"]
     candidates = [
-        os.environ.get("SKLEARN_LT_OPENCV_DATA"), "/usr/share/doc/opencv-doc/examples/data"
+        os.environ.get("SKLEARN_LT_OPENCV_DATA"), "/usr/share/doc/opencv-doc/examples/data",
+        OPENCV_CACHE,
     ]
     for folder in filter(None, candidates):
         if all((Path(folder) / f).is_file() for f in wanted):
@@ -83,7 +90,14 @@ def opencv_data(tmp_path_factory):
                        capture_output=True, timeout=300)
     except (OSError, subprocess.SubprocessError, StopIteration) as exc:
         pytest.skip(f"OpenCV's sample data unavailable ({exc})")
-    return work / "x/usr/share/doc/opencv-doc/examples/data"
+    extracted = work / "x/usr/share/doc/opencv-doc/examples/data"
+    for name in wanted:  # each file renamed into place: concurrent workers never see half
+        target = OPENCV_CACHE / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}")
+        tmp.write_bytes((extracted / name).read_bytes())
+        os.replace(tmp, target)
+    return OPENCV_CACHE
 
 
 def _write_images(folder, n, size=(30, 40), seed=0):
