@@ -42,6 +42,7 @@ from sklearn_lt.datasets import load_digits_lt
 from sklearn_lt.study import run_study
 
 from . import data
+from .pretrained import pretrained_digits
 
 __all__ = ["SOURCES", "get_source", "scaled"]
 
@@ -348,7 +349,7 @@ def scaled(source, factor):
 SOURCES = {
     source.__name__: source
     for source in (
-        backbone, torch_cnn, pixels, letter, letter_unit, digits_png,
+        backbone, torch_cnn, pixels, letter, letter_unit, digits_png, pretrained_digits,
         scaled(torch_cnn, 0.1), scaled(torch_cnn, 10), scaled(letter, 0.1), scaled(letter, 10),
     )
 }
