@@ -10,6 +10,7 @@ from sklearn_lt import (
     CRTClassifier,
     InstanceBalancedSampler,
     LORTClassifier,
+    LORTClassifierCV,
     LWSClassifier,
     NCMClassifier,
     PowerSampler,
@@ -17,6 +18,7 @@ from sklearn_lt import (
     SoftmaxClassifier,
     SquareRootSampler,
     TauNormClassifier,
+    TauNormClassifierCV,
 )
 
 HEADS = [
@@ -27,7 +29,10 @@ HEADS = [
     LWSClassifier(random_state=0),
     LORTClassifier(smoothing=0.5, random_state=0),
     NCMClassifier(),
-    NCMClassifier(metric="euclidean", center=False),
+    NCMClassifier(metric="cosine", center=False),
+    NCMClassifier(metric="dot"),
+    LORTClassifierCV(n_epochs=2, cv=3, random_state=0),
+    TauNormClassifierCV(cv=3),
 ]
 
 SAMPLERS = [

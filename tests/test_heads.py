@@ -43,7 +43,7 @@ TRAINED = [
     LORTClassifier(n_epochs=5, random_state=0),
 ]
 ALL_HEADS = TRAINED + [TauNormClassifier(tau=0.5, random_state=0), NCMClassifier(),
-                       NCMClassifier(metric="euclidean")]
+                       NCMClassifier(metric="cosine"), NCMClassifier(metric="dot")]
 ids = lambda h: f"{type(h).__name__}"  # noqa: E731
 
 
@@ -91,7 +91,7 @@ def ncm_reference(center):
 def test_ncm_cosine_matches_numpy(center):
     X, y, Xq, Zq, mu = ncm_reference(center)
     expected = Zq @ (mu / np.linalg.norm(mu, axis=1, keepdims=True)).T
-    clf = NCMClassifier(center=center).fit(X, y)
+    clf = NCMClassifier("cosine", center=center).fit(X, y)
     assert_allclose(clf.centroids_, mu, rtol=1e-12)
     assert_allclose(clf.decision_function(Xq), expected, rtol=1e-12, atol=1e-14)
     assert_array_equal(clf.predict(Xq), expected.argmax(1))

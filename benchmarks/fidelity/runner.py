@@ -25,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn_lt import (
     CRTClassifier,
     LORTClassifier,
+    LORTClassifierCV,
     LWSClassifier,
     NCMClassifier,
     SoftmaxClassifier,
@@ -40,6 +41,9 @@ from .sources import LOGISTIC_MAX_ITER, SOURCES, get_source
 
 MODELS = {
     "joint": Model(make=lambda d, seed: d.joint, kind="joint", needs_joint=True),
+    # The base the rebalancing heads fit when given no estimator (no intercept),
+    # and the plain retrained softmax classifier (with one).
+    "default base": head(SoftmaxClassifier, kind="base", fit_intercept=False),
     "Softmax": head(SoftmaxClassifier, kind="base"),
     "NCM": head(NCMClassifier),
     "cRT": head(CRTClassifier),
@@ -53,6 +57,8 @@ MODELS = {
     "LWS (joint)": head(LWSClassifier, base="joint"),
     "LORT": head(LORTClassifier),
     "LORT (joint)": head(LORTClassifier, base="joint"),
+    "LORT CV": head(LORTClassifierCV),
+    "LORT CV (joint)": head(LORTClassifierCV, base="joint"),
     "LogReg (balanced)": Model(
         make=lambda d, seed: LogisticRegression(
             class_weight="balanced", max_iter=LOGISTIC_MAX_ITER

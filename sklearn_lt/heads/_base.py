@@ -114,7 +114,9 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         """Set every fitted attribute at once (tensors in the type of ``like``)."""
         record_features(self, features)
         self.classes_ = fitted.counts.classes
-        self.class_counts_ = fitted.counts.counts
+        # In the caller's array type too (scikit-learn's array API rule: every
+        # fitted array but classes_ follows X's namespace and device).
+        self.class_counts_ = like_input(torch.as_tensor(fitted.counts.counts), like)
         self.coef_ = like_input(fitted.coef.detach(), like)
         self.intercept_ = like_input(fitted.intercept.detach(), like)
         for name, value in fitted.attributes.items():

@@ -39,21 +39,26 @@ class NCMClassifier(LinearHead):
     same centring and normalisation. Every score below is linear in the
     normalised query ``z``, so NCM shares the linear heads' predict path:
 
-    - ``metric="cosine"`` (default): the true cosine similarity
-      ``cos(z, mu_j) = z . mu_j / ||mu_j||``; ``coef_`` holds the normalised
-      means, ``intercept_`` zeros.
-    - ``metric="euclidean"`` (the official code's default, ``cl2n`` + ``l2``,
-      from which **the paper's NCM numbers come**): logit
+    - ``metric="euclidean"`` (default; the official code's default, ``cl2n``
+      + ``l2``, from which **the paper's NCM numbers come**): logit
       ``-||z - mu_j||**2 = 2 z . mu_j - ||mu_j||**2 - 1`` (``||z|| = 1``), with
       the means not re-normalised; ``coef_ = 2 mu_j``, ``intercept_ =
       -||mu_j||**2 - 1``.
+    - ``metric="cosine"``: the true cosine similarity
+      ``cos(z, mu_j) = z . mu_j / ||mu_j||``; ``coef_`` holds the normalised
+      means, ``intercept_`` zeros.
     - ``metric="dot"`` (the official code's ``cos``, which is not a true
       cosine): logit ``z . mu_j / d`` with the mean *not* normalised, ``d``
       the number of features; ``coef_ = mu_j / d``, ``intercept_`` zeros.
 
     Parameters
     ----------
-    metric : {"cosine", "euclidean", "dot"}, default="cosine"
+    metric : {"euclidean", "cosine", "dot"}, default="euclidean"
+        Euclidean on the validation sets of six feature sources (mean
+        balanced accuracy over 3 seeds): 0.877 vs 0.878 cosine (BackboneEmbedder
+        digits-LT), 0.822 vs 0.822 (plain CNN), 0.778 vs 0.770 (pixels), 0.508
+        vs 0.497 (UCI letter), 0.509 vs 0.494 (letter, unit norm), 0.835 vs
+        0.833 (OpenCV digits).
     center : bool, default=True
         Subtract the mean training feature before normalising (the official
         ``cl2n``); ``False`` only normalises (``l2n``).
@@ -86,7 +91,7 @@ class NCMClassifier(LinearHead):
     }
     transforms_features = True
 
-    def __init__(self, metric="cosine", *, center=True, device=None):
+    def __init__(self, metric="euclidean", *, center=True, device=None):
         self.metric = metric
         self.center = center
         self.device = device

@@ -5,6 +5,7 @@ tau-normalisation and LWS (Kang et al. 2020) and LORT (logits retargeting,
 instance-balanced sampling (see :mod:`._linear_base`).
 """
 
+import math
 from numbers import Real
 
 import torch
@@ -214,7 +215,9 @@ class LWSClassifier(_RebalancingTrainedHead):
         base = self._base(X, y_encoded, counts, rng)
         with torch.no_grad():
             base_logits = torch.addmm(base.intercept, X, base.coef.T)
-        logit_scale = feature_scale(base_logits)
+        # Each scale multiplies one logit: the unit is the RMS of a single
+        # logit (the RMS row norm over sqrt(C)), so that its curvature is O(1).
+        logit_scale = feature_scale(base_logits) / math.sqrt(base_logits.shape[1])
         # W and b are frozen: every epoch would recompute the same base
         # logits. Keep them when they take no more memory than the features
         # or fit in scikit-learn's working_memory (MiB).

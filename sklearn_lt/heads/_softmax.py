@@ -232,7 +232,8 @@ class CRTClassifier(TrainedHead):
         Default ``"lbfgs"``.
     %(sampler)s
     %(weight_decay)s
-        Default 1e-5.
+        Default 1e-4 (validation sets of six feature sources, mean balanced
+        accuracy 0.804 at 1e-4, 0.802 at 1e-5, 0.795 at 1e-3).
     %(max_iter)s
     %(tol)s
     %(n_epochs)s
@@ -279,7 +280,7 @@ class CRTClassifier(TrainedHead):
         fit_intercept=True,
         solver="lbfgs",
         sampler=None,
-        weight_decay=1e-5,
+        weight_decay=1e-4,
         max_iter=1000,
         tol=1e-6,
         n_epochs=10,

@@ -195,7 +195,7 @@ class ScaledLogits(nn.Module):
     """Learnable weight scaling: ``f_j * (x @ w_j + b_j)`` with ``W``, ``b`` frozen.
 
     Kang et al.'s LWS scales the whole logit of each class, bias included.
-    The scales train in units of the RMS of the base logits over the training
+    The scales train in units of the RMS of one base logit over the training
     rows (``logit_scale``), for the same reason as :class:`LinearLogits`;
     they start at 1.
 
