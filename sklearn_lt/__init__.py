@@ -5,7 +5,7 @@ logits retargeting (LORT, 2024) as scikit-learn estimators on numpy arrays and
 torch tensors.
 """
 
-from .backbone import AcceleratedBackboneEmbedder, BackboneEmbedder
+from .backbone import AcceleratedBackboneEmbedder, BackboneEmbedder, PretrainedEmbedder
 from .heads import (
     CRTClassifier,
     LORTClassifier,
@@ -37,6 +37,7 @@ __all__ = [
     "LWSClassifier",
     "NCMClassifier",
     "PowerSampler",
+    "PretrainedEmbedder",
     "ProgressivelyBalancedSampler",
     "SoftmaxClassifier",
     "SquareRootSampler",
