@@ -172,7 +172,7 @@ compile, use_caching, torch_load_kwargs
     input_shape_ : tuple (C, H, W)
     n_features_in_ : int
         ``C * H * W``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names of a DataFrame given to ``fit`` (only then);
         ``transform`` and ``predict`` refuse other columns or another order.
     sampler_ : PowerSampler
