@@ -41,7 +41,7 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
-    "viewcode_backlinks",
+    "viewcode_fixes",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "myst_parser",
