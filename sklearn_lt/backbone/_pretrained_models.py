@@ -290,9 +290,9 @@ def _torchvision(name, weights, required):
             ) from None
         return None
     models = torchvision.models
-    if name not in models.list_models():
+    if name not in models.list_models(module=models):  # the classification models
         if required:
-            raise ValueError(f"torchvision has no model {name!r}.")
+            raise ValueError(f"torchvision has no classification model {name!r}.")
         return None
     enum = models.get_model_weights(name)
     from_file = weights is not None and _is_weights_file(weights)
