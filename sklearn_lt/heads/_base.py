@@ -135,7 +135,8 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         coef : ndarray or torch.Tensor of shape (n_classes, n_features)
         intercept : ndarray or torch.Tensor of shape (n_classes,)
         classes : array-like of shape (n_classes,)
-            The label of each row of ``coef``, sorted.
+            The label of each row of ``coef``, in any order (the fitted head
+            keeps its rows in the sorted order of the classes, as ``fit``).
         class_counts : array-like of shape (n_classes,), default=None
             Training samples per class (``None``: unknown, all zero).
         **params
@@ -158,22 +159,28 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         """
         classes = np.asarray(classes)
         counts = np.zeros(len(classes), np.int64) if class_counts is None else class_counts
-        counts = ClassCounts(classes, to_numpy(counts))
-        if not np.array_equal(counts.classes, classes):
-            raise ValueError(f"classes must be sorted, got {classes.tolist()}.")
+        counts = to_numpy(counts)
         coef_t, intercept_t = to_tensor(coef), to_tensor(intercept)
         if (
             coef_t.ndim != 2
             or coef_t.shape[0] != len(classes)
             or tuple(intercept_t.shape) != (len(classes),)
+            or counts.shape != (len(classes),)
         ):
             raise ValueError(
-                f"coef of shape {tuple(coef_t.shape)} and intercept of shape "
-                f"{tuple(intercept_t.shape)} do not fit {len(classes)} classes."
+                f"coef of shape {tuple(coef_t.shape)}, intercept of shape "
+                f"{tuple(intercept_t.shape)} and class_counts of shape {counts.shape} "
+                f"do not fit {len(classes)} classes."
             )
+        # Rows follow the sorted classes, as after fit (a network may list its
+        # classes in any order).
+        order = np.argsort(classes, kind="stable")
+        rows = torch.as_tensor(order, device=coef_t.device)
+        fitted = FittedLinear(
+            coef_t[rows], intercept_t.to(coef_t)[rows], ClassCounts(classes, counts)
+        )
         head = cls(**params)
         like = coef if is_tensor(coef) else np.asarray(coef)
-        fitted = FittedLinear(coef_t, intercept_t.to(coef_t), counts)
         head._set_fitted(fitted, {"n_features_in_": int(coef_t.shape[1])}, like=like)
         return head
 

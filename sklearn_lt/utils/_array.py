@@ -40,6 +40,11 @@ def is_tensor(x):
 def to_numpy(x):
     """Return ``x`` as a numpy array (tensors are moved to the CPU first)."""
     if is_tensor(x):
+        if x.device.type == "meta":
+            raise ValueError(
+                "Got a tensor on the 'meta' device, which holds shapes but no values: "
+                "move it to a real device (e.g. .to('cpu')) first."
+            )
         x = x.detach().cpu()
         # numpy has no bfloat16: widen it (exactly) to float32
         return (x.float() if x.dtype == torch.bfloat16 else x).numpy()
