@@ -2,27 +2,45 @@
 
 from ._base import FittedLinear, LinearHead
 from ._linear_base import default_base, linear_weights
+from ._logit_adjust import (
+    LogitAdjustedClassifier,
+    LogitAdjustedClassifierCV,
+    logit_adjustment_sweep,
+)
 from ._lort_cv import LORTClassifierCV
+from ._losses import RetrainingLoss, class_balanced_weights, ldam_margins, log_priors
 from ._ncm import NCMClassifier
 from ._rebalance import LORTClassifier, LWSClassifier, TauNormClassifier, auto_smoothing
+from ._retrain import TABLE1_METHODS, CosineLogits, MaxNormLinearLogits, RetrainedClassifier
 from ._softmax import CRTClassifier, SoftmaxClassifier
 from ._tau import tau_normalize, tau_sweep
 from ._tau_cv import TauNormClassifierCV
 
 __all__ = [
     "CRTClassifier",
+    "CosineLogits",
     "FittedLinear",
     "LORTClassifier",
     "LORTClassifierCV",
     "LWSClassifier",
     "LinearHead",
+    "LogitAdjustedClassifier",
+    "LogitAdjustedClassifierCV",
+    "MaxNormLinearLogits",
     "NCMClassifier",
+    "RetrainedClassifier",
+    "RetrainingLoss",
     "SoftmaxClassifier",
     "TauNormClassifier",
+    "TABLE1_METHODS",
     "TauNormClassifierCV",
     "auto_smoothing",
+    "class_balanced_weights",
     "default_base",
+    "ldam_margins",
     "linear_weights",
+    "log_priors",
+    "logit_adjustment_sweep",
     "tau_normalize",
     "tau_sweep",
 ]

@@ -335,8 +335,13 @@ def _fit_sgd(
     per_class = class_indices(y_encoded, len(counts))
     per_class = [per_class[j] for j in present]
     n_rows = sampler.n_samples or len(y_encoded)
+    # Hooks of the formulas that change along the schedule (see ``train``).
+    set_epoch = getattr(loss, "set_epoch", None)
+    constrain = getattr(module, "constrain", None)
     losses = []
     for epoch in range(n_epochs):
+        if set_epoch is not None:
+            set_epoch(epoch)
         for group in optimizer.param_groups:
             group["lr"] = cosine_lr(lr, epoch, n_epochs, stepped_before=lr_stepped_before)
         p = sampler.class_probabilities(counts[present], epoch=epoch, n_epochs=n_epochs)
@@ -349,6 +354,8 @@ def _fit_sgd(
             optimizer.zero_grad(set_to_none=True)
             batch_loss.backward()
             optimizer.step()
+            if constrain is not None:
+                constrain()
             total.add_(batch_loss.detach(), alpha=len(rows))
         losses.append(float(total) / len(order))
         if verbose:
@@ -386,7 +393,9 @@ def train(
     ----------
     module : torch.nn.Module
         Maps rows of ``inputs`` to logits ``(n, n_classes)``; its parameters
-        with ``requires_grad`` are trained in place.
+        with ``requires_grad`` are trained in place. A module with a
+        ``constrain()`` method (MaxNorm's projection) has it called after
+        every SGD step: projected gradient descent, ``solver="sgd"`` only.
     inputs : torch.Tensor of shape (n_samples, ...)
         The rows the module reads (features, or precomputed logits).
     y_encoded : ndarray of shape (n_samples,)
@@ -394,7 +403,9 @@ def train(
     counts : ndarray of shape (n_classes,)
         Training samples per class (before any resampling).
     loss : callable
-        ``loss(logits, y) -> (n,)`` per-sample losses.
+        ``loss(logits, y) -> (n,)`` per-sample losses. A loss with a
+        ``set_epoch(epoch)`` method (deferred re-weighting) has it called
+        before every SGD epoch, as torch's ``DistributedSampler.set_epoch``.
     solver : {"lbfgs", "sgd"}
     sampler : PowerSampler
         The sampling ratio: drawn each epoch (SGD) or as expected class weights
@@ -419,6 +430,11 @@ def train(
         Epochs run (SGD) or L-BFGS iterations.
     """
     counts = np.asarray(counts)
+    if solver == "lbfgs" and hasattr(module, "constrain"):
+        raise ValueError(
+            f"{name} constrains its weights after every step (projected gradient "
+            "descent): use solver='sgd'."
+        )
     with torch.enable_grad():
         if solver == "lbfgs":
             class_weight = _expected_class_weights(sampler, counts)

@@ -1,0 +1,440 @@
+"""Classifier re-training as in LORT's Table 1: one head, every knob of the unified formula.
+
+The LORT paper (Lu et al. 2024, section 3.1, eq. 1) writes every classifier
+re-training method on frozen features as one cross-entropy with four knobs:
+a re-weighting factor per label, a logit function, a sampling ratio, and a
+change of the logits at inference. :class:`RetrainedClassifier` exposes the
+first three as parameters (``reweight``, ``logits``/``loss``, ``sampler``)
+on the package's one trainer; the inference-time changes are heads of their
+own that need no re-training (:class:`TauNormClassifier`,
+:class:`LogitAdjustedClassifier`).
+"""
+
+from numbers import Integral, Real
+
+import torch
+import torch.nn.functional as F
+from sklearn.base import clone
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from torch import nn
+
+from ..sampling import InstanceBalancedSampler
+from ..utils import Substitution
+from ._linear_base import ESTIMATOR_DOC, default_base, fit_base_classifier
+from ._losses import RetrainingLoss, class_balanced_weights, ldam_margins, log_priors
+from ._ncm import _l2_normalize
+from ._softmax import TrainedHead, TrainingStart
+from ._trainer import SOLVER_CONSTRAINTS, TRAINER_DOCS, LinearLogits, feature_scale, init_linear
+
+__all__ = ["CosineLogits", "MaxNormLinearLogits", "RetrainedClassifier", "TABLE1_METHODS"]
+
+LOSSES = ("cross_entropy", "focal", "ldam", "balanced_softmax", "logit_adjusted")
+
+# Measured defaults (validation sets of the fidelity suite, see the docstring).
+_LINEAR_WEIGHT_DECAY = 1e-4
+
+
+class CosineLogits(nn.Module):
+    """Cosine logits ``s * cos(w_j, x)``: features and weight rows L2-normalised, no bias.
+
+    The logits do not depend on the scale of the features nor on the norms
+    of the weight rows: the classifier of Gidaris & Komodakis (2018) and
+    LDAM's normed linear layer (Cao et al. 2019).
+    """
+
+    def __init__(self, coef, scale):
+        super().__init__()
+        self.scale = float(scale)
+        self.weight = nn.Parameter(coef.clone())
+
+    def forward(self, X):
+        return self.scale * (F.normalize(X, dim=1) @ F.normalize(self.weight, dim=1).T)
+
+    def linear_weights(self):
+        """``(s * w_j / ||w_j||, 0)``: the logits of L2-normalised features."""
+        coef = self.scale * F.normalize(self.weight.detach(), dim=1)
+        return coef, torch.zeros_like(coef[:, 0])
+
+
+class MaxNormLinearLogits(LinearLogits):
+    """Linear logits whose weight rows are capped in norm after every step (MaxNorm).
+
+    Alshammari et al. (2022, LTWB, eq. 4) learn under ``||w_j|| <= r`` by
+    projected gradient descent: after each SGD step, every row above the
+    radius is scaled back onto it (the bias is not constrained). As in the
+    official code (``MaxNorm_via_PGD``), the radius is set once from the
+    starting weights, ``r = min_j ||w_j|| + threshold * (max_j ||w_j|| -
+    min_j ||w_j||)``, so ``threshold`` in [0, 1] is free of the weights'
+    scale.
+    """
+
+    def __init__(self, coef, intercept, scale, *, threshold, fit_intercept=True):
+        super().__init__(coef, intercept, scale, fit_intercept=fit_intercept)
+        norms = torch.linalg.vector_norm(self.weight.detach(), dim=1)
+        self.radius = float(norms.min() + threshold * (norms.max() - norms.min()))
+
+    @torch.no_grad()
+    def constrain(self):
+        """Project every weight row onto the ball of radius ``self.radius``."""
+        norms = torch.linalg.vector_norm(self.weight, dim=1, keepdim=True)
+        shrink = torch.where(norms > self.radius, self.radius / norms, torch.ones_like(norms))
+        self.weight.mul_(shrink)
+
+
+_DOCS = {
+    **TRAINER_DOCS,
+    "estimator": ESTIMATOR_DOC.replace(
+        "estimator : estimator with ``coef_`` or None, default=None",
+        "estimator : estimator with ``coef_`` or None, default=None\n"
+        "        Read with ``init=\"base\"`` only.",
+    ),
+    "sampler": """sampler : PowerSampler, default=None
+        The sampling ratio; ``None`` is instance-balanced (the losses
+        rebalance).""",
+}
+
+
+@Substitution(**_DOCS)
+class RetrainedClassifier(TrainedHead):
+    """Classifier re-training on frozen features: LORT's unified formula (Table 1).
+
+    The LORT paper (Lu et al. 2024, eq. 1) re-evaluates the re-training
+    methods of the long-tailed literature on the same frozen features as one
+    cross-entropy with knobs. This head turns them, on the trainer of
+    :class:`CRTClassifier` (normalised features, L-BFGS or SGD). For a sample
+    of class ``y`` with logits ``z`` (``logits``)::
+
+        z'   = z + offset - margin_y * onehot(y)                    (loss)
+        loss = w_y * (1 - p_y)**gamma * (-log p_y),  p = softmax(z') (loss, reweight)
+
+    sampled by ``sampler``; the head predicts with ``argmax_j z_j``.
+
+    ``logits`` (the logit function ``z``):
+
+    - ``"linear"``: ``z = W x + b`` (the "vanilla FC" of the table);
+    - ``"cosine"``: ``z_j = s * cos(w_j, x)``, ``s = scale``, no bias
+      (Gidaris & Komodakis 2018; the "vanilla cosine" classifier).
+
+    ``loss`` (offsets of ``z`` during training, and the focal term):
+
+    - ``"cross_entropy"``: none;
+    - ``"focal"``: ``gamma`` (Lin et al. 2017, eq. 5, softmax form);
+    - ``"ldam"``: ``margin_j = s * C / n_j**(1/4)`` on the true logit, the
+      rarest class getting ``s * max_margin`` (Cao et al. 2019, eq. 13;
+      official ``max_m=0.5``, ``s=30`` on cosine logits: exactly
+      ``s * (cos_y - Delta_y)``);
+    - ``"balanced_softmax"``: ``offset_j = log n_j`` (Ren et al. 2020, eq.
+      4); the same minimiser as ``"logit_adjusted"`` with ``tau=1`` (a
+      softmax ignores the constant ``log N``);
+    - ``"logit_adjusted"``: ``offset_j = tau * log pi_j`` (Menon et al.
+      2021, eq. 10); the post-hoc rule is :class:`LogitAdjustedClassifier`.
+
+    ``reweight`` (``w_y``): ``"class_balanced"`` weights each class by the
+    inverse of its effective number of samples, ``(1 - beta) / (1 -
+    beta**n_j)``, scaled to sum to the number of classes (Cui et al. 2019);
+    ``reweight_from_epoch > 0`` defers it to that SGD epoch (DRW, Cao et al.
+    2019).
+
+    ``max_norm``: caps the norm of each weight row by projected gradient
+    descent after every SGD step (MaxNorm, Alshammari et al. 2022), with the
+    official code's relative threshold (see :class:`MaxNormLinearLogits`).
+
+    Every prior (``n_j``, ``pi_j = n_j / N``) comes from the training counts
+    of the labels given to ``fit``, never from the sampler's draws. The
+    sampling ratio (``sampler``) is instance-balanced by default: the
+    methods above rebalance through the loss (cRT, the re-sampling row of
+    the table, is :class:`CRTClassifier`).
+
+    Parameters
+    ----------
+    %(estimator)s
+    init : {"random", "base"}, default="random"
+        Where training starts: ``"random"`` re-initialises the classifier
+        (as cRT); ``"base"`` continues from the weights of ``estimator``
+        (as LORT and LTWB's MaxNorm fine-tuning).
+    logits : {"linear", "cosine"}, default="linear"
+        The logit function.
+    scale : float > 0, default=16.0
+        ``s``, the scale of cosine logits, and the unit of LDAM's margins
+        (official LDAM: 30).
+    loss : {"cross_entropy", "focal", "ldam", "balanced_softmax", \
+"logit_adjusted"}, default="cross_entropy"
+    gamma : float >= 0, default=2.0
+        Focal loss's focusing parameter (``loss="focal"``; Lin et al.'s
+        default 2).
+    max_margin : float >= 0, default=0.5
+        LDAM's margin of the rarest class, in units of ``scale``
+        (``loss="ldam"``; official 0.5).
+    tau : float, default=1.0
+        The logit-adjusted loss's temperature (``loss="logit_adjusted"``;
+        Menon et al.'s 1).
+    reweight : {"class_balanced"} or None, default=None
+        Weight per class of the loss.
+    beta : float in [0, 1), default=0.9999
+        Class-balanced weights' hyper-parameter (Cui et al.'s value for
+        CIFAR-LT, also LDAM-DRW's and LTWB's).
+    reweight_from_epoch : int >= 0, default=0
+        First SGD epoch with the weights (DRW); 0 weighs from the start.
+    max_norm : float in [0, 1] or None, default=None
+        MaxNorm's relative threshold (official 0.1); ``None``: no cap. Needs
+        ``solver="sgd"`` and linear logits.
+    fit_intercept : bool, default=True
+        Linear logits: learn a bias per class (``False`` keeps it at 0, or at
+        the base's with ``init="base"``). Cosine logits have none.
+    solver : {"auto", "lbfgs", "sgd"}, default="auto"
+        ``"auto"`` is ``"sgd"`` for the methods defined by their schedule
+        (MaxNorm's projection, deferred re-weighting), ``"lbfgs"`` otherwise.
+        ``"lbfgs"``: full-batch L-BFGS to convergence on the loss that the
+        sampler gives in expectation, deterministic. ``"sgd"``: mini-batches
+        drawn by the sampler each epoch, SGD with momentum, cosine learning
+        rate.
+    %(sampler)s
+    weight_decay : float >= 0 or "auto", default="auto"
+        L2 penalty on the trained parameters, in the normalised units of the
+        features. ``"auto"``: 1e-4 for linear logits, 0 for cosine logits
+        (their loss does not depend on the norms of the weights, which a
+        penalty would shrink without end).
+    %(max_iter)s
+    %(tol)s
+    %(n_epochs)s
+        Default 10.
+    %(batch_size)s
+    %(lr)s
+        Default 1.0.
+    %(momentum)s
+    %(device)s
+    %(random_state)s
+    %(verbose)s
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted base classifier (``init="base"`` only).
+    classes_ : ndarray of shape (n_classes,)
+    class_counts_ : ndarray of shape (n_classes,)
+    coef_ : ndarray or torch.Tensor of shape (n_classes, n_features)
+        With cosine logits, ``s * w_j / ||w_j||``: the logits are
+        ``X_normalised @ coef_.T``.
+    intercept_ : ndarray or torch.Tensor of shape (n_classes,)
+    loss_curve_ : list of float
+    n_iter_ : int
+    sampler_ : PowerSampler
+    n_features_in_ : int
+
+    See Also
+    --------
+    CRTClassifier : Re-training with class-balanced sampling.
+    LogitAdjustedClassifier : The post-hoc logit adjustment.
+    TABLE1_METHODS : Every row of LORT's Table 1 as an estimator.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_lt import RetrainedClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> y = np.repeat([0, 1, 2], [200, 40, 8])
+    >>> X = rng.normal(size=(len(y), 5)) + 2 * np.eye(5)[y]
+    >>> bs = RetrainedClassifier(loss="balanced_softmax", random_state=0).fit(X, y)
+    >>> cosine = RetrainedClassifier(logits="cosine", random_state=0).fit(X, y)
+    >>> np.linalg.norm(cosine.coef_, axis=1).round(6)  # s * w_j / ||w_j||
+    array([16., 16., 16.])
+    >>> drw = RetrainedClassifier(reweight="class_balanced", reweight_from_epoch=8,
+    ...                           random_state=0).fit(X, y)
+    >>> drw.n_iter_  # SGD epochs: deferred re-weighting is a schedule
+    10
+    """
+
+    _parameter_constraints = {
+        **SOLVER_CONSTRAINTS,
+        "estimator": [HasMethods(["fit"]), None],
+        "init": [StrOptions({"random", "base"})],
+        "logits": [StrOptions({"linear", "cosine"})],
+        "scale": [Interval(Real, 0, None, closed="neither")],
+        "loss": [StrOptions(set(LOSSES))],
+        "gamma": [Interval(Real, 0, None, closed="left")],
+        "max_margin": [Interval(Real, 0, None, closed="left")],
+        "tau": [Interval(Real, None, None, closed="neither")],
+        "reweight": [StrOptions({"class_balanced"}), None],
+        "beta": [Interval(Real, 0, 1, closed="left")],
+        "reweight_from_epoch": [Interval(Integral, 0, None, closed="left")],
+        "max_norm": [Interval(Real, 0, 1, closed="both"), None],
+        "fit_intercept": ["boolean"],
+        "solver": [StrOptions({"auto", "lbfgs", "sgd"})],
+        "weight_decay": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+    }
+    _default_sampler = InstanceBalancedSampler
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        init="random",
+        logits="linear",
+        scale=16.0,
+        loss="cross_entropy",
+        gamma=2.0,
+        max_margin=0.5,
+        tau=1.0,
+        reweight=None,
+        beta=0.9999,
+        reweight_from_epoch=0,
+        max_norm=None,
+        fit_intercept=True,
+        solver="auto",
+        sampler=None,
+        weight_decay="auto",
+        max_iter=1000,
+        tol=1e-6,
+        n_epochs=10,
+        batch_size="auto",
+        lr=1.0,
+        momentum=0.9,
+        device=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.estimator = estimator
+        self.init = init
+        self.logits = logits
+        self.scale = scale
+        self.loss = loss
+        self.gamma = gamma
+        self.max_margin = max_margin
+        self.tau = tau
+        self.reweight = reweight
+        self.beta = beta
+        self.reweight_from_epoch = reweight_from_epoch
+        self.max_norm = max_norm
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.sampler = sampler
+        self.weight_decay = weight_decay
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.momentum = momentum
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @property
+    def transforms_features(self):
+        """Cosine logits normalise the features before the linear layer."""
+        return self.logits == "cosine"
+
+    # ------------------------------------------------------------------ fit
+    def _resolved(self):
+        """``solver`` and ``weight_decay`` with "auto" resolved, the combination checked."""
+        scheduled = self.max_norm is not None or self.reweight_from_epoch > 0
+        solver = self.solver if self.solver != "auto" else ("sgd" if scheduled else "lbfgs")
+        weight_decay = self.weight_decay
+        if weight_decay == "auto":
+            weight_decay = 0.0 if self.logits == "cosine" else _LINEAR_WEIGHT_DECAY
+        if self.init == "random" and self.estimator is not None:
+            raise ValueError(
+                "estimator is only read with init='base' (init='random' re-initialises "
+                "the classifier): set init='base' to start from it."
+            )
+        if self.max_norm is not None and self.logits == "cosine":
+            raise ValueError(
+                "max_norm caps the norms of linear weight rows; cosine logits do not "
+                "depend on them: use logits='linear'."
+            )
+        if self.reweight_from_epoch > 0:
+            if self.reweight is None:
+                raise ValueError(
+                    f"reweight_from_epoch={self.reweight_from_epoch} defers a re-weighting: "
+                    "set reweight='class_balanced'."
+                )
+            if self.reweight_from_epoch >= self.n_epochs:
+                raise ValueError(
+                    f"reweight_from_epoch={self.reweight_from_epoch} is not below "
+                    f"n_epochs={self.n_epochs}: the weights would never apply."
+                )
+        if solver == "lbfgs" and scheduled:
+            what = "max_norm (a projection after every step)" if self.max_norm is not None else (
+                "reweight_from_epoch (deferred re-weighting)"
+            )
+            raise ValueError(f"{what} is defined by the SGD schedule: use solver='sgd'.")
+        if solver == "lbfgs" and self.logits == "cosine" and weight_decay > 0:
+            raise ValueError(
+                "Cosine logits do not depend on the norms of the weights, which a "
+                "penalty shrinks without end under L-BFGS: use weight_decay=0 (or "
+                "solver='sgd', where weight decay acts as a larger step)."
+            )
+        return {"solver": solver, "weight_decay": float(weight_decay)}
+
+    def _fit(self, X, y_encoded, counts):
+        # TrainedHead._fit reads the parameters: run it on a copy with the
+        # "auto" values resolved (self stays untouched).
+        resolved = clone(self).set_params(**self._resolved())
+        return TrainedHead._fit(resolved, X, y_encoded, counts)
+
+    def _start(self, X, y_encoded, counts, rng):
+        attributes = {}
+        if self.init == "base":
+            base = fit_base_classifier(self.estimator, X, y_encoded, counts, random_state=rng)
+            coef, intercept = base.coef, base.intercept
+            y_encoded, counts = base.y_encoded, base.counts
+            attributes["estimator_"] = base.estimator
+        else:
+            coef, intercept = init_linear(
+                len(counts), X.shape[1], rng=rng, device=X.device, dtype=X.dtype
+            )
+            # init_linear draws the weights of normalised features.
+            coef = coef / feature_scale(X)
+            if not self.fit_intercept:
+                intercept = torch.zeros_like(intercept)
+        if self.logits == "cosine":
+            module = CosineLogits(coef, self.scale)
+        elif self.max_norm is not None:
+            module = MaxNormLinearLogits(
+                coef, intercept, feature_scale(X), threshold=self.max_norm,
+                fit_intercept=self.fit_intercept,
+            )
+        else:
+            module = LinearLogits(
+                coef, intercept, feature_scale(X), fit_intercept=self.fit_intercept
+            )
+        return TrainingStart(module, X, y_encoded, counts, attributes)
+
+    def _loss(self, counts):
+        n = counts.counts
+        offset = margin = None
+        if self.loss == "balanced_softmax":
+            offset = log_priors(n)  # log n_j up to a constant
+        elif self.loss == "logit_adjusted":
+            offset = self.tau * log_priors(n)
+        elif self.loss == "ldam":
+            margin = self.scale * ldam_margins(n, self.max_margin)
+        class_weight = None
+        if self.reweight == "class_balanced":
+            class_weight = class_balanced_weights(n, self.beta)
+        return RetrainingLoss(
+            offset=offset,
+            margin=margin,
+            gamma=self.gamma if self.loss == "focal" else 0.0,
+            class_weight=class_weight,
+            weight_from_epoch=self.reweight_from_epoch,
+        )
+
+    # -------------------------------------------------------------- predict
+    def _logits(self, X, weights):
+        if self.logits == "cosine":
+            X = _l2_normalize(X)
+        return super()._logits(X, weights)
+
+
+def _vanilla_fc(random_state):
+    return RetrainedClassifier(random_state=random_state)
+
+
+# LORT's Table 1 as estimators: (row name, factory(random_state) -> estimator).
+TABLE1_METHODS = [
+    ("Vanilla FC", _vanilla_fc),
+]
+
+# Keep default_base importable here for the factories that start from it.
+_ = default_base
