@@ -35,6 +35,9 @@ class ShotAccuracyDisplay:
         Bunch of :func:`~sklearn_lt.metrics.shot_accuracy`.
     n_classes_per_split : dict of str to int, default=None
         Number of classes of each split, shown under the group labels.
+    std : dict of str to mapping, default=None
+        For each model, the standard deviation of each split's accuracy (over
+        seeds or folds), drawn as error bars.
 
     Attributes
     ----------
@@ -66,8 +69,15 @@ class ShotAccuracyDisplay:
     [1.0, 0.5, 0.0, 0.5]
     """
 
-    def __init__(self, accuracies, *, n_classes_per_split=None):
+    def __init__(self, accuracies, *, n_classes_per_split=None, std=None):
         accuracies = _check_named(accuracies, "accuracies")
+        self.std = None
+        if std is not None:
+            std = _check_named(std, "std")
+            missing = [name for name in accuracies if name not in std]
+            if missing:
+                raise ValueError(f"std has no entry for {missing}.")
+            self.std = {name: {k: float(std[name][k]) for k in std[name]} for name in accuracies}
         self.accuracies = {}
         for name, values in accuracies.items():
             # A shot_accuracy Bunch also carries per_class, splits, ...: ignored.
@@ -114,8 +124,18 @@ class ShotAccuracyDisplay:
         for i, (name, accuracy) in enumerate(self.accuracies.items()):
             heights = np.array([accuracy[s] for s in splits])
             offset = (i - (n_models - 1) / 2) * width
+            errors = None
+            if self.std is not None:
+                errors = np.array([self.std[name].get(s, np.nan) for s in splits])
+                errors = np.nan_to_num(errors)
             self.bars_[name] = ax.bar(
-                positions + offset, np.nan_to_num(heights), width, label=name, **kwargs
+                positions + offset,
+                np.nan_to_num(heights),
+                width,
+                yerr=errors,
+                capsize=2 if errors is not None else 0,
+                label=name,
+                **kwargs,
             )
             self.texts_[name] = []
             if show_values:

@@ -1,0 +1,137 @@
+"""The study's files: the table (text, CSV, JSON) and its figures, all over every seed."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ._models import TAUS
+from ._run import SPLITS, format_table
+
+__all__ = ["study_figures", "write_results"]
+
+# Digits kept in results.json (and the CSV): accuracies over a few hundred
+# test images are not known beyond the fourth decimal.
+_DIGITS = 4
+
+
+def _rounded(value):
+    """JSON-ready ``value`` with floats rounded (numpy scalars and arrays included)."""
+    if isinstance(value, dict):
+        return {str(k): _rounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_rounded(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return round(float(value), _DIGITS)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def write_results(result, out, *, figures=True):
+    """Write ``results.{txt,csv,json}`` and, with ``figures``, ``figures/*.png``.
+
+    Returns the names of the files written, relative to ``out``.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["model"] + [f"{s}_{k}" for s in SPLITS for k in ("mean", "std")])
+        for name, row in result.table.items():
+            writer.writerow([name] + [f"{v:.{_DIGITS}f}" for s in SPLITS for v in row[s]])
+    payload = {
+        "dataset": result.dataset,
+        "seeds": result.seeds,
+        "shot_thresholds": result.shot_thresholds,
+        "class_counts": result.class_counts.as_dict(),
+        "table": {
+            name: {s: {"mean": m, "std": sd} for s, (m, sd) in row.items()}
+            for name, row in result.table.items()
+        },
+        "per_seed": result.per_seed,
+        "chosen_tau": result.chosen_tau,
+        "validation_tau_sweep": [
+            {"tau": tau, **{s: {"mean": m, "std": sd} for s, (m, sd) in row.items()}}
+            for tau, row in result.val_sweep.items()
+        ],
+        "seconds": result.seconds,
+    }
+    (out / "results.json").write_text(json.dumps(_rounded(payload), indent=2))
+    (out / "results.txt").write_text(format_table(result) + "\n")
+    written = ["results.csv", "results.json", "results.txt"]
+    if figures:
+        written += _save_figures(result, out / "figures")
+    return written
+
+
+def study_figures(result):
+    """The study's figures as Display objects, every one a mean over the seeds.
+
+    - ``shot_accuracy``: the table as bars, with one standard deviation;
+    - ``tau_sweep``: tau-normalisation of the joint classifier on the
+      *validation* set (where tau is chosen), mean and spread over seeds;
+    - ``weight_norms`` and ``logits_magnitude``: per class, averaged over the
+      seeds (the logits on the test set, as the LORT paper measures them).
+    """
+    from ..plotting import (
+        LogitsMagnitudeDisplay,
+        ShotAccuracyDisplay,
+        TauSweepDisplay,
+        WeightNormDisplay,
+    )
+
+    n = len(result.seeds)
+    counts = result.class_counts
+    shots = ShotAccuracyDisplay(
+        {name: {s: row[s][0] for s in SPLITS} for name, row in result.table.items()},
+        std={name: {s: row[s][1] for s in SPLITS} for name, row in result.table.items()},
+        n_classes_per_split={s: int(np.sum(counts.splits() == s)) for s in SPLITS[:-1]},
+    ).plot()
+    shots.ax_.set_title(f"{result.dataset}: test accuracy per shot split ({n} seeds)")
+    sweep = TauSweepDisplay(
+        TAUS,
+        {s: [row[s][0] for row in result.val_sweep.values()] for s in SPLITS},
+        std={s: [row[s][1] for row in result.val_sweep.values()] for s in SPLITS},
+        name="joint classifier",
+        ylabel="Validation accuracy",
+    ).plot()
+    chosen = ", ".join(f"{t:g}" for t in result.chosen_tau)
+    sweep.ax_.set_title(
+        f"tau-norm on the validation set ({n} seeds, ± 1 std); chosen tau: {chosen}",
+        fontsize="medium",
+    )
+    norms = WeightNormDisplay(
+        result.weight_norms, counts.counts, classes=counts.classes,
+        many_threshold=counts.many_threshold, few_threshold=counts.few_threshold,
+    ).plot()
+    norms.ax_.set_title(f"Weight norm per class (mean of {n} seeds)")
+    magnitudes = LogitsMagnitudeDisplay(
+        result.logits_magnitude, counts.counts, classes=counts.classes,
+        many_threshold=counts.many_threshold, few_threshold=counts.few_threshold,
+    ).plot()
+    magnitudes.ax_.set_title(f"Logits magnitude per class, test set (mean of {n} seeds)")
+    return {
+        "shot_accuracy": shots,
+        "tau_sweep": sweep,
+        "weight_norms": norms,
+        "logits_magnitude": magnitudes,
+    }
+
+
+def _save_figures(result, folder):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, display in study_figures(result).items():
+        display.figure_.savefig(folder / f"{name}.png", dpi=110)
+        plt.close(display.figure_)
+        written.append(f"figures/{name}.png")
+    return written

@@ -1,0 +1,244 @@
+"""Run the decoupling study: per seed, stage one once, then every declared model."""
+
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from sklearn.utils import Bunch
+
+from ..backbone import BackboneEmbedder
+from ..heads import linear_weights, tau_sweep
+from ..metrics import ClassCounts, logits_magnitude, shot_accuracy, weight_norms
+from ..metrics._counts import ALL_SPLITS
+from ..utils import to_numpy
+from ._data import load_study_data
+from ._models import DECOUPLING_MODELS, TAUS, StageOne, fit_study_model, validation_split
+
+__all__ = ["SPLITS", "run_study"]
+
+# The table's columns: the shot splits, head to tail, then all classes.
+SPLITS = ALL_SPLITS
+# Linear models whose weight norms and logits the figures show.
+WEIGHT_NORM_MODELS = ("Joint (IB)", "cRT", "tau-norm", "LWS", "LORT")
+LOGITS_MODELS = ("Joint (IB)", "tau-norm", "LORT")
+
+
+def _print(verbose, *args):
+    if verbose:
+        print(*args, flush=True)
+
+
+@contextmanager
+def _torch_threads(threads):
+    """Use ``threads`` torch CPU threads inside the block (``None``: unchanged)."""
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _stage_one(d, *, module, max_epochs, device, seed):
+    """Train stage one on the training images; frozen features of every split."""
+    embedder = BackboneEmbedder(
+        module,
+        input_shape=d.input_shape,
+        max_epochs=max_epochs,
+        device=device,
+        random_state=seed,
+        output="numpy",
+    ).fit(d.X_train, d.y_train)
+    features = Bunch(y_train=d.y_train, y_val=d.y_val, y_test=d.y_test)
+    for part in ("train", "val", "test"):
+        features[f"F_{part}"] = to_numpy(embedder.transform(d[f"X_{part}"]))
+    stage = StageOne(embedder.classifier_, seed, validation_split(len(d.y_train), len(d.y_val)))
+    return stage, features
+
+
+def _split_accuracies(y_true, y_pred, counts):
+    result = shot_accuracy(y_true, y_pred, counts, warn_for=())
+    return {s: float(result[s]) for s in SPLITS}
+
+
+def _run_seed(d, models, counts, **stage_one):
+    """Every model of one seed: test scores, the validation tau sweep, diagnostics."""
+    stage, f = _stage_one(d, **stage_one)
+    fitted = {m.name: fit_study_model(m, stage, f) for m in models}
+    scores = {
+        name: _split_accuracies(f.y_test, to_numpy(model.predict(f.F_test)), counts)
+        for name, model in fitted.items()
+    }
+    # The trade-off of tau on the *validation* set, from the joint classifier's
+    # weights: what tau-norm chose from (its test-set curve is never drawn).
+    classes, coef, _ = linear_weights(stage.joint, dtype=torch.float64)
+    sweep = classes[tau_sweep(coef, torch.as_tensor(f.F_val, dtype=torch.float64), TAUS)]
+    present = [name for name in WEIGHT_NORM_MODELS if name in fitted]
+    return Bunch(
+        scores=scores,
+        tau=float(fitted["tau-norm"].tau_) if "tau-norm" in fitted else None,
+        val_sweep=[_split_accuracies(f.y_val, pred, counts) for pred in sweep],
+        weight_norms={name: weight_norms(fitted[name]) for name in present},
+        magnitudes={
+            name: logits_magnitude(
+                fitted[name].decision_function(f.F_test), f.y_test, classes=fitted[name].classes_
+            )
+            for name in LOGITS_MODELS
+            if name in fitted
+        },
+    )
+
+
+def _mean_std(values):
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.mean()), float(values.std())
+
+
+def run_study(
+    data="digits",
+    *,
+    seeds=5,
+    out="study_output",
+    max_epochs=30,
+    module="convnet",
+    device="cpu",
+    imbalance_ratio=None,
+    figures=True,
+    verbose=1,
+    threads=None,
+    models=DECOUPLING_MODELS,
+):
+    """Run the decoupling study and write its table, JSON and figures.
+
+    Per seed: load the data (its own split for digits-LT), train stage one once
+    (instance-balanced), freeze it, and fit every model of ``models`` on the
+    frozen features (those that choose a hyper-parameter choose it on the
+    balanced validation set); score each on the balanced test set per shot
+    split. The table, the CSV/JSON and every figure report the mean and the
+    standard deviation over the seeds.
+
+    Parameters
+    ----------
+    data : str or path, default="digits"
+        See :func:`load_study_data`.
+    seeds : int or list of int, default=5
+        Number of seeds (0, 1, ...) or the seeds themselves.
+    out : str or path or None, default="study_output"
+        Folder for ``results.csv``, ``results.json``, ``results.txt`` and
+        ``figures/``; ``None`` writes nothing.
+    max_epochs : int, default=30
+        Stage-one epochs.
+    module : str or torch.nn.Module, default="convnet"
+        Stage-one backbone (see :class:`~sklearn_lt.backbone.BackboneEmbedder`).
+    device : str, default="cpu"
+    imbalance_ratio : float, default=None
+        See :func:`load_study_data`.
+    figures : bool, default=True
+        Draw the figures (needs matplotlib).
+    verbose : int, default=1
+        Progress messages and the final table.
+    threads : int, default=None
+        torch's CPU threads during the run (restored afterwards); ``None``
+        keeps the current setting. A run is repeatable for a given thread
+        count; another count sums in another order, which can change the
+        table in the third decimal.
+    models : sequence of StudyModel, default=DECOUPLING_MODELS
+        The rows of the table (see :mod:`sklearn_lt.study`).
+
+    Returns
+    -------
+    Bunch
+        ``table``: {model: {split: (mean, std)}}; ``per_seed``: list of
+        {model: {split: accuracy}}; ``val_sweep``: {tau: {split: (mean, std)}}
+        of tau-normalisation on the validation set; ``chosen_tau``: the tau
+        chosen on validation per seed; ``weight_norms`` and
+        ``logits_magnitude``: {model: per-class mean over seeds};
+        ``class_counts`` (a :class:`~sklearn_lt.metrics.ClassCounts`),
+        ``dataset``, ``shot_thresholds``, ``seeds``, ``seconds``.
+    """
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    if not seeds:
+        raise ValueError("seeds must be a positive number of seeds or a non-empty list.")
+    start = time.perf_counter()
+    runs = []
+    with _torch_threads(threads):
+        for i, seed in enumerate(seeds):
+            d = load_study_data(data, seed=seed, imbalance_ratio=imbalance_ratio)
+            many, few = d.shot_thresholds
+            counts = ClassCounts(d.classes, d.class_counts, many_threshold=many, few_threshold=few)
+            _print(verbose, f"[seed {seed}, {i + 1}/{len(seeds)}] {d.name}: "
+                   f"{len(d.y_train)} training images, counts {d.class_counts.tolist()}")
+            t0 = time.perf_counter()
+            run = _run_seed(
+                d, models, counts, module=module, max_epochs=max_epochs, device=device, seed=seed
+            )
+            runs.append(run)
+            _print(verbose, f"  {len(models)} models in {time.perf_counter() - t0:.1f} s "
+                   f"(stage one included); all-class accuracy: "
+                   + ", ".join(f"{k} {v['all']:.3f}" for k, v in run.scores.items()))
+    result = _aggregate(runs, seeds, d, counts, time.perf_counter() - start)
+    _print(verbose, "\n" + format_table(result))
+    if out is not None:
+        from ._output import write_results
+
+        written = write_results(result, out, figures=figures)
+        _print(verbose, f"wrote {', '.join(written)} to {out}/")
+    return result
+
+
+def _aggregate(runs, seeds, d, counts, seconds):
+    names = list(runs[0].scores)
+    table = {
+        name: {
+            s: _mean_std([r.scores[name][s] for r in runs])
+            for s in SPLITS
+        }
+        for name in names
+    }
+    val_sweep = {
+        float(tau): {
+            s: _mean_std([r.val_sweep[k][s] for r in runs])
+            for s in SPLITS
+        }
+        for k, tau in enumerate(TAUS)
+    }
+    return Bunch(
+        table=table,
+        per_seed=[r.scores for r in runs],
+        val_sweep=val_sweep,
+        chosen_tau=[r.tau for r in runs],
+        weight_norms={name: np.mean([r.weight_norms[name] for r in runs], axis=0)
+                      for name in runs[0].weight_norms},
+        logits_magnitude={name: np.mean([r.magnitudes[name] for r in runs], axis=0)
+                          for name in runs[0].magnitudes},
+        class_counts=counts,
+        dataset=d.name,
+        shot_thresholds=tuple(int(t) for t in d.shot_thresholds),
+        seeds=seeds,
+        seconds=seconds,
+    )
+
+
+def format_table(result):
+    """The paper-style table: many / medium / few / all, mean +- std over seeds."""
+    many, few = result.shot_thresholds
+    lines = [
+        f"{result.dataset}, {len(result.seeds)} seeds; top-1 accuracy on the balanced test "
+        f"set (many: > {many} training images, few: < {few})",
+        f"{'model':<20}" + "".join(f"{s:>16}" for s in SPLITS),
+    ]
+    for name, row in result.table.items():
+        lines.append(f"{name:<20}" + "".join(
+            f"{row[s][0]:>9.3f} ± {row[s][1]:.3f}" for s in SPLITS))
+    if result.chosen_tau and result.chosen_tau[0] is not None:
+        lines.append("tau-norm on the validation set by tau (the trade-off tau is chosen from):")
+        for tau, row in result.val_sweep.items():
+            if np.isclose(tau * 2, round(tau * 2)):
+                lines.append(
+                    f"  tau {tau:<4g}" + "".join(f"  {s} {row[s][0]:.3f}" for s in SPLITS)
+                )
+        lines.append(f"chosen tau per seed: {result.chosen_tau}")
+    lines.append(f"{result.seconds:.0f} s in all")
+    return "\n".join(lines)
