@@ -22,15 +22,20 @@ ORDERING_SOURCES = ("pixels", "letter")
 SEEDS = (0, 1, 2)
 HEADS = [name for name, model in runner.MODELS.items() if model.kind == "head"]
 
-# Orderings that fail with the heads' defaults before issue #14's fixes (sklearn_lt/heads
-# as of a5c1e72, measured at 260adef); head minus joint, mean over seeds 0-2. Strict:
-# when a fix makes one pass, the test fails until its entry is removed here.
+# Orderings that fail at the heads' defaults, head minus joint (mean over seeds 0-2, measured
+# at be2eb13). Strict: when one starts passing, the test fails until its entry goes. NCM is a
+# nearest-mean rule: on letter's 16 raw attributes the class means represent the classes
+# poorly, and on the pixels it only ties the joint classifier (docs: user_guide/fidelity).
+# LORTClassifierCV may keep its base (epoch 0) when the training folds do not favour LORT:
+# from the pixels' joint classifier it does, and then ties it.
 FAILING_TODAY = {
-    ("pixels", "LORT (joint)", "few"): -0.029,
-    ("letter", "LORT", "few"): -0.314,
-    ("letter", "LORT (joint)", "few"): -0.185,
-    ("letter", "NCM", "all"): -0.095,
+    ("pixels", "NCM", "all"): -0.000,
+    ("letter", "NCM", "all"): -0.083,
+    ("pixels", "LORT CV (joint)", "few"): 0.000,
 }
+# The heads at their defaults (not the "(joint)" variants of the papers' protocol): they
+# must beat the joint classifier on all-class accuracy too.
+DEFAULT_HEADS = [name for name in HEADS if "(joint)" not in name]
 
 
 @pytest.fixture
@@ -66,14 +71,14 @@ def _ordering(source, model, split):
 ORDERINGS = [
     _ordering(source, model, split)
     for source in ORDERING_SOURCES
-    for model, split in [(h, "few") for h in HEADS] + [("NCM", "all"), ("cRT", "all")]
+    for model, split in [(h, "few") for h in HEADS] + [(h, "all") for h in DEFAULT_HEADS]
 ]
 
 
 @pytest.mark.parametrize("source, model, split", ORDERINGS)
 def test_head_beats_joint(results, source, model, split):
-    """(i) every rebalancing head beats the joint classifier on few-shot accuracy;
-    (ii) NCM and cRT beat it on all-class accuracy (means over seeds)."""
+    """(i) every head beats the joint classifier on few-shot accuracy; (ii) every head at
+    its defaults beats it on all-class accuracy (means over seeds)."""
     models = results[source]["models"]
     assert not models[model]["errors"], models[model]["errors"]
     mine, joint = models[model]["mean"][split], models["joint"]["mean"][split]
