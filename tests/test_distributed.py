@@ -44,9 +44,9 @@ HAS_CUDA = torch.cuda.is_available()
 
 
 def long_tailed(seed=0, n_features=6):
-    """Four classes of 60, 24, 12 and 6 rows; their training folds are many/medium/medium/few."""
+    """Six classes, two per shot split in every training fold of 3 (thresholds 30 and 5)."""
     rng = np.random.RandomState(seed)
-    y = np.repeat(np.arange(4), [60, 24, 12, 6])
+    y = np.repeat(np.arange(6), [90, 60, 24, 12, 6, 4])
     X = rng.normal(size=(len(y), n_features)) + 1.5 * np.eye(n_features)[y]
     return X.astype(np.float32), y
 
