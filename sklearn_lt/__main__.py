@@ -37,8 +37,10 @@ def main(argv=None):
     )
     study.add_argument("--data", default="digits",
                        help="'digits' (the bundled digits-LT), a folder of CIFAR-10/100 "
-                       "python pickles, or a .npz file with X_train, y_train, X_test, y_test "
-                       "(default: %(default)s)")
+                       "python pickles, a .npz file with X_train, y_train, X_test, y_test, "
+                       "or a .txt split list of image files in the ImageNet-LT format "
+                       "('<path> <label>' per line; the test and val lists beside it) "
+                       "for a pretrained stage one (default: %(default)s)")
     study.add_argument("--seeds", type=_positive_int, default=5,
                        help="number of seeds (default: %(default)s)")
     study.add_argument("--out", default="study_output",
@@ -49,6 +51,16 @@ def main(argv=None):
     study.add_argument("--module", default="convnet",
                        help="stage-one backbone: convnet, resnet32, a torchvision name... "
                        "(default: %(default)s)")
+    study.add_argument("--backbone", default="efficientnet_lite0",
+                       help="with a split list: the pretrained network of stage one, "
+                       "frozen (efficientnet_lite0 ships offline; a timm:/torchvision: name "
+                       "downloads) (default: %(default)s)")
+    study.add_argument("--image-root", default=None,
+                       help="with a split list: the folder its paths are relative to "
+                       "(default: the list's folder)")
+    study.add_argument("--cache-dir", default=None,
+                       help="with a split list: where the pretrained features are cached "
+                       "(default: none)")
     study.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     study.add_argument("--threads", type=_positive_int, default=1, help=THREADS_HELP)
     study.add_argument("--imbalance-ratio", type=float, default=None,
@@ -64,6 +76,7 @@ def main(argv=None):
             args.data, seeds=args.seeds, out=args.out, max_epochs=args.epochs,
             module=args.module, device=args.device, imbalance_ratio=args.imbalance_ratio,
             figures=not args.no_figures, verbose=0 if args.quiet else 1, threads=args.threads,
+            backbone=args.backbone, image_root=args.image_root, cache_dir=args.cache_dir,
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"sklearn-lt study: error: {exc}", file=sys.stderr)

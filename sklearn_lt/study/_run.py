@@ -7,8 +7,8 @@ import numpy as np
 import torch
 from sklearn.utils import Bunch
 
-from ..backbone import BackboneEmbedder
-from ..heads import linear_weights, tau_sweep
+from ..backbone import BackboneEmbedder, PretrainedEmbedder
+from ..heads import SoftmaxClassifier, linear_weights, tau_sweep
 from ..metrics import ClassCounts, logits_magnitude, shot_accuracy, weight_norms
 from ..metrics._counts import ALL_SPLITS
 from ..utils import to_numpy
@@ -41,20 +41,34 @@ def _torch_threads(threads):
         torch.set_num_threads(previous)
 
 
-def _stage_one(d, *, module, max_epochs, device, seed):
-    """Train stage one on the training images; frozen features of every split."""
-    embedder = BackboneEmbedder(
-        module,
-        input_shape=d.input_shape,
-        max_epochs=max_epochs,
-        device=device,
-        random_state=seed,
-        output="numpy",
-    ).fit(d.X_train, d.y_train)
+def _stage_one(d, *, module, backbone, max_epochs, device, seed, cache_dir):
+    """Stage one and the frozen features of every split.
+
+    Arrays of images: a :class:`BackboneEmbedder` trained on the training
+    images, whose joint classifier the rebalancing heads start from. Image
+    files (a split list): a pretrained network's features, frozen, and a
+    linear probe trained on them (instance-balanced) as the joint classifier.
+    """
+    if d.input_shape is None:
+        embedder = PretrainedEmbedder(
+            backbone, device=device, cache_dir=cache_dir, verbose=0
+        ).fit(d.X_train)
+    else:
+        embedder = BackboneEmbedder(
+            module,
+            input_shape=d.input_shape,
+            max_epochs=max_epochs,
+            device=device,
+            random_state=seed,
+            output="numpy",
+        ).fit(d.X_train, d.y_train)
     features = Bunch(y_train=d.y_train, y_val=d.y_val, y_test=d.y_test)
     for part in ("train", "val", "test"):
-        features[f"F_{part}"] = to_numpy(embedder.transform(d[f"X_{part}"]))
-    stage = StageOne(embedder.classifier_, seed, validation_split(len(d.y_train), len(d.y_val)))
+        features[f"F_{part}"] = np.asarray(to_numpy(embedder.transform(d[f"X_{part}"])))
+    joint = getattr(embedder, "classifier_", None)
+    if joint is None:
+        joint = SoftmaxClassifier(random_state=seed).fit(features.F_train, d.y_train)
+    stage = StageOne(joint, seed, validation_split(len(d.y_train), len(d.y_val)))
     return stage, features
 
 
@@ -109,6 +123,9 @@ def run_study(
     verbose=1,
     threads=None,
     models=DECOUPLING_MODELS,
+    backbone="efficientnet_lite0",
+    image_root=None,
+    cache_dir=None,
 ):
     """Run the decoupling study and write its table, JSON and figures.
 
@@ -146,6 +163,15 @@ def run_study(
         table in the third decimal.
     models : sequence of StudyModel, default=DECOUPLING_MODELS
         The rows of the table (see :mod:`sklearn_lt.study`).
+    backbone : str or torch.nn.Module, default="efficientnet_lite0"
+        For image files (``data`` a split list): the pretrained network of
+        stage one (see :class:`~sklearn_lt.backbone.PretrainedEmbedder`); a
+        linear probe on its frozen features is the joint classifier.
+    image_root : str or path, default=None
+        See :func:`load_study_data`.
+    cache_dir : str or path, default=None
+        Where a pretrained stage one caches its features (each seed after
+        the first then reads them).
 
     Returns
     -------
@@ -165,14 +191,17 @@ def run_study(
     runs = []
     with _torch_threads(threads):
         for i, seed in enumerate(seeds):
-            d = load_study_data(data, seed=seed, imbalance_ratio=imbalance_ratio)
+            d = load_study_data(
+                data, seed=seed, imbalance_ratio=imbalance_ratio, image_root=image_root
+            )
             many, few = d.shot_thresholds
             counts = ClassCounts(d.classes, d.class_counts, many_threshold=many, few_threshold=few)
             _print(verbose, f"[seed {seed}, {i + 1}/{len(seeds)}] {d.name}: "
                    f"{len(d.y_train)} training images, counts {d.class_counts.tolist()}")
             t0 = time.perf_counter()
             run = _run_seed(
-                d, models, counts, module=module, max_epochs=max_epochs, device=device, seed=seed
+                d, models, counts, module=module, backbone=backbone, max_epochs=max_epochs,
+                device=device, seed=seed, cache_dir=cache_dir,
             )
             runs.append(run)
             _print(verbose, f"  {len(models)} models in {time.perf_counter() - t0:.1f} s "
