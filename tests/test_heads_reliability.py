@@ -234,7 +234,7 @@ def long_tailed_problems(draw):
     X = rng.normal(size=(len(y), n_features)) + offset + 2 * rng.normal(size=(n_classes, 1))[y]
     X = (X * 10.0**exponent).astype(dtype)
     labels = draw(st.sampled_from(["int", "str", "negative"]))
-    y = {"int": y, "str": np.array(["c%d" % k for k in y]), "negative": -7 * y}[labels]
+    y = {"int": y, "str": np.array([f"c{k}" for k in y]), "negative": -7 * y}[labels]
     container = draw(st.sampled_from(["numpy", "torch", "list"]))
     if container == "torch":
         X = torch.from_numpy(X)
