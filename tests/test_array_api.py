@@ -28,6 +28,15 @@ HEADS = {
     "NCMClassifier": "NCMClassifier()",
     "NCMClassifier-euclidean": "NCMClassifier(metric='euclidean')",
     "NCMClassifier-dot": "NCMClassifier(metric='dot')",
+    "RetrainedClassifier": "RetrainedClassifier(loss='balanced_softmax', random_state=0)",
+    "RetrainedClassifier-cosine-ldam": "RetrainedClassifier(logits='cosine', loss='ldam', "
+    "random_state=0)",
+    "RetrainedClassifier-drw-focal": "RetrainedClassifier(loss='focal', "
+    "reweight='class_balanced', reweight_from_epoch=2, n_epochs=3, random_state=0)",
+    "RetrainedClassifier-maxnorm": "RetrainedClassifier(init='base', max_norm=0.1, "
+    "random_state=0)",
+    "LogitAdjustedClassifier": "LogitAdjustedClassifier(random_state=0)",
+    "LogitAdjustedClassifierCV": "LogitAdjustedClassifierCV(LogisticRegression(), cv=3)",
 }
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

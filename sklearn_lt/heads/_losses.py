@@ -163,11 +163,15 @@ class RetrainingLoss:
         if self.margin is not None:
             true_class = F.one_hot(y, logits.shape[1]).to(logits.dtype)
             logits = logits - true_class * self._tensor("margin", logits)[y, None]
-        log_p = torch.log_softmax(logits, dim=1).gather(1, y[:, None])[:, 0]
-        loss = -log_p
+        log_norm = torch.logsumexp(logits, dim=1)
+        loss = log_norm - logits.gather(1, y[:, None])[:, 0]  # -log p_y
         if self.gamma > 0:
-            # 1 - p_y = -expm1(log p_y): exact where p_y is close to 1.
-            loss = (-torch.expm1(log_p)).clamp_min(0) ** self.gamma * loss
+            # log(1 - p_y) = logsumexp of the other logits - logsumexp of all:
+            # finite, with a finite gradient, even where p_y rounds to 1
+            # (there (1 - p_y)**gamma has an infinite derivative for gamma < 1).
+            others = logits.masked_fill(F.one_hot(y, logits.shape[1]).bool(), -torch.inf)
+            log_rest = torch.logsumexp(others, dim=1) - log_norm
+            loss = torch.exp(self.gamma * log_rest) * loss
         if self.class_weight is not None and self.epoch >= self.weight_from_epoch:
             loss = loss * self._tensor("class_weight", logits)[y]
         return loss
