@@ -24,10 +24,13 @@ from sklearn.linear_model import LogisticRegression
 
 from sklearn_lt import (
     CRTClassifier,
+    LogitAdjustedClassifier,
+    LogitAdjustedClassifierCV,
     LORTClassifier,
     LORTClassifierCV,
     LWSClassifier,
     NCMClassifier,
+    RetrainedClassifier,
     SoftmaxClassifier,
     TauNormClassifier,
     TauNormClassifierCV,
@@ -59,6 +62,24 @@ MODELS = {
     "LORT (joint)": head(LORTClassifier, base="joint"),
     "LORT CV": head(LORTClassifierCV),
     "LORT CV (joint)": head(LORTClassifierCV, base="joint"),
+    # LORT's Table 1 (issue #15); the logit-adjusted loss at tau=1 is Balanced Softmax.
+    "Cosine": head(RetrainedClassifier, logits="cosine"),
+    "CB loss": head(RetrainedClassifier, reweight="class_balanced"),
+    "Focal": head(RetrainedClassifier, loss="focal"),
+    "Balanced Softmax": head(RetrainedClassifier, loss="balanced_softmax"),
+    "LDAM-DRW": head(RetrainedClassifier, init="base", logits="cosine", loss="ldam",
+                     reweight="class_balanced", reweight_from_epoch=5),
+    "LDAM-DRW (joint)": head(RetrainedClassifier, base="joint", init="base", logits="cosine",
+                             loss="ldam", reweight="class_balanced", reweight_from_epoch=5),
+    "MaxNorm": head(RetrainedClassifier, init="base", max_norm=0.1, reweight="class_balanced"),
+    "MaxNorm (joint)": head(RetrainedClassifier, base="joint", init="base", max_norm=0.1,
+                            reweight="class_balanced"),
+    "post-hoc LA": head(LogitAdjustedClassifier),
+    "post-hoc LA (joint)": head(LogitAdjustedClassifier, base="joint"),
+    "post-hoc LA CV": head(LogitAdjustedClassifierCV),
+    "post-hoc LA CV (joint)": head(LogitAdjustedClassifierCV, base="joint"),
+    "post-hoc LA val (joint)": head(LogitAdjustedClassifierCV, base="joint",
+                                    fit=fit_with_validation_fold),
     "LogReg (balanced)": Model(
         make=lambda d, seed: LogisticRegression(
             class_weight="balanced", max_iter=LOGISTIC_MAX_ITER
