@@ -100,10 +100,14 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         self : object
             The fitted head.
         """
+        return self._fit_and_set(X, y)
+
+    def _fit_and_set(self, X, y, **fit_args):
+        """Validate ``X``, ``y``, run ``_fit`` (with ``fit_args``), set the fitted attributes."""
         device = resolve_device(getattr(self, "device", None), X)
         X_t, features = validate_features_for_fit(self, X, device=device)
         classes, y_encoded, counts = validate_labels(y, X_t.shape[0])
-        fitted = self._fit(X_t, y_encoded, ClassCounts(classes, counts))
+        fitted = self._fit(X_t, y_encoded, ClassCounts(classes, counts), **fit_args)
         self._set_fitted(fitted, features, like=X)
         return self
 

@@ -1,14 +1,18 @@
 """Linear softmax heads trained by the shared trainer: the plain classifier and cRT."""
 
+import copy
 from typing import NamedTuple
 
 import numpy as np
+import torch
+from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 
 from ..metrics import ClassCounts
 from ..sampling import ClassBalancedSampler, InstanceBalancedSampler
-from ..utils import Substitution
+from ..utils import Substitution, validate_features, validate_labels
 from ._base import FittedLinear, LinearHead
+from ._cv import split_scores
 from ._trainer import (
     SOLVER_CONSTRAINTS,
     TRAINER_DOCS,
@@ -46,10 +50,48 @@ class TrainedHead(LinearHead):
     # LWS's official schedule steps the cosine before each epoch.
     _lr_stepped_before = False
 
-    def _fit(self, X, y_encoded, counts, on_epoch_end=None):
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, X_val=None, y_val=None):
+        """Fit the head on features ``X`` and labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, n_features)
+            Frozen features (float32 or float64; other dtypes become float).
+        y : array-like or torch.Tensor of shape (n_samples,)
+            Class labels; at least two classes.
+        X_val, y_val : array-like or torch.Tensor, default=None
+            Held-out rows (e.g. a balanced validation set) for early stopping,
+            with ``solver="sgd"``: the schedule runs in full and the head keeps
+            the weights of the epoch, 0 being the starting weights, with the
+            best balanced accuracy on them (scikit-learn's
+            ``HistGradientBoostingClassifier`` takes validation data the same
+            way). ``validation_scores_`` and ``best_epoch_`` record it.
+
+        Returns
+        -------
+        self : object
+            The fitted head.
+        """
+        if (X_val is None) != (y_val is None):
+            raise ValueError("Pass both X_val and y_val, or neither.")
+        if X_val is None:
+            return self._fit_and_set(X, y)
+        if self.solver != "sgd":
+            raise ValueError(
+                f"X_val and y_val choose an epoch of solver='sgd'; solver={self.solver!r} "
+                "converges instead."
+            )
+        return self._fit_and_set(X, y, validation=(X_val, y_val))
+
+    def _fit(self, X, y_encoded, counts, on_epoch_end=None, validation=None):
         rng = check_random_state(self.random_state)
         start = self._start(X, y_encoded, counts, rng)
         sampler = self.sampler if self.sampler is not None else self._default_sampler()
+        best = None
+        if validation is not None:
+            best = _BestEpoch(self, X, validation, start)
+            on_epoch_end = best.chain(on_epoch_end)
         losses, n_iter = train(
             start.module,
             start.inputs,
@@ -71,14 +113,13 @@ class TrainedHead(LinearHead):
             verbose=self.verbose,
             name=type(self).__name__,
         )
+        attributes = {"loss_curve_": losses, "n_iter_": n_iter, "sampler_": sampler}
+        if best is not None:
+            start.module.load_state_dict(best.state)
+            attributes.update(validation_scores_=best.scores, best_epoch_=best.epoch)
         coef, intercept = start.module.linear_weights()
-        attributes = {
-            **start.attributes,
-            **self._fitted_attributes(start.module),
-            "loss_curve_": losses,
-            "n_iter_": n_iter,
-            "sampler_": sampler,
-        }
+        attributes.update(start.attributes)
+        attributes.update(self._fitted_attributes(start.module))
         return FittedLinear(coef, intercept, start.counts, attributes)
 
     def _start(self, X, y_encoded, counts, rng):
@@ -101,6 +142,48 @@ class TrainedHead(LinearHead):
 
     def _fitted_attributes(self, module):
         return {}
+
+
+class _BestEpoch:
+    """Early stopping on held-out rows: the state of the epoch with the best balanced accuracy.
+
+    Scores the starting weights (epoch 0) at once, then every epoch, from the
+    module's weights as one linear layer; ties keep the earliest epoch.
+    """
+
+    def __init__(self, head, X, validation, start):
+        X_val, y_val = validation
+        checker = copy.copy(head)
+        checker.n_features_in_ = X.shape[1]
+        self.X = validate_features(checker, X_val, reset=False, device=X.device).to(X.dtype)
+        classes, encoded, _ = validate_labels(y_val, len(self.X), min_classes=1)
+        self.y = classes[encoded]
+        self.counts = start.counts
+        self.scores, self.epoch, self.state = [], 0, None
+        self.record(-1, start.module)
+
+    def record(self, epoch, module):
+        coef, intercept = module.linear_weights()
+        with torch.no_grad():
+            index = torch.addmm(intercept, self.X, coef.T).argmax(dim=1).cpu().numpy()
+        (score,) = split_scores(
+            self.y, [self.counts.classes[index]], self.counts, "all",
+            many_threshold=100, few_threshold=20,
+        )
+        if not self.scores or score > max(self.scores):
+            self.epoch = epoch + 1
+            self.state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        self.scores.append(float(score))
+
+    def chain(self, on_epoch_end):
+        """``on_epoch_end`` that records first, then calls ``on_epoch_end`` (if any)."""
+
+        def both(epoch, module):
+            self.record(epoch, module)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, module)
+
+        return both
 
 
 _SOFTMAX_DOCS = {

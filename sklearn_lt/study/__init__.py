@@ -10,7 +10,15 @@ The rows are declared in :data:`DECOUPLING_MODELS`, a list of
 """
 
 from ._data import load_study_data
-from ._models import DECOUPLING_MODELS, TAUS, StageOne, StudyModel
+from ._models import (
+    DECOUPLING_MODELS,
+    TAUS,
+    StageOne,
+    StudyModel,
+    fit_on_training,
+    fit_with_early_stopping,
+    fit_with_validation_fold,
+)
 from ._output import study_figures, write_results
 from ._run import SPLITS, format_table, run_study
 
@@ -20,6 +28,9 @@ __all__ = [
     "TAUS",
     "StageOne",
     "StudyModel",
+    "fit_on_training",
+    "fit_with_early_stopping",
+    "fit_with_validation_fold",
     "format_table",
     "load_study_data",
     "run_study",

@@ -2,10 +2,10 @@
 
 Every row of the study's table is a :class:`StudyModel`: a name and a
 function that builds an estimator from :class:`StageOne` (the frozen joint
-classifier, the seed and the predefined validation split). The study fits
-each one on the frozen training features, or, for the models that choose a
-hyper-parameter on the validation set, on the training and validation rows
-with ``cv`` set to the one predefined split. Nothing here reads the test set.
+classifier, the seed and the predefined validation split). Each also says how it
+fits: on the frozen training features, or choosing a hyper-parameter on the
+balanced validation set (a ``*CV`` head with the one predefined split, or an
+SGD head keeping its best epoch on it). Nothing here reads the test set.
 """
 
 from collections.abc import Callable
@@ -25,7 +25,16 @@ from ..heads import (
     TauNormClassifierCV,
 )
 
-__all__ = ["DECOUPLING_MODELS", "TAUS", "StageOne", "StudyModel", "fit_study_model"]
+__all__ = [
+    "DECOUPLING_MODELS",
+    "TAUS",
+    "StageOne",
+    "StudyModel",
+    "fit_on_training",
+    "fit_study_model",
+    "fit_with_early_stopping",
+    "fit_with_validation_fold",
+]
 
 # The official tau sweep (classifier-balancing's tau_norm.py).
 TAUS = np.round(np.linspace(0, 2, 21), 10)
@@ -52,6 +61,26 @@ class StageOne:
     validation: list
 
 
+def fit_on_training(estimator, features):
+    """Fit on the frozen training features."""
+    return estimator.fit(features.F_train, features.y_train)
+
+
+def fit_with_validation_fold(estimator, features):
+    """Fit a ``*CV`` estimator on training + validation rows, ``cv`` the one predefined split."""
+    return estimator.fit(
+        np.concatenate([features.F_train, features.F_val]),
+        np.concatenate([features.y_train, features.y_val]),
+    )
+
+
+def fit_with_early_stopping(estimator, features):
+    """Fit on the training features, keeping the epoch best on the validation set."""
+    return estimator.fit(
+        features.F_train, features.y_train, X_val=features.F_val, y_val=features.y_val
+    )
+
+
 @dataclass(frozen=True)
 class StudyModel:
     """One row of the study.
@@ -60,14 +89,15 @@ class StudyModel:
     ----------
     name : str
     build : callable ``(StageOne) -> estimator``
-    uses_validation : bool, default=False
-        Fit on the training and validation rows, ``cv`` being the predefined
-        split (tau chosen on the balanced validation set, as Kang et al. do).
+    fit : callable ``(estimator, features) -> fitted estimator``, default=fit_on_training
+        :func:`fit_on_training`, :func:`fit_with_validation_fold` (tau chosen
+        on the balanced validation set, as Kang et al. do) or
+        :func:`fit_with_early_stopping` (LORT's epoch chosen on it).
     """
 
     name: str
     build: Callable
-    uses_validation: bool = False
+    fit: Callable = fit_on_training
 
 
 def _joint(stage):
@@ -81,10 +111,16 @@ DECOUPLING_MODELS = (
     StudyModel(
         "tau-norm",
         lambda stage: TauNormClassifierCV(_joint(stage), taus=TAUS, cv=stage.validation),
-        uses_validation=True,
+        fit_with_validation_fold,
     ),
     StudyModel("LWS", lambda stage: LWSClassifier(_joint(stage), random_state=stage.seed)),
-    StudyModel("LORT", lambda stage: LORTClassifier(_joint(stage), random_state=stage.seed)),
+    # The official 20-epoch schedule, the epoch kept chosen on the validation set (the
+    # official code keeps the best epoch on the test set).
+    StudyModel(
+        "LORT",
+        lambda stage: LORTClassifier(_joint(stage), n_epochs=20, random_state=stage.seed),
+        fit_with_early_stopping,
+    ),
     StudyModel(
         "LogReg (balanced)",
         lambda stage: LogisticRegression(class_weight="balanced", max_iter=_LOGISTIC_MAX_ITER),
@@ -100,18 +136,8 @@ DECOUPLING_MODELS = (
 
 
 def fit_study_model(model, stage, features):
-    """Build ``model`` from ``stage`` and fit it on the frozen ``features``.
-
-    ``features`` holds ``F_train, y_train, F_val, y_val``; the validation rows
-    are used only by the models that choose on them.
-    """
-    estimator = model.build(stage)
-    if not model.uses_validation:
-        return estimator.fit(features.F_train, features.y_train)
-    return estimator.fit(
-        np.concatenate([features.F_train, features.F_val]),
-        np.concatenate([features.y_train, features.y_val]),
-    )
+    """Build ``model`` from ``stage`` and fit it on the frozen ``features`` (its own way)."""
+    return model.fit(model.build(stage), features)
 
 
 def validation_split(n_train, n_val):
