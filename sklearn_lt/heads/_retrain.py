@@ -248,7 +248,7 @@ class RetrainedClassifier(TrainedHead):
     --------
     CRTClassifier : Re-training with class-balanced sampling.
     LogitAdjustedClassifier : The post-hoc logit adjustment.
-    TABLE1_METHODS : Every row of LORT's Table 1 as an estimator.
+    heads.TABLE1_METHODS : Every row of LORT's Table 1 as an estimator.
 
     Examples
     --------
@@ -389,11 +389,11 @@ class RetrainedClassifier(TrainedHead):
             )
         return {"solver": solver, "weight_decay": float(weight_decay)}
 
-    def _fit(self, X, y_encoded, counts):
+    def _fit(self, X, y_encoded, counts, **fit_args):
         # TrainedHead._fit reads the parameters: run it on a copy with the
         # "auto" values resolved (self stays untouched).
         resolved = clone(self).set_params(**self._resolved())
-        return TrainedHead._fit(resolved, X, y_encoded, counts)
+        return TrainedHead._fit(resolved, X, y_encoded, counts, **fit_args)
 
     def _start(self, X, y_encoded, counts, rng):
         attributes = {}
