@@ -1,45 +1,37 @@
-"""Stage-two heads: predict speed, fit speed and predict memory, each against a baseline.
+"""Stage-two heads: predict and fit, each against a hand-written torch baseline.
 
-(a) ``predict`` / ``decision_function`` of every head against a bare
-    ``torch.addmm(b, X, W.T)`` (+ ``argmax``) with the head's own weights, same
-    device and dtype (float32). goal: within 1.2x. Every head at the small
-    sizes; at the large ones the two distinct code paths: ``SoftmaxClassifier``
-    (the shared linear path of tau-norm, cRT, LWS and LORT: same code) and
-    ``NCMClassifier`` (which also divides each row's logits by its distance
-    to the training mean: one more pass over the features). On the
-    CPU the heads get numpy input (the usual case) and, where marked, torch
-    tensors; on CUDA, tensors on the GPU.
-(b) ``fit`` of cRT, LWS and LORT against a hand-written torch loop with the same
-    epochs, batch size, optimizer (SGD, momentum, weight decay, per-epoch cosine
-    learning rate), loss and sampling distribution (indices drawn per epoch with
-    ``torch.multinomial`` over per-sample weights, or ``torch.randperm`` for
-    instance-balanced LORT, as a hand-written loop does). goal: within 1.1x.
-    Also against the arithmetic limit: the time of the loop's matrix products
-    alone (forward ``B x d @ d x C``, and for cRT/LORT the weight gradient
-    ``C x B @ B x d``, each timed at its exact shape), no goal.
-(c) peak memory of ``predict`` on 1e6 rows (each case in a fresh process),
-    beside the unblocked baseline's. goal: bounded by the predict block, not
-    by N: at most 1.25x one block of logits and the labels twice (the
-    returned labels themselves grow with N).
+(a) ``predict`` / ``decision_function`` against a bare ``torch.addmm(b, X, W.T)``
+    (+ ``argmax``) with the head's own weights, same device, float32.
+    Goal: within 1.2x. Every head at N=1e4; beyond that the two distinct code
+    paths: ``SoftmaxClassifier`` (the linear path shared by tau-norm, cRT,
+    LWS and LORT) and ``NCMClassifier`` (which also divides each row's
+    logits by its distance to the training mean). On the CPU the heads get
+    numpy input (the usual case) or, where marked, tensors. From N=1e5 the
+    candidate's peak memory must be bounded by its predict block, not by N:
+    at most 1.25x one block of logits plus the labels twice (the returned
+    labels themselves grow with N); the unblocked baseline holds N x C logits.
+(b) ``fit`` of cRT, LWS and LORT with ``solver="sgd"`` against the loop one
+    writes by hand for the same training: the features divided by their RMS
+    row norm (the package's normalised units), the same epochs, batch size,
+    optimizer (SGD, momentum, weight decay, per-epoch cosine), loss and
+    sampling distribution (``torch.multinomial`` over per-sample weights
+    ``1 / n_y`` for class-balanced draws, ``torch.randperm`` for LORT's
+    instance-balanced epochs). LWS's loop multiplies its scales into
+    ``F.linear(x, W, b)`` at every step, as the official code does. Goal: within 1.1x.
+(c) ``fit`` of cRT with its default ``solver="lbfgs"`` against a hand-written
+    ``torch.optim.LBFGS`` on the same loss: full batch, class-balanced
+    cross-entropy (each class weighted by ``(1 / C) / (n_j / N)``), the same
+    L2 penalty on the normalised weights and L-BFGS settings (strong Wolfe,
+    history 20). Both run the same number of iterations (``max_iter``,
+    ``tol=0``): equal work. Goal: within 1.1x.
 """
-
-import math
-from functools import partial
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.frozen import FrozenEstimator
 
-from benchmarks._common import (
-    compare,
-    current_device,
-    make_features,
-    matmul_seconds,
-    peak_memory_many,
-    row,
-    size_label,
-)
+from benchmarks._harness import Case, main, make_features
 from sklearn_lt import (
     CRTClassifier,
     LORTClassifier,
@@ -49,216 +41,137 @@ from sklearn_lt import (
     TauNormClassifier,
 )
 
-ALL_HEADS = (
-    "SoftmaxClassifier",
-    "TauNormClassifier",
-    "CRTClassifier",
-    "LWSClassifier",
-    "LORTClassifier",
-    "NCMClassifier",
-)
+ALL_HEADS = ("SoftmaxClassifier", "TauNormClassifier", "CRTClassifier", "LWSClassifier",
+             "LORTClassifier", "NCMClassifier")
 PATHS = ("SoftmaxClassifier", "NCMClassifier")
-BOTH = ("predict", "decision_function")
-
-# (N, d, C, heads, methods, CPU input kinds, timed repeats). Small calls get
-# more repeats: on a shared machine their best time needs more tries.
-OTHERS = tuple(name for name in ALL_HEADS if name not in PATHS)
-PREDICT_GRID = [
-    (10_000, 512, 100, ALL_HEADS, BOTH, ("numpy", "torch"), 15),
-    (100_000, 512, 100, PATHS, BOTH, ("numpy", "torch"), 5),
-    (100_000, 512, 100, OTHERS, ("predict",), ("numpy",), 5),
-    (100_000, 512, 1000, PATHS, ("predict",), ("numpy",), 2),
-    (10_000, 2048, 1000, PATHS, ("predict",), ("numpy",), 2),
-    (1_000_000, 512, 100, PATHS, ("predict",), ("numpy",), 2),
-]
-PREDICT_QUICK = [(10_000, 512, 100, PATHS, BOTH, ("numpy", "torch"), 3)]
-
-# (N, d, C, epochs, timed repeats)
-FIT_GRID = [(20_000, 512, 100, 2, 5), (10_000, 512, 1000, 2, 5)]
-FIT_QUICK = [(5_000, 256, 100, 1, 2)]
-
-# predict memory at N rows, d, C, for each (head, input kind); fresh process each
-MEMORY_N, MEMORY_N_QUICK = (1_000_000,), (100_000,)
-MEMORY_D, MEMORY_C = 256, 100
-MEMORY_CASES = [
-    ("SoftmaxClassifier", "numpy"),
-    ("SoftmaxClassifier", "torch"),
-    ("NCMClassifier", "numpy"),
-]
-
 PREDICT_GOAL, FIT_GOAL = 1.2, 1.1
 
+# (N, d, C, heads, methods, CPU input kinds)
+PREDICT = [
+    (10_000, 512, 100, ALL_HEADS, ("predict",), ("numpy",)),
+    (10_000, 512, 100, PATHS, ("decision_function",), ("numpy",)),
+    (10_000, 512, 100, PATHS, ("predict",), ("torch",)),
+    (100_000, 512, 100, PATHS, ("predict",), ("numpy",)),
+    (100_000, 512, 1000, PATHS, ("predict",), ("numpy",)),
+    (10_000, 2048, 1000, PATHS, ("predict",), ("numpy",)),
+    (1_000_000, 256, 100, PATHS, ("predict",), ("numpy",)),
+    (1_000_000, 256, 100, PATHS[:1], ("predict",), ("torch",)),
+]
+PREDICT_QUICK = [
+    (5_000, 128, 20, PATHS, ("predict", "decision_function"), ("numpy",)),
+    (100_000, 128, 20, PATHS[:1], ("predict",), ("torch",)),
+]
+# (N, d, C, epochs)
+FIT = [(20_000, 512, 100, 2), (10_000, 512, 1000, 2)]
+FIT_QUICK = [(2_000, 64, 10, 1)]
+LBFGS_ITER = 30
 
-# ----------------------------------------------------------------- helpers
-def _fit_input(X, device):
-    """numpy on the CPU (the usual user input), a tensor on the device otherwise."""
-    return X.numpy() if device.type == "cpu" else X.to(device)
+
+def _as_input(X, kind, device):
+    """numpy on the CPU (the usual user input) or a tensor on the device."""
+    return X.numpy() if kind == "numpy" and device.type == "cpu" else X.to(device)
 
 
-def fitted_heads(n_features, n_classes, names=ALL_HEADS, *, device):
-    """Every head fitted on a small set with ``n_classes`` classes.
-
-    Predict cost depends on the shapes only, not on how well the head fits.
-    """
+def fitted_head(name, d, c, device):
+    """``name`` fitted on a small set of ``c`` classes: predict costs depend on the shapes only."""
     gen = torch.Generator().manual_seed(0)
-    y = np.tile(np.arange(n_classes), 4)
-    means = 3 * torch.randn(n_classes, n_features, generator=gen)
-    X = _fit_input(torch.randn(len(y), n_features, generator=gen) + means[y], device)
-    base = SoftmaxClassifier(n_epochs=2, random_state=0).fit(X, y)
-    frozen = FrozenEstimator(base)
-    makers = {
-        "SoftmaxClassifier": lambda: base,
-        "TauNormClassifier": lambda: TauNormClassifier(frozen, tau=1.0),
-        "CRTClassifier": lambda: CRTClassifier(n_epochs=1, random_state=0),
-        "LWSClassifier": lambda: LWSClassifier(frozen, n_epochs=1, random_state=0),
-        "LORTClassifier": lambda: LORTClassifier(frozen, n_epochs=1, random_state=0),
-        "NCMClassifier": lambda: NCMClassifier(),
-    }
-    heads = {}
-    for name in names:
-        head = makers[name]()
-        heads[name] = head if head is base else head.fit(X, y)
-    return heads
+    y = np.tile(np.arange(c), 4)
+    X = _as_input(torch.randn(len(y), d, generator=gen) + 3 * torch.randn(c, d)[y], "numpy",
+                  device)
+    base = FrozenEstimator(SoftmaxClassifier(max_iter=5, random_state=0).fit(X, y))
+    head = {
+        "SoftmaxClassifier": lambda: SoftmaxClassifier(max_iter=5, random_state=0),
+        "TauNormClassifier": lambda: TauNormClassifier(base),
+        "CRTClassifier": lambda: CRTClassifier(max_iter=5, random_state=0),
+        "LWSClassifier": lambda: LWSClassifier(base, n_epochs=1, random_state=0),
+        "LORTClassifier": lambda: LORTClassifier(base, n_epochs=1, random_state=0),
+        "NCMClassifier": NCMClassifier,
+    }[name]()
+    return head.fit(X, y)
 
 
 def head_weights(head, device):
     """``coef_`` and ``intercept_`` as float32 tensors on ``device`` (the baseline's weights)."""
     W = torch.as_tensor(head.coef_).to(device=device, dtype=torch.float32).contiguous()
-    b = torch.as_tensor(head.intercept_).to(device=device, dtype=torch.float32)
-    return W, b
+    return W, torch.as_tensor(head.intercept_).to(device=device, dtype=torch.float32)
 
 
-# --------------------------------------------------------- (a) predict speed
-def _predict_case(head, X_in, X, method, repeat, device):
-    """Time ``head.<method>(X_in)`` against the bare product on ``X`` (the same rows)."""
+# --------------------------------------------------------------- (a) predict
+def _predict_setup(name, method, kind, n, d, c, device):
+    X, _ = make_features(n, d, c, device=device)
+    head = fitted_head(name, d, c, device)
     W, b = head_weights(head, device)
-    call = getattr(head, method)
+    X_in, call = _as_input(X, kind, device), getattr(head, method)
     if method == "predict":
-
-        def baseline():
-            return torch.addmm(b, X, W.T).argmax(1)
-
-    else:
-
-        def baseline():
-            return torch.addmm(b, X, W.T)
-
-    return compare(lambda: call(X_in), baseline, repeat=repeat, warmup=1, device=device)
+        return lambda: call(X_in), lambda: torch.addmm(b, X, W.T).argmax(1)
+    return lambda: call(X_in), lambda: torch.addmm(b, X, W.T)
 
 
-def bench_predict(grid, device):
-    rows = []
-    for n, d, c, names, methods, kinds, repeat in grid:
-        X, _ = make_features(n, d, c, device=device)
-        heads = fitted_heads(d, c, names, device=device)
-        inputs = {"numpy": X.numpy()} if device.type == "cpu" and "numpy" in kinds else {}
-        if device.type != "cpu" or "torch" in kinds:
-            inputs["torch"] = X
-        for name, head in heads.items():
-            for kind, X_in in inputs.items():
+def _predict_bound_mb(n, d, c):
+    """What predict needs at once: a block of logits, the labels twice (indices, then the
+    returned labels), 1.25x for small temporaries (NCM's chunks of centred rows)."""
+    from sklearn_lt.heads._base import _PREDICT_BLOCK_ELEMENTS
+
+    block = min(n, max(1, _PREDICT_BLOCK_ELEMENTS // max(c, d)))
+    return 1.25 * (block * c * 4 + 2 * n * 8) / 2**20
+
+
+def predict_cases(grid, device):
+    cases = {}
+    for n, d, c, names, methods, kinds in grid:
+        for name in names:
+            for kind in kinds if device.type == "cpu" else ("torch",):  # a GPU takes tensors
                 for method in methods:
-                    t, t_base = _predict_case(head, X_in, X, method, repeat, device)
-                    base_name = "X @ W.T + b" + (" + argmax" if method == "predict" else "")
-                    rows.append(
-                        row(
-                            f"{method} {name} ({kind})",
-                            size_label(N=n, d=d, C=c),
-                            t,
-                            base_name,
-                            t_base,
-                            goal=PREDICT_GOAL,
-                            device=device,
-                        )
+                    case = Case(
+                        f"{method} {name} ({kind})", {"N": n, "d": d, "C": c},
+                        "X @ W.T + b" + (" + argmax" if method == "predict" else ""),
+                        lambda a=(name, method, kind, n, d, c): _predict_setup(*a, device),
+                        goal=PREDICT_GOAL,
+                        max_peak_mb=_predict_bound_mb(n, d, c) if n >= 100_000 else None,
                     )
-        del X, inputs, heads
-    return rows
+                    cases[case.label] = case
+    return list(cases.values())
 
 
-# ------------------------------------------------------------ (b) fit speed
-def _fit_heads(epochs, base):
-    """The heads under test, with every training setting explicit (the loop copies them)."""
-    frozen = FrozenEstimator(base)
-    return {
-        "CRTClassifier": (
-            CRTClassifier(
-                n_epochs=epochs,
-                batch_size=512,
-                lr=0.2,
-                momentum=0.9,
-                weight_decay=5e-4,
-                random_state=0,
-            ),
-            dict(kind="crt", batch=512, lr=0.2, momentum=0.9, wd=5e-4, smoothing=0.0, q=0.0),
-        ),
-        "LWSClassifier": (
-            LWSClassifier(
-                frozen,
-                n_epochs=epochs,
-                batch_size=512,
-                lr=0.2,
-                momentum=0.9,
-                weight_decay=0.0,
-                random_state=0,
-            ),
-            dict(kind="lws", batch=512, lr=0.2, momentum=0.9, wd=0.0, smoothing=0.0, q=0.0),
-        ),
-        "LORTClassifier": (
-            LORTClassifier(
-                frozen,
-                smoothing=0.98,
-                n_epochs=epochs,
-                batch_size=64,
-                lr=2e-3,
-                momentum=0.9,
-                weight_decay=0.0,
-                random_state=0,
-            ),
-            dict(kind="lort", batch=64, lr=2e-3, momentum=0.9, wd=0.0, smoothing=0.98, q=1.0),
-        ),
-    }
-
-
-def torch_loop(
-    X, y, base_W, base_b, *, kind, epochs, batch, lr, momentum, wd, smoothing, q, seed=0
-):
-    """The hand-written torch training loop a user would write for each head.
-
-    ``q=0``: class-balanced draws (``torch.multinomial`` over per-sample weights
-    ``1 / n_y``, as ``WeightedRandomSampler``); ``q=1``: a permutation per epoch.
-    """
-    X = torch.as_tensor(X)
-    device = X.device
-    y = torch.as_tensor(y, device=device)
+# ------------------------------------------------------------------- (b) fit
+def sgd_loop(X, y, *, kind, base, epochs, batch, lr, momentum, weight_decay, smoothing,
+             balanced, seed=0):
+    """The hand-written SGD loop for each head (see the module docstring)."""
+    y = torch.as_tensor(y, device=X.device)
+    gen = torch.Generator(device=X.device).manual_seed(seed)
     n, d = X.shape
-    n_classes = base_W.shape[0]
-    gen = torch.Generator(device=device).manual_seed(seed)
-    if kind == "lws":
-        W, b = base_W, base_b
-        scales = torch.ones(n_classes, device=device, requires_grad=True)
+    c = int(y.max()) + 1
+    if kind == "lws":  # scales of the frozen base logits, recomputed at each step
+        W, b = base
+        scales = torch.ones(c, device=X.device, requires_grad=True)
         params = [scales]
 
-        def forward(xb):
-            return scales * F.linear(xb, W, b)
+        def forward(rows):
+            return scales * F.linear(X[rows], W, b)
     else:
-        linear = torch.nn.Linear(d, n_classes, device=device)
-        if kind == "lort":  # LORT continues from the base classifier
+        scale = torch.linalg.vector_norm(X, dim=1).square().mean().sqrt()
+        Xn = X / scale  # the package's normalised units
+        linear = torch.nn.Linear(d, c, device=X.device)
+        if base is not None:  # LORT continues from the base classifier
             with torch.no_grad():
-                linear.weight.copy_(base_W)
-                linear.bias.copy_(base_b)
+                linear.weight.copy_(base[0] * scale)
+                linear.bias.copy_(base[1])
         params = list(linear.parameters())
-        forward = linear
-    optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=wd)
+
+        def forward(rows):
+            return linear(Xn[rows])
+
+    optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-    if q == 0.0:
-        weights = (1.0 / torch.bincount(y).to(X.dtype))[y]
+    weights = (1.0 / torch.bincount(y).float())[y]
     for _ in range(epochs):
-        if q == 0.0:
+        if balanced:
             order = torch.multinomial(weights, n, replacement=True, generator=gen)
         else:
-            order = torch.randperm(n, device=device, generator=gen)
+            order = torch.randperm(n, device=X.device, generator=gen)
         for start in range(0, n, batch):
             rows = order[start : start + batch]
-            loss = F.cross_entropy(forward(X[rows]), y[rows], label_smoothing=smoothing)
+            loss = F.cross_entropy(forward(rows), y[rows], label_smoothing=smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -266,128 +179,83 @@ def torch_loop(
     return params
 
 
-def fit_limit(n, d, c, epochs, batch, kind, device):
-    """Seconds of the training loop's matrix products alone, each timed at its exact shape."""
-    per_step = matmul_seconds(batch, d, c, device=device)  # logits: B x d @ d x C
-    if kind != "lws":  # weight gradient: C x B @ B x d (LWS trains C scales only)
-        per_step += matmul_seconds(c, batch, d, device=device)
-    return epochs * math.ceil(n / batch) * per_step
+def lbfgs_loop(X, y, *, weight_decay, max_iter, seed=0):
+    """Hand-written full-batch L-BFGS on the class-balanced cross-entropy (see the docstring)."""
+    torch.manual_seed(seed)
+    y = torch.as_tensor(y, device=X.device)
+    counts = torch.bincount(y).to(X.dtype)
+    sample_weight = ((1 / len(counts)) / (counts / len(y)))[y]
+    Xn = X / torch.linalg.vector_norm(X, dim=1).square().mean().sqrt()
+    linear = torch.nn.Linear(X.shape[1], len(counts), device=X.device)
+    optimizer = torch.optim.LBFGS(
+        linear.parameters(), lr=1, max_iter=max_iter, max_eval=2 * max_iter, tolerance_grad=0,
+        tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe",
+    )
+
+    def closure():
+        optimizer.zero_grad()
+        losses = F.cross_entropy(linear(Xn), y, reduction="none")
+        penalty = sum((p**2).sum() for p in linear.parameters())
+        loss = (losses * sample_weight).sum() / sample_weight.sum() + 0.5 * weight_decay * penalty
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return linear
 
 
-def _fit_rows(n, d, c, epochs, device, repeat):
+def _fit_setup(name, n, d, c, epochs, device):
     X, y = make_features(n, d, c, device=device)
-    X_in = _fit_input(X, device)
-    base = SoftmaxClassifier(n_epochs=1, random_state=0).fit(X_in, y)
-    base_W, base_b = head_weights(base, device)
-    size = size_label(N=n, d=d, C=c, epochs=epochs)
-    rows = []
-    for name, (head, cfg) in _fit_heads(epochs, base).items():
-        t, t_base = compare(
-            partial(head.fit, X_in, y),
-            partial(torch_loop, X, y, base_W, base_b, epochs=epochs, **cfg),
-            repeat=repeat,
-            warmup=1,
-            device=device,
-        )
-        limit = fit_limit(n, d, c, epochs, cfg["batch"], cfg["kind"], device)
-        label = f"fit {name} (batch {cfg['batch']})"
-        rows.append(
-            row(
-                label,
-                size,
-                t,
-                "hand-written torch loop",
-                t_base,
-                goal=FIT_GOAL,
-                device=device,
-            )
-        )
-        rows.append(
-            row(
-                label,
-                size,
-                t,
-                "matmul limit",
-                limit,
-                device=device,
-                note=f"torch loop: {t_base['best'] / limit:.2f}x the limit",
-            )
-        )
-    return rows
+    X_in = _as_input(X, "numpy", device)
+    base = SoftmaxClassifier(max_iter=20, random_state=0).fit(X_in, y)
+    frozen, weights = FrozenEstimator(base), head_weights(base, device)
+    sgd = dict(solver="sgd", n_epochs=epochs, momentum=0.9, random_state=0)
+    head, loop = {
+        "CRTClassifier": (
+            CRTClassifier(batch_size=512, lr=2.0, weight_decay=5e-4, **sgd),
+            dict(kind="crt", base=None, batch=512, lr=2.0, weight_decay=5e-4, smoothing=0.0,
+                 balanced=True)),
+        "LWSClassifier": (
+            LWSClassifier(frozen, batch_size=512, lr=1.0, weight_decay=5e-4, **sgd),
+            dict(kind="lws", base=weights, batch=512, lr=1.0, weight_decay=5e-4, smoothing=0.0,
+                 balanced=True)),
+        "LORTClassifier": (
+            LORTClassifier(frozen, smoothing=0.98, batch_size=64, lr=0.1, weight_decay=0.0,
+                           **sgd),
+            dict(kind="lort", base=weights, batch=64, lr=0.1, weight_decay=0.0, smoothing=0.98,
+                 balanced=False)),
+    }.get(name, (None, None))
+    if name == "CRTClassifier(solver='lbfgs')":
+        head = CRTClassifier(max_iter=LBFGS_ITER, tol=0.0, weight_decay=1e-4, random_state=0)
+        return (lambda: head.fit(X_in, y),
+                lambda: lbfgs_loop(X, y, weight_decay=1e-4, max_iter=LBFGS_ITER))
+    return (lambda: head.fit(X_in, y),
+            lambda: sgd_loop(X, y, epochs=epochs, momentum=0.9, **loop))
 
 
-def bench_fit(grid, device):
+FIT_HEADS = {
+    "CRTClassifier": "batch 512",
+    "LWSClassifier": "batch 512",
+    "LORTClassifier": "batch 64",
+    "CRTClassifier(solver='lbfgs')": f"{LBFGS_ITER} iterations",
+}
+
+
+def fit_cases(grid, device):
     return [
-        r for n, d, c, epochs, repeat in grid for r in _fit_rows(n, d, c, epochs, device, repeat)
+        Case(f"fit {name} ({detail})",
+             {"N": n, "d": d, "C": c, **({} if "lbfgs" in name else {"epochs": epochs})},
+             "hand-written torch " + ("L-BFGS" if "lbfgs" in name else "SGD loop"),
+             lambda a=(name, n, d, c, epochs): _fit_setup(*a, device), goal=FIT_GOAL)
+        for n, d, c, epochs in grid for name, detail in FIT_HEADS.items()
     ]
 
 
-# -------------------------------------------------------- (c) predict memory
-def case_predict(name, n, d, c, kind, device="cpu"):
-    """Peak-memory case: ``head.predict`` on ``n`` rows (numpy or torch input)."""
-    device = torch.device(device)
-    X, _ = make_features(n, d, c, device=device)
-    head = fitted_heads(d, c, (name,), device=device)[name]
-    X_in = X.numpy() if kind == "numpy" else X
-    return lambda: head.predict(X_in)
-
-
-def case_baseline(n, d, c, device="cpu"):
-    """Peak-memory case: unblocked ``(X @ W.T + b).argmax(1)``."""
-    device = torch.device(device)
-    X, _ = make_features(n, d, c, device=device)
-    W = torch.randn(c, d, device=device)
-    b = torch.randn(c, device=device)
-    return lambda: torch.addmm(b, X, W.T).argmax(1)
-
-
-def bench_memory(sizes, device, cases):
-    from sklearn_lt.heads._base import _PREDICT_BLOCK_ELEMENTS
-
-    d, c = MEMORY_D, MEMORY_C
-    if device.type != "cpu":  # tensors on the GPU only
-        cases = sorted({(name, "torch") for name, _ in cases})
-    calls = []
-    for n in sizes:
-        calls.append((case_baseline, (n, d, c)))
-        calls += [(case_predict, (name, n, d, c, kind)) for name, kind in cases]
-    peaks = iter(peak_memory_many(calls, device=device))
-    rows = []
-    for n in sizes:
-        base_mb = next(peaks)
-        block = min(n, max(1, _PREDICT_BLOCK_ELEMENTS // max(c, d)))
-        # What predict needs at once: one block of logits and the n labels
-        # twice (int64 indices, then the returned labels); 1.25x for small
-        # temporaries (NCM's 1 MiB chunks of centred rows). A temporary the
-        # size of X, or of one block of features, misses it.
-        bound_mb = 1.25 * (block * c * 4 + 2 * n * 8) / 2**20
-        for name, kind in cases:
-            mb = next(peaks)
-            rows.append(
-                row(
-                    f"predict peak memory {name} ({kind})",
-                    size_label(N=n, d=d, C=c),
-                    None,
-                    "unblocked X @ W.T + b + argmax",
-                    None,
-                    peak_mb=mb,
-                    baseline_peak_mb=base_mb,
-                    device=device,
-                    goal=f"<= {bound_mb:.0f} MiB",
-                    met=bool(mb <= bound_mb),
-                    input_mb=n * d * 4 / 2**20,
-                    note=f"block of {block} rows; input {n * d * 4 / 2**20:.0f} MiB",
-                )
-            )
-    return rows
-
-
-def run(quick=False, device=None):
-    device = torch.device(device) if device is not None else current_device()
-    rows = bench_predict(PREDICT_QUICK if quick else PREDICT_GRID, device)
-    rows += bench_fit(FIT_QUICK if quick else FIT_GRID, device)
+def cases(quick, device):
     if quick:
-        rows += bench_memory(MEMORY_N_QUICK, device, MEMORY_CASES[1:2])
-    else:
-        rows += bench_memory(MEMORY_N, device, MEMORY_CASES)
-    return rows
+        return predict_cases(PREDICT_QUICK, device) + fit_cases(FIT_QUICK, device)
+    return predict_cases(PREDICT, device) + fit_cases(FIT, device)
+
+
+if __name__ == "__main__":
+    main(cases)

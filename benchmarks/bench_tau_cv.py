@@ -1,198 +1,98 @@
 """Choosing tau: ``TauNormClassifierCV`` against ``GridSearchCV`` over ``TauNormClassifier``.
 
 Both use the same 5 stratified folds, the same base (``SoftmaxClassifier``,
-2 epochs, seeded), the same 21 taus (``np.linspace(0, 2, 21)``, the official
-sweep) and the same score (mean per-class accuracy), and both refit the best
-tau on all the data; every row also records whether they chose the same tau.
+10 L-BFGS iterations, seeded), the same 21 taus (``np.linspace(0, 2, 21)``,
+the official sweep) and the same score (mean per-class accuracy), and both
+refit the best tau on all the data.
 
-(a) ``TauNormClassifierCV`` against ``GridSearchCV`` with the 21 taus, which
-    refits the base for every tau and fold (106 base fits against 6).
-    goal: at most 0.25x.
-(b) The same against ``GridSearchCV`` with one candidate (tau=1.0): the cost
-    of cross-validating a single model, i.e. what scoring 21 taus instead of 1
-    adds. goal: at most 1.5x.
-(c) The same against one ``TauNormClassifier`` fit without cross-validation,
-    for scale (no goal: 5 folds cost about 5 fits).
+(a) Against ``GridSearchCV`` with the 21 taus, which refits the base for
+    every tau and fold (106 base fits against 6). Goal: at most 0.25x.
+(b) Against ``GridSearchCV`` with one candidate (tau=1.0): the cost of
+    cross-validating a single model, i.e. what scoring 21 taus instead of 1
+    adds. Goal: at most 1.5x.
+(c) Against one ``TauNormClassifier`` fit without cross-validation, for
+    scale (no goal: 5 folds cost about 5 fits).
 (d) A frozen (prefitted) base, the documented ``GridSearchCV`` pattern:
     ``TauNormClassifierCV(FrozenEstimator(base))`` against ``GridSearchCV``
-    over ``TauNormClassifier(FrozenEstimator(base))``. Neither fits anything;
-    the search predicts every fold once per tau, the CV head once per fold.
+    over ``TauNormClassifier(FrozenEstimator(base))``. Neither fits
+    anything; the search predicts every fold once per tau, the CV head once
+    per fold.
 
-Peak memory: ``peak_mb`` is the CV head's, ``baseline_peak_mb`` the search's
-with one candidate (fits run one after the other, so more candidates do not
-raise the peak).
+Each call takes seconds: one process, two values, no warm-up beyond a
+small fit of both models in the setup.
 """
 
 import warnings
-from functools import partial
 
 import numpy as np
-import torch
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-from benchmarks._common import (
-    compare,
-    current_device,
-    make_features,
-    peak_memory_many,
-    row,
-    size_label,
-)
+from benchmarks._harness import Case, main, make_features
 from sklearn_lt import SoftmaxClassifier, TauNormClassifier, TauNormClassifierCV
 from sklearn_lt.metrics import make_shot_scorer
 
 TAUS = np.linspace(0, 2, 21)
-N_SPLITS = 5
-EPOCHS = 2
-
-# (N, d, C, timed repeats against the 21-tau search, timed repeats of the others).
-# The 21-tau search refits the base 106 times (145 s at N=1e5 on one CPU
-# thread): it runs at N=1e4 only (0 = skipped), where its ratio is already
-# clear; the comparisons that grow with N run at both sizes.
-GRID = [(10_000, 512, 100, 2, 3), (100_000, 512, 100, 0, 2)]
-QUICK = [(2_000, 64, 20, 1, 1)]
-
-GOAL_VS_GRID, GOAL_VS_ONE = 0.25, 1.5
-
-
-def _inputs(n, d, c, device):
-    """numpy features on the CPU (the usual input), a tensor on the device otherwise."""
-    X, y = make_features(n, d, c, device=device)
-    return (X.numpy() if device.type == "cpu" else X), y
-
-
-def _cv():
-    return StratifiedKFold(N_SPLITS, shuffle=True, random_state=0)
+CV = StratifiedKFold(5, shuffle=True, random_state=0)
 
 
 def _base():
-    return SoftmaxClassifier(n_epochs=EPOCHS, random_state=0)
+    return SoftmaxClassifier(max_iter=10, random_state=0)
 
 
 def tau_cv(estimator):
-    return TauNormClassifierCV(estimator, taus=TAUS, cv=_cv(), random_state=0)
+    return TauNormClassifierCV(estimator, taus=TAUS, cv=CV, random_state=0)
 
 
 def grid_search(estimator, taus):
-    # Our scorer: scikit-learn's "balanced_accuracy" fails on torch predictions.
-    return GridSearchCV(
-        TauNormClassifier(estimator, random_state=0),
-        {"tau": list(taus)},
-        cv=_cv(),
-        scoring=make_shot_scorer("all"),
-    )
+    return GridSearchCV(TauNormClassifier(estimator, random_state=0), {"tau": list(taus)}, cv=CV,
+                        scoring=make_shot_scorer("all"))
+
+
+BASELINES = {
+    "GridSearchCV TauNormClassifier (21 taus)": lambda: grid_search(_base(), TAUS),
+    "GridSearchCV TauNormClassifier (1 tau)": lambda: grid_search(_base(), [1.0]),
+    "one TauNormClassifier fit (no CV)": lambda: TauNormClassifier(_base(), random_state=0),
+}
 
 
 def _fit(model, X, y):
-    return model.fit(X, y)
-
-
-# ------------------------------------------------------- peak-memory cases
-def case_tau_cv(n, d, c, device="cpu"):
-    X, y = _inputs(n, d, c, torch.device(device))
-    return partial(_fit, tau_cv(_base()), X, y)
-
-
-def case_grid_one(n, d, c, device="cpu"):
-    X, y = _inputs(n, d, c, torch.device(device))
-    return partial(_fit, grid_search(_base(), [1.0]), X, y)
-
-
-# ------------------------------------------------------------------ timing
-def _warm_up(device):
-    """One small fit of each model: lazy imports and first-call costs, untimed."""
-    X, y = _inputs(500, 16, 5, device)
-    tau_cv(_base()).fit(X, y)
-    grid_search(_base(), [1.0]).fit(X, y)
-
-
-def _rows(n, d, c, repeat_grid, repeat, device):
-    X, y = _inputs(n, d, c, device)
-    size = size_label(N=n, d=d, C=c)
-    common = dict(device=device, folds=N_SPLITS, taus=len(TAUS), base_epochs=EPOCHS)
-    peak, peak_grid = peak_memory_many(
-        [(case_tau_cv, (n, d, c)), (case_grid_one, (n, d, c))], device=device
-    )
-
-    def timed(benchmark, model, baseline_name, baseline, *, repeat, warmup=0, **extra):
-        """Fit both alternately; with a 21-tau search, record whether they chose the same tau."""
-        t, t_base = compare(
-            partial(_fit, model, X, y), partial(_fit, baseline, X, y), repeat=repeat, warmup=warmup
-        )
-        if isinstance(baseline, GridSearchCV) and len(baseline.param_grid["tau"]) > 1:
-            extra.update(same_tau=bool(model.tau_ == baseline.best_params_["tau"]), tau=model.tau_)
-        return row(benchmark, size, t, baseline_name, t_base, **extra, **common)
-
-    cv_name, peaks = "TauNormClassifierCV (21 taus)", dict(peak_mb=peak, baseline_peak_mb=peak_grid)
-    rows = []
-    if repeat_grid:
-        grid21 = grid_search(_base(), TAUS)
-        rows.append(
-            timed(
-                cv_name,
-                tau_cv(_base()),
-                "GridSearchCV TauNormClassifier (21 taus)",
-                grid21,
-                repeat=repeat_grid,
-                goal=GOAL_VS_GRID,
-                **peaks,
-            )
-        )
-    grid1 = grid_search(_base(), [1.0])
-    rows.append(
-        timed(
-            cv_name,
-            tau_cv(_base()),
-            "GridSearchCV TauNormClassifier (1 tau)",
-            grid1,
-            repeat=repeat,
-            goal=GOAL_VS_ONE,
-            **peaks,
-        )
-    )
-    single = TauNormClassifier(_base(), tau=1.0, random_state=0)
-    rows.append(
-        timed(
-            cv_name,
-            tau_cv(_base()),
-            "one TauNormClassifier fit (no CV)",
-            single,
-            repeat=repeat,
-            peak_mb=peak,
-        )
-    )
-    frozen = FrozenEstimator(_base().fit(X, y))
-    rows.append(
-        timed(
-            "TauNormClassifierCV frozen base (21 taus)",
-            tau_cv(frozen),
-            "GridSearchCV TauNormClassifier frozen base (21 taus)",
-            grid_search(frozen, TAUS),
-            repeat=repeat,
-            warmup=1,
-        )
-    )
-    return rows
-
-
-def run(quick=False, device=None):
-    device = torch.device(device) if device is not None else current_device()
-    grid = QUICK if quick else GRID
     with warnings.catch_warnings():
         # Long-tailed labels: the rarest classes have fewer members than folds.
         warnings.filterwarnings("ignore", message="The least populated class")
-        _warm_up(device)
-        return [r for case in grid for r in _rows(*case, device)]
+        return model.fit(X, y)
+
+
+def _setup(baseline, n, d, c, device):
+    X, y = make_features(n, d, c, device=device)
+    X = X.numpy() if device.type == "cpu" else X
+    _fit(tau_cv(_base()), X[:500], y[:500])  # first-call costs, untimed
+    if baseline == "frozen":
+        frozen = FrozenEstimator(_base().fit(X, y))
+        ours, theirs = tau_cv(frozen), grid_search(frozen, TAUS)
+    else:
+        ours, theirs = tau_cv(_base()), BASELINES[baseline]()
+    _fit(theirs, X[:500], y[:500])
+    return lambda: _fit(ours, X, y), lambda: _fit(theirs, X, y)
+
+
+def cases(quick, device):
+    out = []
+    # The 21-tau search refits the base 106 times: at the smaller size only.
+    for n, d, c in [(2_000, 64, 20)] if quick else [(10_000, 512, 100), (100_000, 512, 100)]:
+        size = {"N": n, "d": d, "C": c}
+        for baseline, goal in [("GridSearchCV TauNormClassifier (21 taus)", 0.25),
+                               ("GridSearchCV TauNormClassifier (1 tau)", 1.5),
+                               ("one TauNormClassifier fit (no CV)", None)]:
+            if n > 10_000 and "21" in baseline:
+                continue
+            out.append(Case("TauNormClassifierCV (21 taus)", size, baseline,
+                            lambda a=(baseline, n, d, c): _setup(*a, device), goal=goal))
+        out.append(Case("TauNormClassifierCV frozen base (21 taus)", size,
+                        "GridSearchCV TauNormClassifier frozen base (21 taus)",
+                        lambda a=("frozen", n, d, c): _setup(*a, device)))
+    return out
 
 
 if __name__ == "__main__":
-    import argparse
-
-    from benchmarks._common import format_table
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--device", default=None)
-    args = parser.parse_args()
-    print(format_table(run(quick=args.quick, device=args.device)))
+    main(cases, processes=1, values=2, warmups=0, loops=1)

@@ -1,90 +1,137 @@
-"""Run the benchmarks, print one table and write the rows as JSON.
+"""Run the benchmarks under pyperf, print one table of ratios and goals, write it as JSON.
 
 From the repository root::
 
-    python -m benchmarks.run                      # every bench_*.py, full sizes, CPU
-    python -m benchmarks.run --quick              # smallest sizes: a smoke run
+    python -m benchmarks.run                      # every bench_*.py, CPU
+    python -m benchmarks.run --quick              # smallest sizes, one value each: a smoke run
     python -m benchmarks.run --device cuda --out results-cuda.json
-    python -m benchmarks.run --only heads --only ncm
-    python benchmarks/run.py --quick              # the same, as a script
+    python -m benchmarks.run --only heads,ncm --threads 1 --clock cpu
+    python -m benchmarks.run -- --rigorous        # options after -- go to pyperf
 
-Each ``benchmarks/bench_<name>.py`` exposes ``run(quick=False)`` returning a
-list of rows (see ``benchmarks/_common.py``); a ``run`` that also takes
-``device`` gets the ``--device`` value, and every module can read it from
-``_common.current_device()``. A module that fails is reported and the others
-still run; the exit status is then 1.
+Each ``benchmarks/bench_<name>.py`` is a pyperf script (see ``_harness.py``),
+run here as a subprocess; a module that fails is reported and the others
+still run (the exit status is then 1). A row per case: the candidate's and
+the baseline's median times, their ratio, the goal and whether it was met,
+and the peak memory of each (MiB above what the process held before the call).
 """
 
 import argparse
-import importlib
-import inspect
 import json
+import platform
+import subprocess
 import sys
+import tempfile
 import time
-import traceback
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import pyperf
 
-import torch  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
-
-from benchmarks import _common  # noqa: E402
-
-BENCH_DIR = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]
+COLUMNS = ("benchmark", "size", "seconds", "baseline", "baseline_seconds", "ratio", "goal",
+           "met", "peak_mb", "baseline_peak_mb", "max_peak_mb", "peak_met")
 
 
 def discover():
     """Names (``heads``, ``ncm``...) of the ``bench_*.py`` modules, sorted."""
-    return sorted(p.stem[len("bench_") :] for p in BENCH_DIR.glob("bench_*.py"))
+    return sorted(p.stem.removeprefix("bench_") for p in (ROOT / "benchmarks").glob("bench_*.py"))
 
 
-def _normalise(name):
-    name = Path(name).stem
-    return name[len("bench_") :] if name.startswith("bench_") else name
-
-
-def run_module(name, *, quick, device):
-    """Import ``benchmarks.bench_<name>`` and return its rows."""
-    module = importlib.import_module(f"benchmarks.bench_{name}")
-    kwargs = {"quick": quick}
-    if "device" in inspect.signature(module.run).parameters:
-        kwargs["device"] = device
-    rows = module.run(**kwargs)
-    for r in rows:
-        r.setdefault("module", name)
+def rows_from_pyperf(suite, module, device):
+    """One row per case from a module's pyperf results (see ``_harness.Case.metadata``)."""
+    peak_key = "peak_cuda_mb" if device.startswith("cuda") else "peak_rss_mb"
+    cases = {}
+    for bench in suite.get_benchmarks():
+        meta = bench.get_metadata()
+        peaks = [run.get_metadata().get(peak_key) for run in bench.get_runs()]
+        peaks = [p for p in peaks if p is not None]
+        cases.setdefault(meta["case"], {})[meta["role"]] = (bench, meta, max(peaks, default=None))
+    rows = []
+    for roles in cases.values():
+        (bench, meta, peak), (base, _, base_peak) = roles["candidate"], roles["baseline"]
+        row = json.loads(meta["case"])
+        row.update(module=module, device=device, seconds=bench.median(),
+                   baseline_seconds=base.median(), peak_mb=peak, baseline_peak_mb=base_peak,
+                   values=bench.get_nvalue(), baseline_values=base.get_nvalue())
+        row["ratio"] = row["seconds"] / row["baseline_seconds"]
+        if "goal" in row:
+            row["met"] = row["ratio"] <= row["goal"]
+        if "max_peak_mb" in row and peak is not None:
+            row["peak_met"] = peak <= row["max_peak_mb"]
+        rows.append(row)
     return rows
 
 
+def _cell(value, key):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    if key in ("ratio", "goal"):
+        return ("<=" if key == "goal" else "") + f"{value:.2f}x"
+    if key.endswith("seconds"):
+        return f"{value:.4f}" if value < 10 else f"{value:.1f}"
+    if key.endswith("_mb"):
+        return f"{value:.0f}"
+    return str(value)
+
+
+def format_table(rows, *, markdown=False):
+    """Rows as an aligned text table (or Markdown); empty columns are left out."""
+    columns = [c for c in COLUMNS if any(r.get(c) is not None for r in rows)]
+    cells = [[_cell(r.get(c), c) for c in columns] for r in rows]
+    if markdown:
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        return "\n".join(lines + ["| " + " | ".join(line) + " |" for line in cells])
+    widths = [max(map(len, [c] + [line[i] for line in cells])) for i, c in enumerate(columns)]
+    lines = [[c.ljust(w) for c, w in zip(columns, widths)], ["-" * w for w in widths]]
+    lines += [[v.ljust(w) for v, w in zip(line, widths)] for line in cells]
+    return "\n".join("  ".join(line) for line in lines)
+
+
+def machine_info(args, suite):
+    """The checkout, the libraries and pyperf's record of the machine (from the first run)."""
+    import numpy
+    import sklearn
+    import torch
+
+    def git(*cmd):
+        proc = subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True)
+        return proc.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or None
+    if commit and git("status", "--porcelain", "--untracked-files=no"):
+        commit += "+dirty"
+    info = {"commit": commit, "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": numpy.__version__, "scikit-learn": sklearn.__version__,
+            "pyperf": pyperf.__version__, "device": args.device, "clock": args.clock,
+            "threads": args.threads}
+    if suite is not None:
+        pyperf_meta = suite.get_benchmarks()[0].get_runs()[0].get_metadata()
+        for key in ("cpu_model_name", "cpu_count", "platform", "load_avg_1min"):
+            info[key] = pyperf_meta.get(key)
+    if args.device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(torch.device(args.device))
+    return info
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--quick", action="store_true", help="smallest sizes, few repeats")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    pyperf_args = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="smallest sizes, one value of each benchmark, in one process")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    parser.add_argument(
-        "--only",
-        action="append",
-        metavar="NAME",
-        help="run bench_NAME.py only (repeatable; 'heads' or 'bench_heads')",
-    )
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="run bench_NAME.py only (repeatable or comma-separated)")
     parser.add_argument("--out", metavar="FILE", help="write the rows and the machine as JSON")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        help="threads of torch and of numpy's BLAS/OpenMP (default: the libraries' own)",
-    )
-    parser.add_argument(
-        "--clock",
-        choices=("wall", "cpu"),
-        default="wall",
-        help="wall: elapsed time (default); cpu: process CPU time, steadier on a shared "
-        "machine (use with --threads 1); CUDA always uses wall time",
-    )
-    parser.add_argument(
-        "--markdown", action="store_true", help="print the table in Markdown (for the docs)"
-    )
+    parser.add_argument("--threads", type=int,
+                        help="threads of torch and of numpy's BLAS/OpenMP (default: theirs)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="cpu: process CPU time, steadier on a shared machine (with "
+                        "--threads 1); CUDA always uses wall time")
+    parser.add_argument("--markdown", action="store_true", help="print the table in Markdown")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     args = parser.parse_args(argv)
 
@@ -94,72 +141,53 @@ def main(argv=None):
         return 0
     names = available
     if args.only:
-        names = [_normalise(n) for part in args.only for n in part.split(",") if n]
-        unknown = sorted(set(names) - set(available))
-        if unknown:
+        names = [n.removeprefix("bench_") for part in args.only for n in part.split(",") if n]
+        if unknown := sorted(set(names) - set(available)):
             parser.error(f"unknown benchmark(s) {unknown}; available: {available}")
 
-    if args.threads:
-        # torch's threads and those of numpy's/scipy's BLAS and OpenMP
-        # (scikit-learn's baselines), so that candidates and baselines get the
-        # same cores. threadpoolctl limits the libraries loaded so far: load
-        # scikit-learn (and with it scipy's BLAS) first.
-        import sklearn.neighbors  # noqa: F401
+    options = ["--device", args.device, "--clock", args.clock, "--hook", "peak_memory",
+               "--copy-env", "--quiet"]
+    options += ["--threads", str(args.threads)] if args.threads else []
+    options += ["--quick", "--in-process", "--debug-single-value"] if args.quick else []
+    rows, errors, durations, first_suite = [], [], {}, None
+    with tempfile.TemporaryDirectory(prefix="sklearn-lt-bench-") as tmp:
+        for name in names:
+            print(f"--- bench_{name} ({'quick' if args.quick else 'full'}) ...", flush=True)
+            out = Path(tmp) / f"{name}.json"
+            started = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, "-m", f"benchmarks.bench_{name}", *options, *pyperf_args,
+                 "-o", str(out)], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+            )
+            durations[name] = time.perf_counter() - started
+            if proc.returncode != 0 or not out.exists():
+                errors.append({"module": name, "stderr": proc.stderr[-4000:]})
+                print(proc.stderr[-4000:], file=sys.stderr, flush=True)
+                continue
+            suite = pyperf.BenchmarkSuite.load(str(out))
+            first_suite = first_suite or suite
+            module_rows = rows_from_pyperf(suite, name, args.device)
+            rows += module_rows
+            print(format_table(module_rows), f"\n    bench_{name}: {durations[name]:.0f} s",
+                  flush=True)
 
-        torch.set_num_threads(args.threads)
-        threadpool_limits(args.threads)
-    _common.set_device(args.device)
-    _common.set_clock(args.clock)
-    device = _common.current_device()
-    machine = _common.machine_info(device)
-    print(
-        "machine: " + ", ".join(f"{k}={v}" for k, v in machine.items() if k not in ("platform",)),
-        flush=True,
-    )
-
-    rows, errors, durations = [], [], {}
-    started = time.perf_counter()
-    for name in names:
-        print(f"--- bench_{name} ({'quick' if args.quick else 'full'}) ...", flush=True)
-        t0 = time.perf_counter()
-        try:
-            module_rows = run_module(name, quick=args.quick, device=device)
-        except Exception:  # report, keep going with the other modules
-            errors.append({"module": name, "traceback": traceback.format_exc()})
-            print(traceback.format_exc(), file=sys.stderr, flush=True)
-            module_rows = []
-        durations[name] = time.perf_counter() - t0
-        rows.extend(module_rows)
-        if module_rows:
-            print(_common.format_table(module_rows), flush=True)
-        print(f"    bench_{name}: {durations[name]:.1f} s", flush=True)
-    total = time.perf_counter() - started
-
-    print(f"\n=== all benchmarks ({total:.0f} s) ===")
-    print(_common.format_table(rows, markdown=args.markdown))
-    missed = [r for r in rows if r.get("met") is False]
+    print(f"\n=== all benchmarks ({sum(durations.values()):.0f} s) ===")
+    print(format_table(rows, markdown=args.markdown))
+    missed = [r for r in rows if r.get("met") is False or r.get("peak_met") is False]
     if missed:
-        print(f"\n{len(missed)} goal(s) missed:")
+        print(f"\n{len(missed)} row(s) miss a goal:")
         for r in missed:
-            if r.get("ratio") is not None:
-                measured = f"{r['ratio']:.2f}x"
-            elif r.get("peak_mb") is not None:
-                measured = f"{r['peak_mb']:.0f} MiB"
-            else:
-                measured = r.get("note", "")
-            print(f"  {r['benchmark']} [{r['size']}]: {measured} (goal {r['goal']})")
+            misses = []
+            if r.get("met") is False:
+                misses.append(f"ratio {r['ratio']:.2f}x (goal <= {r['goal']}x)")
+            if r.get("peak_met") is False:
+                misses.append(f"peak {r['peak_mb']:.0f} MiB (goal <= {r['max_peak_mb']:.0f} MiB)")
+            print(f"  {r['benchmark']} [{r['size']}]: " + ", ".join(misses))
     if args.out:
-        result = {
-            "command": "python -m benchmarks.run "
-            + " ".join(sys.argv[1:] if argv is None else argv),
-            "quick": args.quick,
-            "machine": machine,
-            "seconds_total": total,
-            "seconds_per_module": durations,
-            "rows": rows,
-            "errors": errors,
-        }
-        Path(args.out).write_text(json.dumps(result, indent=2, default=str) + "\n")
+        result = {"command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
+                  "quick": args.quick, "machine": machine_info(args, first_suite),
+                  "seconds_per_module": durations, "rows": rows, "errors": errors}
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.out}")
     return 1 if errors else 0
 
