@@ -32,6 +32,12 @@ FAILING_TODAY = {
     ("pixels", "NCM", "all"): -0.000,
     ("letter", "NCM", "all"): -0.083,
     ("pixels", "LORT CV (joint)", "few"): 0.000,
+    # Issue #15, measured at 0abe37d. Cosine logits discard the feature norm, which carries
+    # class information on letter's 16 attributes. Tau chosen on folds of the rows the frozen
+    # joint classifier was trained on is biased to 0 (its logits there are overconfident):
+    # on the pixels it picks tau=0 for every seed, the joint itself (docs: retraining).
+    ("letter", "Cosine", "all"): -0.003,
+    ("pixels", "post-hoc LA CV (joint)", "few"): 0.000,
 }
 # The heads at their defaults (not the "(joint)" variants of the papers' protocol): they
 # must beat the joint classifier on all-class accuracy too.
