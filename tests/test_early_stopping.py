@@ -60,3 +60,14 @@ def test_early_stopping_errors():
         LORTClassifier().fit(X, y, X_val=X_val[:, :3], y_val=y_val)
     with pytest.raises(ValueError, match="inconsistent"):
         LORTClassifier().fit(X, y, X_val=X_val, y_val=y_val[:-1])
+
+
+def test_an_auto_solver_that_resolves_to_sgd_takes_validation_data():
+    from sklearn_lt import RetrainedClassifier
+
+    X, y, X_val, y_val = data()
+    head = RetrainedClassifier(max_norm=0.1, n_epochs=3, random_state=0)  # "auto" -> SGD
+    head.fit(X, y, X_val=X_val, y_val=y_val)
+    assert len(head.validation_scores_) == 4
+    with pytest.raises(ValueError, match="solver='sgd'"):
+        RetrainedClassifier(random_state=0).fit(X, y, X_val=X_val, y_val=y_val)  # L-BFGS

@@ -389,6 +389,9 @@ class RetrainedClassifier(TrainedHead):
             )
         return {"solver": solver, "weight_decay": float(weight_decay)}
 
+    def _solver(self):
+        return self._resolved()["solver"]
+
     def _fit(self, X, y_encoded, counts, **fit_args):
         # TrainedHead._fit reads the parameters: run it on a copy with the
         # "auto" values resolved (self stays untouched).

@@ -77,12 +77,16 @@ class TrainedHead(LinearHead):
             raise ValueError("Pass both X_val and y_val, or neither.")
         if X_val is None:
             return self._fit_and_set(X, y)
-        if self.solver != "sgd":
+        if self._solver() != "sgd":
             raise ValueError(
                 f"X_val and y_val choose an epoch of solver='sgd'; solver={self.solver!r} "
                 "converges instead."
             )
         return self._fit_and_set(X, y, validation=(X_val, y_val))
+
+    def _solver(self):
+        """The solver that ``fit`` runs (subclasses resolve an ``"auto"``)."""
+        return self.solver
 
     def _fit(self, X, y_encoded, counts, on_epoch_end=None, validation=None):
         rng = check_random_state(self.random_state)
