@@ -132,9 +132,12 @@ class PeakMemory:
 
     def __enter__(self):
         _release_freed_memory()
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        self.rss_kb = _status_kb("VmRSS")
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            self.rss_kb = _status_kb("VmRSS")
+        except OSError:  # not Linux: no host figure
+            self.rss_kb = None
         self.cuda = torch.cuda.is_initialized()
         if self.cuda:
             torch.cuda.synchronize()
@@ -142,7 +145,9 @@ class PeakMemory:
             self.cuda_bytes = torch.cuda.memory_allocated()
 
     def __exit__(self, *exc):
-        rises = {"peak_rss_mb": (_status_kb("VmHWM") - self.rss_kb) / 1024}
+        rises = {}
+        if self.rss_kb is not None:
+            rises["peak_rss_mb"] = (_status_kb("VmHWM") - self.rss_kb) / 1024
         if self.cuda:
             torch.cuda.synchronize()
             rises["peak_cuda_mb"] = (torch.cuda.max_memory_allocated() - self.cuda_bytes) / 2**20
@@ -202,6 +207,7 @@ def main(cases, **runner_options):
     )
     _add_arguments(runner.argparser)
     args = runner.parse_args()
+    args.hook = sorted({*(args.hook or ()), PeakMemory.name})  # always measured (and in workers)
     if args.threads:
         # scikit-learn's import loads scipy's BLAS: limit it too.
         import sklearn.neighbors  # noqa: F401

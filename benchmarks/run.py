@@ -145,8 +145,7 @@ def main(argv=None):
         if unknown := sorted(set(names) - set(available)):
             parser.error(f"unknown benchmark(s) {unknown}; available: {available}")
 
-    options = ["--device", args.device, "--clock", args.clock, "--hook", "peak_memory",
-               "--copy-env", "--quiet"]
+    options = ["--device", args.device, "--clock", args.clock, "--copy-env", "--quiet"]
     options += ["--threads", str(args.threads)] if args.threads else []
     options += ["--quick", "--in-process", "--debug-single-value"] if args.quick else []
     rows, errors, durations, first_suite = [], [], {}, None
