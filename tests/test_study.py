@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from sklearn_lt.__main__ import main
+from sklearn_lt.heads import TABLE1_METHODS
 from sklearn_lt.study import (
     DECOUPLING_MODELS,
     SPLITS,
@@ -58,6 +59,9 @@ def test_study_writes_table_json_and_figures(study):
     payload = json.loads((out / "results.json").read_text())
     assert payload["table"]["NCM"]["few"]["mean"] == round(result.table["NCM"]["few"][0], 4)
     assert len(payload["per_seed"]) == 3 and len(payload["validation_tau_sweep"]) == 21
+    # LORT's Table 1 layout: every re-training method, in the table's order.
+    assert list(payload["retraining_table"]) == [name for name, _ in TABLE1_METHODS]
+    assert "LORT's Table 1 layout" in (out / "results.txt").read_text()
 
     def decimals(value):
         if isinstance(value, dict):

@@ -12,6 +12,7 @@ The rows are declared in :data:`DECOUPLING_MODELS`, a list of
 from ._data import load_study_data
 from ._models import (
     DECOUPLING_MODELS,
+    RETRAINING_MODELS,
     TAUS,
     StageOne,
     StudyModel,
@@ -24,6 +25,7 @@ from ._run import SPLITS, format_table, run_study
 
 __all__ = [
     "DECOUPLING_MODELS",
+    "RETRAINING_MODELS",
     "SPLITS",
     "TAUS",
     "StageOne",

@@ -50,6 +50,10 @@ def write_results(result, out, *, figures=True):
             name: {s: {"mean": m, "std": sd} for s, (m, sd) in row.items()}
             for name, row in result.table.items()
         },
+        "retraining_table": {
+            name: {s: {"mean": m, "std": sd} for s, (m, sd) in row.items()}
+            for name, row in result.retraining_table.items()
+        },
         "per_seed": result.per_seed,
         "chosen_tau": result.chosen_tau,
         "validation_tau_sweep": [

@@ -13,7 +13,14 @@ from ..metrics import ClassCounts, logits_magnitude, shot_accuracy, weight_norms
 from ..metrics._counts import ALL_SPLITS
 from ..utils import to_numpy
 from ._data import load_study_data
-from ._models import DECOUPLING_MODELS, TAUS, StageOne, fit_study_model, validation_split
+from ._models import (
+    DECOUPLING_MODELS,
+    RETRAINING_MODELS,
+    TAUS,
+    StageOne,
+    fit_study_model,
+    validation_split,
+)
 
 __all__ = ["SPLITS", "run_study"]
 
@@ -77,14 +84,19 @@ def _split_accuracies(y_true, y_pred, counts):
     return {s: float(result[s]) for s in SPLITS}
 
 
-def _run_seed(d, models, counts, **stage_one):
+def _run_seed(d, models, retraining_models, counts, **stage_one):
     """Every model of one seed: test scores, the validation tau sweep, diagnostics."""
     stage, f = _stage_one(d, **stage_one)
+
+    def scores_of(fitted):
+        return {
+            name: _split_accuracies(f.y_test, to_numpy(model.predict(f.F_test)), counts)
+            for name, model in fitted.items()
+        }
+
     fitted = {m.name: fit_study_model(m, stage, f) for m in models}
-    scores = {
-        name: _split_accuracies(f.y_test, to_numpy(model.predict(f.F_test)), counts)
-        for name, model in fitted.items()
-    }
+    scores = scores_of(fitted)
+    retraining = scores_of({m.name: fit_study_model(m, stage, f) for m in retraining_models})
     # The trade-off of tau on the *validation* set, from the joint classifier's
     # weights: what tau-norm chose from (its test-set curve is never drawn).
     classes, coef, _ = linear_weights(stage.joint, dtype=torch.float64)
@@ -92,6 +104,7 @@ def _run_seed(d, models, counts, **stage_one):
     present = [name for name in WEIGHT_NORM_MODELS if name in fitted]
     return Bunch(
         scores=scores,
+        retraining_scores=retraining,
         tau=float(fitted["tau-norm"].tau_) if "tau-norm" in fitted else None,
         val_sweep=[_split_accuracies(f.y_val, pred, counts) for pred in sweep],
         weight_norms={name: weight_norms(fitted[name]) for name in present},
@@ -123,6 +136,7 @@ def run_study(
     verbose=1,
     threads=None,
     models=DECOUPLING_MODELS,
+    retraining_models=RETRAINING_MODELS,
     backbone="efficientnet_lite0",
     image_root=None,
     cache_dir=None,
@@ -163,6 +177,9 @@ def run_study(
         table in the third decimal.
     models : sequence of StudyModel, default=DECOUPLING_MODELS
         The rows of the table (see :mod:`sklearn_lt.study`).
+    retraining_models : sequence of StudyModel, default=RETRAINING_MODELS
+        The rows of the second table, LORT's Table 1 layout: every classifier
+        re-training method on the same frozen features (``()`` skips it).
     backbone : str or torch.nn.Module, default="efficientnet_lite0"
         For image files (``data`` a split list): the pretrained network of
         stage one (see :class:`~sklearn_lt.backbone.PretrainedEmbedder`); a
@@ -200,8 +217,8 @@ def run_study(
                    f"{len(d.y_train)} training images, counts {d.class_counts.tolist()}")
             t0 = time.perf_counter()
             run = _run_seed(
-                d, models, counts, module=module, backbone=backbone, max_epochs=max_epochs,
-                device=device, seed=seed, cache_dir=cache_dir,
+                d, models, retraining_models, counts, module=module, backbone=backbone,
+                max_epochs=max_epochs, device=device, seed=seed, cache_dir=cache_dir,
             )
             runs.append(run)
             _print(verbose, f"  {len(models)} models in {time.perf_counter() - t0:.1f} s "
@@ -217,15 +234,16 @@ def run_study(
     return result
 
 
-def _aggregate(runs, seeds, d, counts, seconds):
-    names = list(runs[0].scores)
-    table = {
-        name: {
-            s: _mean_std([r.scores[name][s] for r in runs])
-            for s in SPLITS
-        }
-        for name in names
+def _table(per_seed):
+    """{model: {split: (mean, std)}} over the seeds' {model: {split: accuracy}}."""
+    return {
+        name: {s: _mean_std([scores[name][s] for scores in per_seed]) for s in SPLITS}
+        for name in per_seed[0]
     }
+
+
+def _aggregate(runs, seeds, d, counts, seconds):
+    table = _table([r.scores for r in runs])
     val_sweep = {
         float(tau): {
             s: _mean_std([r.val_sweep[k][s] for r in runs])
@@ -235,6 +253,9 @@ def _aggregate(runs, seeds, d, counts, seconds):
     }
     return Bunch(
         table=table,
+        retraining_table=_table([r.retraining_scores for r in runs])
+        if runs[0].retraining_scores
+        else {},
         per_seed=[r.scores for r in runs],
         val_sweep=val_sweep,
         chosen_tau=[r.tau for r in runs],
@@ -250,17 +271,23 @@ def _aggregate(runs, seeds, d, counts, seconds):
     )
 
 
+def _rows(table):
+    return [
+        f"{name:<20}" + "".join(f"{row[s][0]:>9.3f} ± {row[s][1]:.3f}" for s in SPLITS)
+        for name, row in table.items()
+    ]
+
+
 def format_table(result):
-    """The paper-style table: many / medium / few / all, mean +- std over seeds."""
+    """The paper-style tables: many / medium / few / all, mean +- std over seeds."""
     many, few = result.shot_thresholds
+    header = f"{'model':<20}" + "".join(f"{s:>16}" for s in SPLITS)
     lines = [
         f"{result.dataset}, {len(result.seeds)} seeds; top-1 accuracy on the balanced test "
         f"set (many: > {many} training images, few: < {few})",
-        f"{'model':<20}" + "".join(f"{s:>16}" for s in SPLITS),
+        header,
+        *_rows(result.table),
     ]
-    for name, row in result.table.items():
-        lines.append(f"{name:<20}" + "".join(
-            f"{row[s][0]:>9.3f} ± {row[s][1]:.3f}" for s in SPLITS))
     if result.chosen_tau and result.chosen_tau[0] is not None:
         lines.append("tau-norm on the validation set by tau (the trade-off tau is chosen from):")
         for tau, row in result.val_sweep.items():
@@ -269,5 +296,13 @@ def format_table(result):
                     f"  tau {tau:<4g}" + "".join(f"  {s} {row[s][0]:.3f}" for s in SPLITS)
                 )
         lines.append(f"chosen tau per seed: {result.chosen_tau}")
+    if result.retraining_table:
+        lines += [
+            "",
+            "Classifier re-training methods on the same frozen features (LORT's Table 1 "
+            "layout; starting from the joint classifier where a method starts from one):",
+            header,
+            *_rows(result.retraining_table),
+        ]
     lines.append(f"{result.seconds:.0f} s in all")
     return "\n".join(lines)
