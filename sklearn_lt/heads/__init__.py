@@ -9,9 +9,10 @@ from ._logit_adjust import (
 )
 from ._lort_cv import LORTClassifierCV
 from ._losses import RetrainingLoss, class_balanced_weights, ldam_margins, log_priors
+from ._modules import CosineLogits, MaxNormLinearLogits
 from ._ncm import NCMClassifier
 from ._rebalance import LORTClassifier, LWSClassifier, TauNormClassifier, auto_smoothing
-from ._retrain import TABLE1_METHODS, CosineLogits, MaxNormLinearLogits, RetrainedClassifier
+from ._retrain import TABLE1_METHODS, RetrainedClassifier
 from ._softmax import CRTClassifier, SoftmaxClassifier
 from ._tau import tau_normalize, tau_sweep
 from ._tau_cv import TauNormClassifierCV

@@ -17,9 +17,10 @@ from ..sampling import ClassBalancedSampler
 from ..utils import Substitution
 from ._base import FittedLinear, LinearHead
 from ._linear_base import ESTIMATOR_DOC, fit_base_classifier
+from ._modules import LinearLogits, ScaledLogits, feature_scale
 from ._softmax import TrainedHead, TrainingStart
 from ._tau import tau_normalize
-from ._trainer import TRAINER_DOCS, LinearLogits, ScaledLogits, cross_entropy, feature_scale
+from ._trainer import TRAINER_DOCS, cross_entropy
 
 __all__ = ["LORTClassifier", "LWSClassifier", "TauNormClassifier", "auto_smoothing"]
 

@@ -13,78 +13,27 @@ own that need no re-training (:class:`TauNormClassifier`,
 from numbers import Integral, Real
 
 import torch
-import torch.nn.functional as F
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from torch import nn
 
 from ..sampling import InstanceBalancedSampler
 from ..utils import Substitution
 from ._linear_base import ESTIMATOR_DOC, fit_base_classifier
 from ._logit_adjust import LogitAdjustedClassifier
 from ._losses import RetrainingLoss, class_balanced_weights, ldam_margins, log_priors
+from ._modules import CosineLogits, LinearLogits, MaxNormLinearLogits, feature_scale, init_linear
 from ._ncm import _l2_normalize
 from ._rebalance import LORTClassifier, LWSClassifier
 from ._softmax import CRTClassifier, TrainedHead, TrainingStart
 from ._tau_cv import TauNormClassifierCV
-from ._trainer import SOLVER_CONSTRAINTS, TRAINER_DOCS, LinearLogits, feature_scale, init_linear
+from ._trainer import SOLVER_CONSTRAINTS, TRAINER_DOCS
 
-__all__ = ["CosineLogits", "MaxNormLinearLogits", "RetrainedClassifier", "TABLE1_METHODS"]
+__all__ = ["RetrainedClassifier", "TABLE1_METHODS"]
 
 LOSSES = ("cross_entropy", "focal", "ldam", "balanced_softmax", "logit_adjusted")
 
 # Measured defaults (validation sets of the fidelity suite, see the docstring).
 _LINEAR_WEIGHT_DECAY = 1e-5
-
-
-class CosineLogits(nn.Module):
-    """Cosine logits ``s * cos(w_j, x)``: features and weight rows L2-normalised, no bias.
-
-    The logits do not depend on the scale of the features nor on the norms
-    of the weight rows: the classifier of Gidaris & Komodakis (2018) and
-    LDAM's normed linear layer (Cao et al. 2019). The rows start at norm
-    ``s`` (in the directions of ``coef``): there the gradient of a logit
-    with respect to a row has the norm of a unit feature, as for the linear
-    head on normalised features, so that SGD's step sizes mean the same.
-    """
-
-    def __init__(self, coef, scale):
-        super().__init__()
-        self.scale = float(scale)
-        self.weight = nn.Parameter(self.scale * F.normalize(coef, dim=1))
-
-    def forward(self, X):
-        return self.scale * (F.normalize(X, dim=1) @ F.normalize(self.weight, dim=1).T)
-
-    def linear_weights(self):
-        """``(s * w_j / ||w_j||, 0)``: the logits of L2-normalised features."""
-        coef = self.scale * F.normalize(self.weight.detach(), dim=1)
-        return coef, torch.zeros_like(coef[:, 0])
-
-
-class MaxNormLinearLogits(LinearLogits):
-    """Linear logits whose weight rows are capped in norm after every step (MaxNorm).
-
-    Alshammari et al. (2022, LTWB, eq. 4) learn under ``||w_j|| <= r`` by
-    projected gradient descent: after each SGD step, every row above the
-    radius is scaled back onto it (the bias is not constrained). As in the
-    official code (``MaxNorm_via_PGD``), the radius is set once from the
-    starting weights, ``r = min_j ||w_j|| + threshold * (max_j ||w_j|| -
-    min_j ||w_j||)``, so ``threshold`` in [0, 1] is free of the weights'
-    scale.
-    """
-
-    def __init__(self, coef, intercept, scale, *, threshold, fit_intercept=True):
-        super().__init__(coef, intercept, scale, fit_intercept=fit_intercept)
-        norms = torch.linalg.vector_norm(self.weight.detach(), dim=1)
-        self.radius = float(norms.min() + threshold * (norms.max() - norms.min()))
-
-    @torch.no_grad()
-    def constrain(self):
-        """Project every weight row onto the ball of radius ``self.radius``."""
-        norms = torch.linalg.vector_norm(self.weight, dim=1, keepdim=True)
-        shrink = torch.where(norms > self.radius, self.radius / norms, torch.ones_like(norms))
-        self.weight.mul_(shrink)
 
 
 _DOCS = {

@@ -13,13 +13,11 @@ from ..sampling import ClassBalancedSampler, InstanceBalancedSampler
 from ..utils import Substitution, validate_features, validate_labels
 from ._base import FittedLinear, LinearHead
 from ._cv import split_scores
+from ._modules import LinearLogits, feature_scale, init_linear
 from ._trainer import (
     SOLVER_CONSTRAINTS,
     TRAINER_DOCS,
-    LinearLogits,
     cross_entropy,
-    feature_scale,
-    init_linear,
     train,
 )
 

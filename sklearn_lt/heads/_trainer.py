@@ -34,23 +34,11 @@ import torch
 import torch.nn.functional as F
 from sklearn import get_config
 from sklearn.utils._param_validation import Interval, StrOptions
-from torch import nn
 
 from ..sampling import PowerSampler, ProgressivelyBalancedSampler
 from ..sampling._probabilities import class_indices, draw_indices, target_counts
 
-__all__ = [
-    "LinearLogits",
-    "ScaledLogits",
-    "SOLVER_CONSTRAINTS",
-    "TRAINER_DOCS",
-    "cross_entropy",
-    "feature_scale",
-    "init_linear",
-    "resolve_batch_size",
-    "torch_generator",
-    "train",
-]
+__all__ = ["SOLVER_CONSTRAINTS", "TRAINER_DOCS", "cross_entropy", "resolve_batch_size", "train"]
 
 # Parameters of the trained heads (scikit-learn parameter validation).
 SOLVER_CONSTRAINTS = {
@@ -123,107 +111,6 @@ def cosine_lr(lr, epoch, n_epochs, *, stepped_before=False):
     """
     t = epoch + 1 if stepped_before else epoch
     return 0.5 * lr * (1 + math.cos(math.pi * t / n_epochs))
-
-
-def torch_generator(rng):
-    """A CPU ``torch.Generator`` seeded from a numpy ``RandomState``."""
-    return torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-
-
-def init_linear(n_classes, n_features, *, rng, device, dtype):
-    """torch's ``nn.Linear`` initialisation (of normalised features), drawn on the CPU.
-
-    Drawing on the CPU makes the initial weights identical on CPU and CUDA
-    for the same seed.
-    """
-    generator = torch_generator(rng)
-    bound = 1 / math.sqrt(n_features)
-    coef = torch.empty(n_classes, n_features, dtype=dtype).uniform_(
-        -bound, bound, generator=generator
-    )
-    intercept = torch.empty(n_classes, dtype=dtype).uniform_(-bound, bound, generator=generator)
-    return coef.to(device), intercept.to(device)
-
-
-def feature_scale(X):
-    """RMS row norm ``sqrt(mean_i ||x_i||**2)`` of ``X`` (1 for all-zero ``X``).
-
-    Summed in float64 one row-norm at a time: no temporary as large as ``X``.
-    """
-    norms = torch.linalg.vector_norm(X, dim=1, dtype=torch.float64)
-    scale = float(torch.sqrt(torch.mean(norms**2)))
-    return scale if math.isfinite(scale) and scale > 0 else 1.0
-
-
-class LinearLogits(nn.Module):
-    """Linear logits ``x @ coef.T + intercept``, trained on normalised features.
-
-    The parameters are those of the features divided by ``scale`` (their
-    RMS row norm): ``weight = coef * scale``, so that step sizes and weight
-    decay do not depend on the scale of the features (see the module
-    docstring).
-
-    Parameters
-    ----------
-    coef : torch.Tensor of shape (n_classes, n_features)
-    intercept : torch.Tensor of shape (n_classes,)
-        Starting weights, in the units of the raw features.
-    scale : float
-        RMS row norm of the training features.
-    fit_intercept : bool, default=True
-        ``False`` keeps the intercept fixed (not trained).
-    """
-
-    def __init__(self, coef, intercept, scale, *, fit_intercept=True):
-        super().__init__()
-        self.scale = float(scale)
-        self.weight = nn.Parameter(coef * self.scale)
-        if fit_intercept:
-            self.bias = nn.Parameter(intercept.clone())
-        else:
-            self.register_buffer("bias", intercept.clone())
-
-    def forward(self, X):
-        return torch.addmm(self.bias, X, self.weight.T, alpha=1 / self.scale)
-
-    def linear_weights(self):
-        """``(coef, intercept)`` in the units of the raw features."""
-        return self.weight.detach() / self.scale, self.bias.detach().clone()
-
-
-class ScaledLogits(nn.Module):
-    """Learnable weight scaling: ``f_j * (x @ w_j + b_j)`` with ``W``, ``b`` frozen.
-
-    Kang et al.'s LWS scales the whole logit of each class, bias included.
-    The scales train in units of the RMS of one base logit over the training
-    rows (``logit_scale``), for the same reason as :class:`LinearLogits`;
-    they start at 1.
-
-    ``forward`` takes rows of the features, or, with ``on_logits=True``, rows
-    of the base logits computed once (``W`` and ``b`` are frozen, so every
-    epoch would recompute the same products).
-    """
-
-    def __init__(self, coef, intercept, logit_scale, *, on_logits):
-        super().__init__()
-        self.register_buffer("coef", coef)
-        self.register_buffer("intercept", intercept)
-        self.logit_scale = float(logit_scale)
-        self.on_logits = on_logits
-        self.weight = nn.Parameter(torch.full_like(intercept, self.logit_scale))
-
-    def forward(self, inputs):
-        logits = inputs if self.on_logits else torch.addmm(self.intercept, inputs, self.coef.T)
-        return logits * (self.weight / self.logit_scale)
-
-    def scales(self):
-        """The learned ``f_j``."""
-        return self.weight.detach() / self.logit_scale
-
-    def linear_weights(self):
-        """``(f[:, None] * W, f * b)``: the head as one linear layer."""
-        f = self.scales()
-        return f[:, None] * self.coef, f * self.intercept
 
 
 def cross_entropy(label_smoothing=0.0):

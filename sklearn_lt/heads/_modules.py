@@ -1,0 +1,175 @@
+"""The modules of logits that the trainer optimises, and how they start.
+
+Each module maps rows of its inputs to logits and gives back the head as one
+linear layer (``linear_weights``). They train in normalised units: the
+features over their RMS row norm (see :mod:`._trainer`), so that step sizes
+and penalties mean the same at every feature scale.
+"""
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "CosineLogits",
+    "LinearLogits",
+    "MaxNormLinearLogits",
+    "ScaledLogits",
+    "feature_scale",
+    "init_linear",
+    "torch_generator",
+]
+
+
+def torch_generator(rng):
+    """A CPU ``torch.Generator`` seeded from a numpy ``RandomState``."""
+    return torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+
+
+def init_linear(n_classes, n_features, *, rng, device, dtype):
+    """torch's ``nn.Linear`` initialisation (of normalised features), drawn on the CPU.
+
+    Drawing on the CPU makes the initial weights identical on CPU and CUDA
+    for the same seed.
+    """
+    generator = torch_generator(rng)
+    bound = 1 / math.sqrt(n_features)
+    coef = torch.empty(n_classes, n_features, dtype=dtype).uniform_(
+        -bound, bound, generator=generator
+    )
+    intercept = torch.empty(n_classes, dtype=dtype).uniform_(-bound, bound, generator=generator)
+    return coef.to(device), intercept.to(device)
+
+
+def feature_scale(X):
+    """RMS row norm ``sqrt(mean_i ||x_i||**2)`` of ``X`` (1 for all-zero ``X``).
+
+    Summed in float64 one row-norm at a time: no temporary as large as ``X``.
+    """
+    norms = torch.linalg.vector_norm(X, dim=1, dtype=torch.float64)
+    scale = float(torch.sqrt(torch.mean(norms**2)))
+    return scale if math.isfinite(scale) and scale > 0 else 1.0
+
+
+class LinearLogits(nn.Module):
+    """Linear logits ``x @ coef.T + intercept``, trained on normalised features.
+
+    The parameters are those of the features divided by ``scale`` (their
+    RMS row norm): ``weight = coef * scale``, so that step sizes and weight
+    decay do not depend on the scale of the features (see the module
+    docstring).
+
+    Parameters
+    ----------
+    coef : torch.Tensor of shape (n_classes, n_features)
+    intercept : torch.Tensor of shape (n_classes,)
+        Starting weights, in the units of the raw features.
+    scale : float
+        RMS row norm of the training features.
+    fit_intercept : bool, default=True
+        ``False`` keeps the intercept fixed (not trained).
+    """
+
+    def __init__(self, coef, intercept, scale, *, fit_intercept=True):
+        super().__init__()
+        self.scale = float(scale)
+        self.weight = nn.Parameter(coef * self.scale)
+        if fit_intercept:
+            self.bias = nn.Parameter(intercept.clone())
+        else:
+            self.register_buffer("bias", intercept.clone())
+
+    def forward(self, X):
+        return torch.addmm(self.bias, X, self.weight.T, alpha=1 / self.scale)
+
+    def linear_weights(self):
+        """``(coef, intercept)`` in the units of the raw features."""
+        return self.weight.detach() / self.scale, self.bias.detach().clone()
+
+
+class ScaledLogits(nn.Module):
+    """Learnable weight scaling: ``f_j * (x @ w_j + b_j)`` with ``W``, ``b`` frozen.
+
+    Kang et al.'s LWS scales the whole logit of each class, bias included.
+    The scales train in units of the RMS of one base logit over the training
+    rows (``logit_scale``), for the same reason as :class:`LinearLogits`;
+    they start at 1.
+
+    ``forward`` takes rows of the features, or, with ``on_logits=True``, rows
+    of the base logits computed once (``W`` and ``b`` are frozen, so every
+    epoch would recompute the same products).
+    """
+
+    def __init__(self, coef, intercept, logit_scale, *, on_logits):
+        super().__init__()
+        self.register_buffer("coef", coef)
+        self.register_buffer("intercept", intercept)
+        self.logit_scale = float(logit_scale)
+        self.on_logits = on_logits
+        self.weight = nn.Parameter(torch.full_like(intercept, self.logit_scale))
+
+    def forward(self, inputs):
+        logits = inputs if self.on_logits else torch.addmm(self.intercept, inputs, self.coef.T)
+        return logits * (self.weight / self.logit_scale)
+
+    def scales(self):
+        """The learned ``f_j``."""
+        return self.weight.detach() / self.logit_scale
+
+    def linear_weights(self):
+        """``(f[:, None] * W, f * b)``: the head as one linear layer."""
+        f = self.scales()
+        return f[:, None] * self.coef, f * self.intercept
+
+
+class CosineLogits(nn.Module):
+    """Cosine logits ``s * cos(w_j, x)``: features and weight rows L2-normalised, no bias.
+
+    The logits do not depend on the scale of the features nor on the norms
+    of the weight rows: the classifier of Gidaris & Komodakis (2018) and
+    LDAM's normed linear layer (Cao et al. 2019). The rows start at norm
+    ``s`` (in the directions of ``coef``): there the gradient of a logit
+    with respect to a row has the norm of a unit feature, as for the linear
+    head on normalised features, so that SGD's step sizes mean the same.
+    """
+
+    def __init__(self, coef, scale):
+        super().__init__()
+        self.scale = float(scale)
+        self.weight = nn.Parameter(self.scale * F.normalize(coef, dim=1))
+
+    def forward(self, X):
+        return self.scale * (F.normalize(X, dim=1) @ F.normalize(self.weight, dim=1).T)
+
+    def linear_weights(self):
+        """``(s * w_j / ||w_j||, 0)``: the logits of L2-normalised features."""
+        coef = self.scale * F.normalize(self.weight.detach(), dim=1)
+        return coef, torch.zeros_like(coef[:, 0])
+
+
+class MaxNormLinearLogits(LinearLogits):
+    """Linear logits whose weight rows are capped in norm after every step (MaxNorm).
+
+    Alshammari et al. (2022, LTWB, eq. 4) learn under ``||w_j|| <= r`` by
+    projected gradient descent: after each SGD step, every row above the
+    radius is scaled back onto it (the bias is not constrained). As in the
+    official code (``MaxNorm_via_PGD``), the radius is set once from the
+    starting weights, ``r = min_j ||w_j|| + threshold * (max_j ||w_j|| -
+    min_j ||w_j||)``, so ``threshold`` in [0, 1] is free of the weights'
+    scale.
+    """
+
+    def __init__(self, coef, intercept, scale, *, threshold, fit_intercept=True):
+        super().__init__(coef, intercept, scale, fit_intercept=fit_intercept)
+        norms = torch.linalg.vector_norm(self.weight.detach(), dim=1)
+        self.radius = float(norms.min() + threshold * (norms.max() - norms.min()))
+
+    @torch.no_grad()
+    def constrain(self):
+        """Project every weight row onto the ball of radius ``self.radius``."""
+        norms = torch.linalg.vector_norm(self.weight, dim=1, keepdim=True)
+        shrink = torch.where(norms > self.radius, self.radius / norms, torch.ones_like(norms))
+        self.weight.mul_(shrink)
