@@ -14,10 +14,10 @@ from ._image_files import (
 from ._image_list import (
     ImageListDataset,
     load_imagenet_lt,
-    load_inaturalist,
     load_split_list,
     pil_loader,
 )
+from ._inaturalist import load_inaturalist
 from ._long_tailed import log_thirds_thresholds, long_tailed_counts, make_long_tailed
 
 __all__ = [
