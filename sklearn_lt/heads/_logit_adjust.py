@@ -1,21 +1,17 @@
 """Post-hoc logit adjustment (Menon et al. 2021), fixed or with tau chosen on training folds."""
 
-import warnings
 from numbers import Real
 
 import numpy as np
 import torch
-from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from ..metrics import ClassCounts
-from ..metrics._counts import UndefinedSplitWarning
-from ..utils import Substitution, to_numpy
+from ..utils import Substitution
 from ._base import FittedLinear, LinearHead
-from ._cv import check_split_scoring, cv_folds, search_results, split_scores
 from ._linear_base import fit_base_classifier
 from ._losses import log_priors
+from ._posthoc_cv import POSTHOC_CV_DOCS, PostHocCV
 from ._softmax import SoftmaxClassifier
 
 __all__ = ["LogitAdjustedClassifier", "LogitAdjustedClassifierCV", "logit_adjustment_sweep"]
@@ -168,8 +164,8 @@ class LogitAdjustedClassifier(LinearHead):
         return FittedLinear(base.coef, intercept, base.counts, {"estimator_": base.estimator})
 
 
-@Substitution(estimator=_ESTIMATOR_DOC)
-class LogitAdjustedClassifierCV(LinearHead):
+@Substitution(estimator=_ESTIMATOR_DOC, **POSTHOC_CV_DOCS)
+class LogitAdjustedClassifierCV(PostHocCV):
     """Post-hoc logit adjustment with tau chosen by cross-validation.
 
     As :class:`TauNormClassifierCV` for tau-normalisation: each fold fits the
@@ -186,32 +182,15 @@ class LogitAdjustedClassifierCV(LinearHead):
     %(estimator)s
     taus : array-like of float, default=None
         The candidates, in order; ``None`` is ``np.linspace(0, 2, 21)``.
-    cv : int, cross-validation generator or iterable, default=5
-        As in :func:`~sklearn.model_selection.check_cv` (an int gives
-        stratified folds).
-    scoring : str, callable or None, default=None
-        As in :class:`TauNormClassifierCV`: ``None``/``"all"`` (balanced
-        accuracy), a shot split name, another scorer name or a callable
-        (called with a :class:`LogitAdjustedClassifier` per tau and fold).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the default base of every fold and of the final fit.
-    device : str or torch.device, default=None
-        Where to compute; ``None`` uses the input's device.
-    many_threshold : float >= 0, default=100
-    few_threshold : float >= 0, default=20
-        Split thresholds for a split ``scoring``.
+    %(cv)s
+    %(scoring)s
+    %(random_state)s
+    %(device)s
+    %(thresholds)s
 
     Attributes
     ----------
-    tau_ : float
-        The chosen tau (ties go to the first of ``taus``).
-    best_score_ : float
-    best_index_ : int
-    cv_results_ : dict of ndarray
-        As in :class:`~sklearn.model_selection.GridSearchCV`, with ``param_tau``.
-    n_splits_ : int
-    estimator_ : estimator
-        The base classifier fitted on all the data.
+    %(search_attributes)s
     classes_, class_counts_, coef_, intercept_, n_features_in_
         As in :class:`LogitAdjustedClassifier`.
 
@@ -234,102 +213,15 @@ class LogitAdjustedClassifierCV(LinearHead):
     True
     """
 
-    _parameter_constraints = {
-        "estimator": [HasMethods(["fit"]), None],
-        "taus": ["array-like", None],
-        "cv": ["cv_object"],
-        "scoring": [str, callable, None],
-        "random_state": ["random_state"],
-        "device": [str, torch.device, None],
-        "many_threshold": [Interval(Real, 0, None, closed="left")],
-        "few_threshold": [Interval(Real, 0, None, closed="left")],
-    }
-
-    def __init__(
-        self,
-        estimator=None,
-        *,
-        taus=None,
-        cv=5,
-        scoring=None,
-        random_state=None,
-        device=None,
-        many_threshold=100,
-        few_threshold=20,
-    ):
-        self.estimator = estimator
-        self.taus = taus
-        self.cv = cv
-        self.scoring = scoring
-        self.random_state = random_state
-        self.device = device
-        self.many_threshold = many_threshold
-        self.few_threshold = few_threshold
-
-    def _check_taus(self):
-        taus = np.linspace(0, 2, 21) if self.taus is None else self.taus
-        taus = np.asarray(taus, dtype=np.float64).reshape(-1)
-        if taus.size == 0 or not np.all(np.isfinite(taus)):
-            raise ValueError(f"taus must be a non-empty list of finite values, got {taus}.")
-        return taus
+    _fixed_head = LogitAdjustedClassifier
+    _negative_taus = True
 
     def _base(self, X, y_encoded, counts):
         # Every fold and the final fit seed the default base alike.
         return _fit_base(self.estimator, X, y_encoded, counts, self.random_state)
 
-    def _fit(self, X, y_encoded, counts):
-        taus = self._check_taus()
-        scoring = check_split_scoring(self.scoring, self.many_threshold, self.few_threshold)
-        labels = counts.classes[y_encoded]
-        folds = cv_folds(self.cv, labels)
-        frozen = isinstance(self.estimator, FrozenEstimator)
-        scores = np.empty((len(taus), len(folds)))
-        with warnings.catch_warnings():
-            # search_results warns once for folds without a split's class.
-            warnings.simplefilter("ignore", UndefinedSplitWarning)
-            for k, (train, test) in enumerate(folds):
-                fold_counts = ClassCounts.from_labels(labels[train])
-                X_train = X if frozen else X[torch.as_tensor(train, device=X.device)]
-                base = self._base(X_train, fold_counts.positions(labels[train]), fold_counts)
-                X_test = X[torch.as_tensor(test, device=X.device)]
-                scores[:, k] = self._score_fold(base, taus, X_test, labels[test], scoring)
-        results = search_results({"tau": taus}, scores, scoring)
-        best_tau = float(taus[results.best_index])
-        final = self._base(X, y_encoded, counts)
-        attributes = {
-            "estimator_": final.estimator,
-            "tau_": best_tau,
-            "best_index_": results.best_index,
-            "best_score_": results.best_score,
-            "cv_results_": results.cv_results,
-            "n_splits_": len(folds),
-        }
-        intercept = _adjusted_intercept(final.intercept, final.counts.counts, best_tau)
-        return FittedLinear(final.coef, intercept, final.counts, attributes)
+    def _adjusted(self, base, tau):
+        return base.coef, _adjusted_intercept(base.intercept, base.counts.counts, tau)
 
-    def _score_fold(self, base, taus, X_test, y_test, scoring):
-        """Validation score of every tau for one fold's base."""
-        n = base.counts.counts
-        if not isinstance(scoring, str):
-            heads = (
-                LogitAdjustedClassifier.from_weights(
-                    to_numpy(base.coef),
-                    to_numpy(_adjusted_intercept(base.intercept, n, tau)),
-                    classes=base.counts.classes,
-                    class_counts=n,
-                    estimator=self.estimator,
-                    tau=float(tau),
-                )
-                for tau in taus
-            )
-            X_numpy = to_numpy(X_test)
-            return [scoring(head, X_numpy, y_test) for head in heads]
-        indices = logit_adjustment_sweep(base.coef, base.intercept, X_test, n, taus)
-        return split_scores(
-            y_test,
-            base.counts.classes[indices],
-            base.counts,
-            scoring,
-            many_threshold=self.many_threshold,
-            few_threshold=self.few_threshold,
-        )
+    def _sweep(self, base, X, taus):
+        return logit_adjustment_sweep(base.coef, base.intercept, X, base.counts.counts, taus)
