@@ -206,10 +206,11 @@ class LogitAdjustedClassifierCV(PostHocCV):
     >>> rng = np.random.RandomState(0)
     >>> y = np.repeat([0, 1, 2], [200, 40, 10])
     >>> X = rng.normal(size=(len(y), 4)) + 1.5 * np.eye(4)[y]
-    >>> clf = LogitAdjustedClassifierCV(LogisticRegression(), cv=3).fit(X, y)
-    >>> clf.cv_results_["mean_test_score"].shape
-    (21,)
-    >>> float(clf.tau_) in np.linspace(0, 2, 21)
+    >>> clf = LogitAdjustedClassifierCV(LogisticRegression(), taus=[0, 0.5, 1], cv=3)
+    >>> clf = clf.fit(X, y)
+    >>> log_prior = np.log(np.bincount(y) / len(y))
+    >>> shift = clf.intercept_ - clf.estimator_.intercept_  # -tau_ * log pi_j
+    >>> bool(np.allclose(shift, -clf.tau_ * log_prior))
     True
     """
 
