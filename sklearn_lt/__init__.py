@@ -27,7 +27,7 @@ from .sampling import (
     SquareRootSampler,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "AcceleratedBackboneEmbedder",
