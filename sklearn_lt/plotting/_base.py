@@ -77,7 +77,8 @@ def check_matplotlib_support(caller_name):
     except ImportError as e:
         raise ImportError(
             f"{caller_name} requires matplotlib, an optional dependency of sklearn-lt. "
-            'Install it with `pip install "sklearn-lt[plot]"` (or `pip install matplotlib`).'
+            "Install it with `pip install matplotlib` (or `pip install -e '.[plot]'` "
+            "in a clone of sklearn-lt)."
         ) from e
 
 
