@@ -598,6 +598,23 @@ def test_meta_tensors_are_refused(data):
         embedder.transform(torch.from_numpy(X_test).to("meta"))
 
 
+def test_joint_classifier_of_unsorted_classes_is_rebalanced_in_sorted_order(digits_images):
+    """Issue #18.2: classes=[1, 0, 2] give a classifier_ in sorted order, counts aligned."""
+    X, y = digits_images
+    keep = y < 3
+    X, y = X[keep], y[keep]
+    embedder = BackboneEmbedder(classes=[1, 0, 2], input_shape=(1, 8, 8), max_epochs=3,
+                                random_state=0, verbose=0).fit(X, y)
+    joint = embedder.classifier_
+    assert_array_equal(joint.classes_, [0, 1, 2])
+    assert_array_equal(joint.class_counts_, np.bincount(y))
+    features = embedder.transform(X)
+    assert_array_equal(joint.predict(features), embedder.predict(X))
+    lws = LWSClassifier(FrozenEstimator(joint), random_state=0).fit(features, y)
+    assert_array_equal(lws.class_counts_, np.bincount(y))
+    assert lws.score(features, y) >= embedder.score(X, y) - 0.05
+
+
 # ------------------------------------------------------------- accelerate
 def test_accelerated_embedder_single_process_cpu(data, tmp_path, capsys):
     accelerate = pytest.importorskip("accelerate")

@@ -1,16 +1,16 @@
-"""Stage-two heads: formulas against numpy, tensors, determinism, errors."""
-
-import pickle
+"""Each head's own formulas against plain numpy; what every head shares is in
+test_heads_common.py."""
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
+from _support import COUNTS, long_tailed
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import config_context
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import NearestCentroid
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -24,27 +24,8 @@ from sklearn_lt import (
     SquareRootSampler,
     TauNormClassifier,
 )
-
-COUNTS = [300, 120, 50, 20, 8]
-
-
-def long_tailed(seed=0, n_features=6, dtype=np.float64):
-    rng = np.random.RandomState(seed)
-    y = np.repeat(np.arange(len(COUNTS)), COUNTS)
-    centers = 2.0 * rng.normal(size=(len(COUNTS), n_features))
-    X = centers[y] + rng.normal(size=(len(y), n_features))
-    return X.astype(dtype), y
-
-
-TRAINED = [
-    SoftmaxClassifier(n_epochs=5, random_state=0),
-    CRTClassifier(n_epochs=5, random_state=0),
-    LWSClassifier(n_epochs=5, random_state=0),
-    LORTClassifier(n_epochs=5, random_state=0),
-]
-ALL_HEADS = TRAINED + [TauNormClassifier(tau=0.5, random_state=0), NCMClassifier(),
-                       NCMClassifier(metric="cosine"), NCMClassifier(metric="dot")]
-ids = lambda h: f"{type(h).__name__}"  # noqa: E731
+from sklearn_lt.heads import auto_smoothing
+from sklearn_lt.heads._trainer import cross_entropy
 
 
 # --------------------------------------------------------------- formulas
@@ -74,6 +55,33 @@ def test_tau_zero_keeps_weights_and_binary_models_expand():
     assert_allclose(clf.coef_, np.stack([-w / 2, w / 2]))
     # one-column decision function (sklearn convention) = w . x without bias
     assert_allclose(clf.decision_function(Xb), Xb @ w)
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_pipeline_grid_search_over_tau_finds_the_tau_the_data_calls_for(as_tensor):
+    # A frozen base whose row norms grow with the class counts by construction
+    # (n_j / n_min times the unit direction of class j's mean): tau = 1 removes
+    # exactly that growth, lower taus favour the head classes and higher ones
+    # the tail, so balanced accuracy peaks at tau = 1.
+    X, y = long_tailed(n_features=5, centers="axes")
+    Z = StandardScaler().fit_transform(X)
+    means = np.stack([Z[y == j].mean(0) for j in range(len(COUNTS))])
+    W = np.asarray(COUNTS)[:, None] / min(COUNTS) * means
+    W /= np.linalg.norm(means, axis=1, keepdims=True)
+    base = SoftmaxClassifier.from_weights(W, np.zeros(len(COUNTS)), classes=np.arange(5),
+                                          class_counts=COUNTS)
+    y_in = y
+    if as_tensor:
+        X, y_in = torch.from_numpy(X), torch.from_numpy(y)
+    pipe = Pipeline([("scale", StandardScaler()),
+                     ("clf", TauNormClassifier(FrozenEstimator(base)))])
+    taus = [0.0, 0.5, 1.0, 1.5, 2.0]
+    search = GridSearchCV(pipe, {"clf__tau": taus}, cv=3, scoring="balanced_accuracy").fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.all(np.isfinite(scores))
+    assert search.best_params_["clf__tau"] == 1.0
+    assert np.all(np.diff(scores[:3]) > 0) and np.all(np.diff(scores[2:]) < 0)  # one peak
+    assert search.score(X, y_in) > 0.5
 
 
 def ncm_reference(center):
@@ -126,6 +134,35 @@ def test_ncm_float32_logits_far_from_the_origin_and_a_row_at_the_mean(metric):
     assert torch.equal(f32.decision_function(with_mean32)[150], f32.intercept_)
 
 
+@pytest.mark.filterwarnings("ignore:self.within_class_std_dev_:UserWarning")  # NearestCentroid
+@pytest.mark.parametrize("factor", [1e20, 1e-25])
+def test_ncm_float32_far_from_unit_scale(factor, digits_lt_features):
+    # Issue #18.3: float32 features near 1e20 or 1e-25 give the same predictions.
+    X, y, X_test, y_test = digits_lt_features
+    ours = NCMClassifier().fit(X.astype(np.float32), y).predict(X_test.astype(np.float32))
+    scaled = NCMClassifier().fit((factor * X).astype(np.float32), y)
+    assert np.all(np.isfinite(scaled.coef_))
+    assert_array_equal(scaled.predict((factor * X_test).astype(np.float32)), ours)
+    reference = NearestCentroid().fit(X, y).score(X_test, y_test)
+    assert scaled.score((factor * X_test).astype(np.float32), y_test) > reference - 0.1
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # numpy's check
+def test_ncm_overflowing_column_sum_is_not_a_silent_nan():
+    X, y = long_tailed((60, 36, 20), 5, separation=3.0, centers="axes")
+    big = (1e37 * (X + 10)).astype(np.float32)
+    with np.errstate(over="ignore"):
+        assert not np.all(np.isfinite(big.sum(axis=0)))  # 116 rows near 1e38: sums overflow
+    # The mean is accumulated in float64.
+    ncm = NCMClassifier().fit(big, y)
+    assert np.all(np.isfinite(ncm.coef_)) and np.all(np.isfinite(ncm.feature_mean_))
+    # Centred rows that themselves overflow float32 are refused, not NaN.
+    lopsided = np.full_like(big, -3e38)
+    lopsided[0] = 3e38
+    with pytest.raises(ValueError, match="not finite"):
+        NCMClassifier().fit(lopsided, y)
+
+
 def test_lws_scales_the_whole_logit_of_the_base():
     X, y = long_tailed()
     base = LogisticRegression(max_iter=1000).fit(X, y)
@@ -160,14 +197,17 @@ def test_lws_precomputed_base_logits_give_the_same_scales():
     )
 
 
-def test_lort_loss_is_cross_entropy_on_smoothed_targets():
+@pytest.mark.parametrize("delta", [0.0, 0.5, 0.9, 0.98])
+def test_lort_loss_is_cross_entropy_on_smoothed_targets(delta):
+    # LORT's retargeting (its eq. 3): targets (1 - delta) * onehot + delta / C.
     rng = np.random.RandomState(0)
-    logits, y, delta = rng.normal(size=(7, 5)), rng.randint(0, 5, 7), 0.9
+    logits, y = 3 * rng.normal(size=(7, 5)), rng.randint(0, 5, 7)
     target = (1 - delta) * np.eye(5)[y] + delta / 5
     log_p = logits - np.log(np.exp(logits).sum(1, keepdims=True))
-    expected = -(target * log_p).sum(1).mean()
-    got = F.cross_entropy(torch.from_numpy(logits), torch.from_numpy(y), label_smoothing=delta)
-    assert_allclose(float(got), expected, rtol=1e-12)
+    expected = -(target * log_p).sum(1)  # one loss per sample
+    got = cross_entropy(delta)(torch.from_numpy(logits), torch.from_numpy(y))
+    assert got.shape == (7,)
+    assert_allclose(got.numpy(), expected, rtol=1e-12)
 
 
 def test_lort_starts_from_the_base_and_smoothing_flattens_logits():
@@ -199,158 +239,7 @@ def test_crt_reinitialises_and_balances():
     assert type(sq.sampler_) is SquareRootSampler
 
 
-# ----------------------------------------------------------- tensors, dtypes
-@pytest.mark.parametrize("head", ALL_HEADS, ids=ids)
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_torch_in_torch_out(head, dtype):
-    X, y = long_tailed()
-    Xt, yt = torch.as_tensor(X, dtype=dtype), torch.as_tensor(y)
-    head = head.fit(Xt, yt)
-    assert isinstance(head.coef_, torch.Tensor) and head.coef_.dtype == dtype
-    for method, shape in [("decision_function", (len(y), 5)), ("predict_proba", (len(y), 5)),
-                          ("predict", (len(y),))]:
-        out = getattr(head, method)(Xt)
-        assert isinstance(out, torch.Tensor) and out.device == Xt.device
-        assert tuple(out.shape) == shape
-    assert head.predict_proba(Xt).dtype == dtype
-    # the same fitted head answers numpy with numpy, identically
-    assert_array_equal(head.predict(X.astype(np.float32 if dtype == torch.float32 else X.dtype)),
-                       head.predict(Xt).numpy())
-    assert 0.0 <= head.score(Xt, yt) <= 1.0
-
-
-@pytest.mark.parametrize("head", ALL_HEADS, ids=ids)
-def test_numpy_in_numpy_out_and_dtype(head):
-    X, y = long_tailed(dtype=np.float32)
-    head = head.fit(X, y)
-    assert isinstance(head.coef_, np.ndarray) and head.coef_.dtype == np.float32
-    proba = head.predict_proba(X)
-    assert isinstance(proba, np.ndarray) and proba.dtype == np.float32
-    assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
-
-
-def test_string_labels_come_back_as_numpy_for_tensors():
-    X, y = long_tailed()
-    labels = np.array(["a", "b", "c", "d", "e"])[y]
-    clf = NCMClassifier().fit(torch.from_numpy(X), labels)
-    pred = clf.predict(torch.from_numpy(X))
-    assert isinstance(pred, np.ndarray) and set(pred) <= set(labels)
-
-
-@pytest.mark.parametrize("head", TRAINED + [TauNormClassifier(random_state=0)], ids=ids)
-def test_determinism_under_random_state(head):
-    X, y = long_tailed()
-    a = head.fit(X, y).coef_.copy()
-    b = head.fit(X, y).coef_.copy()
-    c = head.set_params(random_state=1).fit(X, y).coef_
-    assert_array_equal(a, b)
-    assert not np.array_equal(a, c)
-
-
-@pytest.mark.parametrize("head", ALL_HEADS, ids=ids)
-def test_pickle_round_trip(head):
-    X, y = long_tailed()
-    for data in (X, torch.from_numpy(X)):
-        fitted = head.fit(data, y)
-        loaded = pickle.loads(pickle.dumps(fitted))
-        out, ref = loaded.decision_function(data), fitted.decision_function(data)
-        assert type(out) is type(ref)
-        assert_array_equal(np.asarray(out), np.asarray(ref))
-
-
-def test_device_parameter_trains_there_and_answers_numpy():
-    X, y = long_tailed()
-    clf = CRTClassifier(device="cpu", n_epochs=2, random_state=0).fit(X, y)
-    assert isinstance(clf.coef_, np.ndarray)
-    assert isinstance(clf.predict(X), np.ndarray)
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize("head", ALL_HEADS, ids=ids)
-def test_cuda_matches_cpu(head):
-    X, y = long_tailed(dtype=np.float32)
-    Xc = torch.from_numpy(X).cuda()
-    gpu = head.fit(Xc, torch.from_numpy(y).cuda())
-    assert gpu.coef_.is_cuda and gpu.predict(Xc).is_cuda
-    cpu = pickle.loads(pickle.dumps(gpu))  # pickles on the CPU
-    assert not cpu.coef_.is_cuda
-    ref = head.fit(torch.from_numpy(X), y)
-    assert_allclose(gpu.coef_.cpu().numpy(), ref.coef_.numpy(), rtol=1e-3, atol=1e-4)
-
-
-# ------------------------------------------------------ model selection
-@pytest.mark.parametrize("as_tensor", [False, True])
-def test_pipeline_grid_search_over_tau(as_tensor):
-    X, y = long_tailed()
-    y_in = y
-    if as_tensor:
-        X, y_in = torch.from_numpy(X), torch.from_numpy(y)
-    pipe = Pipeline([("scale", StandardScaler()), ("clf", TauNormClassifier(random_state=0))])
-    search = GridSearchCV(pipe, {"clf__tau": [0.0, 0.5, 1.0]}, cv=3,
-                          scoring="balanced_accuracy").fit(X, y)
-    assert search.best_params_["clf__tau"] in (0.0, 0.5, 1.0)
-    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
-    assert search.score(X, y_in) > 0.5
-
-
-# ------------------------------------------------------------- bad input
-@pytest.mark.parametrize("head", ALL_HEADS, ids=ids)
-@pytest.mark.parametrize("as_tensor", [False, True])
-def test_bad_input_raises_value_error(head, as_tensor):
-    X, y = long_tailed()
-    conv = torch.from_numpy if as_tensor else (lambda a: a)
-    X_nan, X_inf = X.copy(), X.copy()
-    X_nan[3, 1], X_inf[5, 0] = np.nan, np.inf
-    with pytest.raises(ValueError, match="NaN|infinity"):
-        head.fit(conv(X_nan), y)
-    with pytest.raises(ValueError, match="infinity|NaN"):
-        head.fit(conv(X_inf), y)
-    with pytest.raises(ValueError, match="2-D|2D"):
-        head.fit(conv(X[:, 0]), y)
-    with pytest.raises(ValueError, match="class"):
-        head.fit(conv(X), np.zeros(len(y)))
-    with pytest.raises(ValueError, match="inconsistent"):
-        head.fit(conv(X), y[:-3])
-    head.fit(conv(X), y)
-    with pytest.raises(ValueError, match="features"):
-        head.predict(conv(X[:, :3]))
-    with pytest.raises(ValueError, match="NaN|infinity"):
-        head.predict(conv(X_nan))
-
-
-@pytest.mark.parametrize(
-    "head", [TauNormClassifier(tau=-0.1), LORTClassifier(smoothing=1.0),
-             LORTClassifier(smoothing=-0.2), CRTClassifier(lr=0), NCMClassifier(metric="l1")],
-    ids=ids,
-)
-def test_out_of_range_parameters(head):
-    X, y = long_tailed()
-    with pytest.raises(ValueError, match="parameter"):
-        head.fit(X, y)
-
-
-def test_estimator_without_coef_is_rejected():
-    from sklearn.tree import DecisionTreeClassifier
-
-    X, y = long_tailed()
-    with pytest.raises(ValueError, match="coef_"):
-        TauNormClassifier(DecisionTreeClassifier()).fit(X, y)
-
-
-def test_frozen_estimator_with_fewer_labels_in_y():
-    X, y = long_tailed()
-    base = LogisticRegression(max_iter=500).fit(X, y)
-    mask = y != 2
-    clf = LWSClassifier(FrozenEstimator(base), n_epochs=2, random_state=0).fit(X[mask], y[mask])
-    assert_array_equal(clf.classes_, np.arange(5))
-    assert clf.class_counts_[2] == 0
-    with pytest.raises(ValueError, match="does not know"):
-        TauNormClassifier(FrozenEstimator(LogisticRegression().fit(X[mask], y[mask]))).fit(X, y)
-
-
 def test_auto_smoothing_keeps_the_official_target_odds():
-    from sklearn_lt.heads import auto_smoothing
-
     def odds(delta, c):  # true-class target over another class's target
         return (1 - delta + delta / c) / (delta / c)
 

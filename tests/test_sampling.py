@@ -5,6 +5,7 @@ import pytest
 import torch
 from imblearn.pipeline import make_pipeline
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 
@@ -257,3 +258,46 @@ def test_class_probabilities_take_class_counts():
                         sampler.class_probabilities(COUNTS[:3]))
     with pytest.raises(ValueError, match="zero samples"):
         power_probabilities(ClassCounts([0, 1], [4, 0]), 0.5)
+
+
+# ------------------------------------------------------------------ bad input
+BAD_INPUT_SAMPLERS = [
+    PowerSampler(q=0.2, random_state=0),
+    ClassBalancedSampler(random_state=0),
+    SquareRootSampler(random_state=0),
+    ProgressivelyBalancedSampler(epoch=1, n_epochs=3, random_state=0),
+]
+
+
+@pytest.mark.parametrize("sampler", BAD_INPUT_SAMPLERS, ids=lambda s: type(s).__name__)
+def test_sampler_bad_input(sampler):
+    X, y = long_tailed()
+    with pytest.raises(ValueError, match="inconsistent"):
+        clone(sampler).fit_resample(X, y[:-1])
+    with pytest.raises(ValueError, match="class"):
+        clone(sampler).fit_resample(X, np.ones(len(y)))
+    with pytest.raises(ValueError, match="Unknown label type|continuous"):
+        clone(sampler).fit_resample(X, np.linspace(0, 1, len(y)))
+    # strings, NaN and object data are just rows to draw
+    Xs = np.array(["a", "b", "c", "d", "e"], dtype=object)[np.arange(len(y)) % 5][:, None]
+    drawn = clone(sampler)
+    Xs_res, y_res = drawn.fit_resample(Xs, y)
+    assert Xs_res.shape == (len(y), 1) and len(y_res) == len(y)
+    assert_array_equal(Xs_res, Xs[drawn.sample_indices_])
+    Xn = X.copy()
+    Xn[0, 0] = np.nan
+    fitted = clone(sampler)
+    Xn_res, _ = fitted.fit_resample(Xn, y)
+    assert_array_equal(Xn_res, Xn[fitted.sample_indices_])  # NaN where NaN was drawn
+
+
+@pytest.mark.parametrize("sampler", BAD_INPUT_SAMPLERS, ids=lambda s: type(s).__name__)
+def test_sampler_string_labels_and_torch(sampler):
+    X, y = long_tailed()
+    labels = np.array(["a", "b", "c", "d", "e"])[y]
+    X_res, y_res = clone(sampler).fit_resample(torch.from_numpy(X), labels)
+    assert isinstance(X_res, torch.Tensor) and isinstance(y_res, np.ndarray)
+    assert set(y_res) <= set(labels)
+    # the same draw as with integer labels sorted like the names
+    _, y_int = clone(sampler).fit_resample(X, y)
+    assert_array_equal(y_res, np.array(["a", "b", "c", "d", "e"])[y_int])

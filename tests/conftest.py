@@ -1,0 +1,16 @@
+"""Fixtures shared by the test modules; the plain helpers they build on are in ``_support``."""
+
+import _support
+import pytest
+
+
+@pytest.fixture(scope="session")
+def digits_lt_features():
+    """Standardised digits-LT (IR 20): ``(X_train, y_train, X_test, y_test)``, built once."""
+    return _support.digits_lt_features()
+
+
+@pytest.fixture(scope="session")
+def digits_images():
+    """The first 150 digits as rows of 64 pixels in [0, 1] (float32) and their labels."""
+    return _support.digits_images()
