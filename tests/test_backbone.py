@@ -2,10 +2,12 @@
 
 import os
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import torch
+from _support import wide_view
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import load_digits
@@ -19,6 +21,7 @@ from skorch.dataset import ValidSplit
 from torch import nn
 
 from sklearn_lt import (
+    ClassBalancedSampler,
     LORTClassifier,
     LWSClassifier,
     ProgressivelyBalancedSampler,
@@ -613,6 +616,160 @@ def test_joint_classifier_of_unsorted_classes_is_rebalanced_in_sorted_order(digi
     lws = LWSClassifier(FrozenEstimator(joint), random_state=0).fit(features, y)
     assert_array_equal(lws.class_counts_, np.bincount(y))
     assert lws.score(features, y) >= embedder.score(X, y) - 0.05
+
+
+# ------------------------------------------------ bad and unusual input (a tiny network)
+TINY = dict(input_shape=(1, 8, 8), module__width=4, max_epochs=1, verbose=0, random_state=0,
+            batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def embedder(digits_images):
+    """A tiny embedder fitted on 150 digits_images."""
+    return BackboneEmbedder(**TINY).fit(*digits_images)
+
+
+def embed(X, y, **params):
+    return BackboneEmbedder(**{**TINY, **params}).fit(X, y)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.int64, torch.uint8])
+def test_embedder_low_precision_and_integer_tensors(digits_images, embedder, dtype):
+    X, y = digits_images
+    images = torch.from_numpy(X * 16).to(dtype)  # 0..16: exact in every dtype
+    upcast = images.to(torch.float32)
+    assert_array_equal(embed(images, y).transform(X), embed(upcast, y).transform(X))
+    features = embedder.transform(images)
+    assert features.dtype == torch.float32
+    assert torch.equal(features, embedder.transform(upcast))
+
+
+def test_embedder_non_contiguous_tensors(digits_images, embedder):
+    X, y = digits_images
+    view = wide_view(X)
+    assert torch.equal(embedder.transform(view), embedder.transform(torch.from_numpy(X)))
+    assert_array_equal(embed(view, y).transform(X), embedder.transform(X))
+    images = torch.from_numpy(np.repeat(X.reshape(-1, 1, 8, 8), 2, axis=3))[..., ::2]
+    assert not images.is_contiguous()  # a strided 4-D view
+    assert torch.equal(embedder.transform(images), embedder.transform(torch.from_numpy(X)))
+
+
+def test_embedder_labels_as_strings_tensors_and_bad_labels(digits_images, embedder):
+    X, y = digits_images
+    names = np.array(list("abcdefghij"))  # sorted like 0..9: the same encoding
+    by_name = embed(X, names[y])
+    assert_array_equal(by_name.transform(X), embedder.transform(X))
+    assert_array_equal(by_name.predict(X), names[embedder.predict(X)])
+    assert_array_equal(embed(X, torch.from_numpy(y)).transform(X), embedder.transform(X))
+    with pytest.raises(ValueError, match="NaN"):
+        embed(X, np.where(y == 0, np.nan, y))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        embed(X, np.linspace(0, 1, len(y)))
+    with pytest.raises(ValueError, match="1-D"):
+        embed(X, np.c_[y, y])
+    with pytest.raises(ValueError, match="not among the classes"):
+        embed(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match="at least two"):
+        embed(X, y, classes=[0])
+
+
+def test_embedder_bad_arrays(digits_images, embedder):
+    X, y = digits_images
+    with pytest.raises(ValueError, match="images"):
+        embed(X[:, 0], y)
+    with pytest.raises(ValueError, match="images"):
+        embedder.transform(X[0])
+    with pytest.raises(ValueError, match="0 sample"):
+        embedder.transform(torch.zeros(0, 64))
+    with pytest.raises(ValueError, match="numbers"):
+        embedder.transform(np.full((2, 64), "a"))
+    with pytest.raises(ValueError, match="Complex"):
+        embedder.transform(torch.zeros(2, 64, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        embedder.predict(torch.full((2, 64), float("inf")))
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"lr": -0.1}, r"'lr' parameter of BackboneEmbedder must be a float in the range \(0"),
+        ({"lr": float("nan")}, r"'lr' parameter .* must be a float in the range \(0.0, inf\)"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"max_epochs": 1.5}, "max_epochs"),
+        ({"augment": {"padding": -2}}, "padding"),
+        ({"augment": {"padding": 1.5}}, "padding"),
+        ({"augment": {"flip": "no"}}, "flip"),
+        pytest.param(
+            {"module__width": 0},
+            "dry forward pass",
+            # torch warns while building the zero-width layer this case exists to reject
+            marks=pytest.mark.filterwarnings("ignore:Initializing zero-element:UserWarning"),
+        ),
+        ({"random_state": "seed"}, "random_state"),
+        ({"sampler": ClassBalancedSampler}, "sampler"),
+    ],
+)
+def test_embedder_out_of_range_parameters(digits_images, params, match):
+    with pytest.raises(ValueError, match=match):
+        embed(*digits_images, **params)
+
+
+def test_embedder_bit_for_bit_determinism_with_a_sampler_and_tensors(digits_images):
+    X, y = digits_images
+    params = {"sampler": SquareRootSampler(), "max_epochs": 2}
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    a, b = embed(Xt, yt, **params), embed(Xt, yt, **params)
+    for (name, p), (_, q) in zip(a.module_.state_dict().items(), b.module_.state_dict().items()):
+        assert torch.equal(p, q), name
+    assert torch.equal(a.transform(Xt), b.transform(Xt))
+    assert_array_equal(a.classifier_.coef_, b.classifier_.coef_)
+    assert a.history[:, "train_loss"] == b.history[:, "train_loss"]
+
+
+def test_embedder_round_trips_keep_string_labels_and_torch_output(digits_images, tmp_path):
+    X, y = digits_images
+    names = np.array(list("abcdefghij"))
+    fitted = embed(X, names[y], output="torch")
+    fitted.save_params(f_params=tmp_path / "params.pt")
+    reloaded = BackboneEmbedder(
+        input_shape=(1, 8, 8), module__width=4, classes=fitted.classes_, output="torch",
+        verbose=0,
+    ).initialize()
+    reloaded.load_params(f_params=tmp_path / "params.pt")
+    assert torch.equal(reloaded.transform(X), fitted.transform(X))
+    assert_array_equal(reloaded.predict(X), fitted.predict(X))
+    assert_array_equal(reloaded.class_counts_, fitted.class_counts_)
+    unpickled = pickle.loads(pickle.dumps(fitted))
+    assert torch.equal(unpickled.transform(X), fitted.transform(X))
+    assert_array_equal(unpickled.predict(X), fitted.predict(X))
+
+
+def test_accelerated_embedder_pickles_after_training(digits_images):
+    accelerate = pytest.importorskip("accelerate")
+    from sklearn_lt.backbone import AcceleratedBackboneEmbedder
+
+    X, y = digits_images
+    fitted = AcceleratedBackboneEmbedder(
+        accelerator=accelerate.Accelerator(cpu=True), **TINY
+    ).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DeviceWarning: device stays None
+        loaded = pickle.loads(pickle.dumps(fitted))
+    assert loaded.device is None
+    assert_array_equal(loaded.transform(X), fitted.transform(X))
+    # it trains on, as the original does
+    loaded.partial_fit(X, y)
+    fitted.partial_fit(X, y)
+    assert_array_equal(loaded.transform(X), fitted.transform(X))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_embedder_tensors_on_another_device_than_the_model(digits_images):
+    X, y = digits_images
+    on_cpu = embed(X, y)
+    features = on_cpu.transform(torch.from_numpy(X).cuda())
+    assert features.device.type == "cpu"  # the network's device
+    assert torch.equal(features, on_cpu.transform(torch.from_numpy(X)))
 
 
 # ------------------------------------------------------------- accelerate

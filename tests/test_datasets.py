@@ -812,3 +812,72 @@ def test_cifar_class_without_training_image_and_bad_names(tmp_path):
         _write_pickle(batch, content)
     with pytest.raises(ValueError, match=r"have no image of class \[7\] \(1 of 10 classes\)"):
         load_cifar_lt(tmp_path, imbalance_ratio=10)
+
+
+# ------------------------------------------------------ bad and unusual input
+@pytest.mark.parametrize("bad", [[np.nan, 5], [np.inf, 5], [500, -np.inf]])
+def test_log_thirds_thresholds_non_finite(bad):
+    with pytest.raises(ValueError, match="finite positive counts"):
+        log_thirds_thresholds(bad)
+
+
+def test_log_thirds_thresholds_tensors_and_one_class():
+    assert log_thirds_thresholds(torch.tensor([500, 5])) == (108, 23)
+    assert log_thirds_thresholds(torch.tensor([500.0, 5.0]).half()) == (108, 23)
+    assert log_thirds_thresholds([7]) == (7, 7)
+
+
+def test_make_long_tailed_rows_are_taken_as_they_are():
+    X = np.arange(40.0).reshape(20, 2)
+    X[0, 0] = np.nan  # rows are selected, never computed with
+    y = np.repeat([0, 1, 2, 3], 5)
+    lt = make_long_tailed(X, y, imbalance_ratio=5)
+    np.testing.assert_array_equal(lt.X, X[lt.indices])
+    np.testing.assert_array_equal(lt.class_counts, [5, 2, 1, 1])
+    for tensor in (torch.from_numpy(X).half(), torch.from_numpy(X).bfloat16(),
+                   torch.from_numpy(X).T.contiguous().T):
+        out = make_long_tailed(tensor, torch.from_numpy(y), imbalance_ratio=5)
+        assert out.X.dtype == tensor.dtype
+        np.testing.assert_array_equal(out.X.float().numpy(),  # NaN where NaN was
+                           tensor[torch.from_numpy(lt.indices)].float().numpy())
+        np.testing.assert_array_equal(out.y.numpy(), y[lt.indices])
+
+
+def test_make_long_tailed_bfloat16_labels():
+    y = np.repeat([0, 1, 2, 3], 5)
+    lt = make_long_tailed(None, torch.from_numpy(y).bfloat16(), imbalance_ratio=5)
+    np.testing.assert_array_equal(lt.class_counts, [5, 2, 1, 1])
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, match",
+    [
+        ((None, []), {}, "2 or more classes"),
+        ((None, [0.0, np.nan, 1.0, 1.0]), {}, "NaN"),
+        ((None, np.repeat([0, 1], 5)), {"imbalance_ratio": np.nan}, "imbalance_ratio"),
+        ((None, np.repeat([0, 1], 5)), {"imbalance_ratio": np.inf}, "imbalance_ratio"),
+        ((None, np.repeat([0, 1], 5)), {"n_max": 2.5}, "n_max"),
+        ((np.float64(3.0), np.repeat([0, 1], 5)), {}, "'X' parameter"),
+        ((None, np.repeat([0, 1], 5)), {"class_order": ["0", "1"]}, "class_order"),
+    ],
+)
+def test_make_long_tailed_refuses_bad_labels_and_arguments(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_long_tailed(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: long_tailed_counts(10, 3, np.nan), "imbalance_ratio"),
+        (lambda: long_tailed_counts(10, 3, 1e308), "without any sample"),
+        (lambda: load_digits_lt(imbalance_ratio=np.inf), "imbalance_ratio"),
+        (lambda: load_digits_lt(imbalance_ratio=1e4), "without any sample"),
+        (lambda: load_digits_lt(n_val_per_class=-1), "n_val_per_class"),
+        (lambda: load_digits_lt(n_test_per_class=100, n_val_per_class=100), "leave no training"),
+        (lambda: load_digits_lt(class_order=[9, 8]), "class_order"),
+    ],
+)
+def test_dataset_parameters_out_of_range(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

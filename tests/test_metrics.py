@@ -502,3 +502,94 @@ def test_functions_take_class_counts_with_their_thresholds():
                         classes=["b", "a"], warn_for=())
     np.testing.assert_array_equal(res.class_counts, [5, 500])
     np.testing.assert_array_equal(res.per_class, [1.0, 0.0])
+
+
+# ------------------------------------------------------ bad and unusual input
+Y_TRUE = np.array([0, 0, 1, 1, 2, 2])
+Y_PRED = np.array([0, 0, 1, 0, 0, 0])
+COUNTS = [500, 50, 5]
+
+
+def test_shot_accuracy_low_precision_and_non_contiguous_tensors():
+    ref = shot_accuracy(Y_TRUE, Y_PRED, COUNTS)
+    assert (ref.many, ref.medium, ref.few, ref.all) == (1.0, 0.5, 0.0, 0.5)
+    spread = torch.from_numpy(np.repeat(Y_TRUE, 2))[::2]
+    for y_true, y_pred, counts in [
+        (torch.from_numpy(Y_TRUE).half(), torch.from_numpy(Y_PRED).half(), COUNTS),
+        (spread, torch.from_numpy(Y_PRED), torch.tensor(COUNTS).half()),
+    ]:
+        res = shot_accuracy(y_true, y_pred, counts)
+        assert (res.many, res.medium, res.few, res.all) == (1.0, 0.5, 0.0, 0.5)
+    np.testing.assert_array_equal(shot_splits(torch.tensor(COUNTS, dtype=torch.float16)),
+                       ["many", "medium", "few"])
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: shot_accuracy(Y_TRUE, torch.from_numpy(Y_PRED).bfloat16(), COUNTS).per_class,
+        lambda: shot_splits(torch.tensor(COUNTS).bfloat16()) == ["many", "medium", "few"],
+        lambda: logits_magnitude(torch.eye(3).bfloat16()[Y_TRUE], Y_TRUE),
+        lambda: weight_norms(torch.eye(3).bfloat16()),
+    ],
+    ids=["shot_accuracy", "shot_splits", "logits_magnitude", "weight_norms"],
+)
+def test_metrics_take_bfloat16_tensors(call):
+    assert np.all(np.isfinite(np.asarray(call(), dtype=float)))
+
+
+def test_shot_accuracy_non_finite_and_odd_labels():
+    with pytest.raises(ValueError, match=r"labels \[nan\] without a class count"):
+        shot_accuracy(np.array([0, 0, 1, 1, 2, np.nan]), Y_PRED, COUNTS, classes=[0, 1, 2])
+    # NaN or inf predictions are wrong answers, not errors, once classes are known
+    for bad in (np.nan, np.inf):
+        res = shot_accuracy(Y_TRUE, np.where(np.arange(6) == 0, bad, Y_PRED), COUNTS,
+                            classes=[0, 1, 2])
+        assert (res.many, res.medium, res.few) == (0.5, 0.5, 0.0)
+    with pytest.raises(ValueError, match="finite and non-negative"):
+        shot_accuracy(Y_TRUE, Y_PRED, [np.inf, 50, 5])
+    with pytest.raises(TypeError, match="finite real number"):
+        shot_accuracy(Y_TRUE, Y_PRED, COUNTS, many_threshold=np.inf)
+    # one class: its split is defined, the other two are NaN with a warning each
+    with pytest.warns(UndefinedSplitWarning) as caught:
+        res = shot_accuracy([0, 0], [0, 1], [5], classes=[0])
+    assert len(caught) == 2 and res.all == res.few == 0.5
+    assert np.isnan(res.many) and np.isnan(res.medium)
+
+
+def test_diagnostics_non_finite_logits_stay_in_their_class():
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], [6, 4, 3])
+    logits = rng.normal(size=(len(y), 3)) + 3 * np.eye(3)[y]
+    clean_m, clean_s = logits_magnitude(logits, y), regularized_std(logits, y)
+    for bad in (np.nan, np.inf):
+        dirty = logits.copy()
+        dirty[2, 0] = bad  # one logit of class 0's column
+        with np.errstate(invalid="ignore"):
+            magnitude, rsd = logits_magnitude(dirty, y), regularized_std(dirty, y)
+        assert np.isnan(magnitude[0]) or np.isinf(magnitude[0])
+        np.testing.assert_array_equal(magnitude[1:], clean_m[1:])
+        np.testing.assert_array_equal(rsd[1:], clean_s[1:])
+
+
+def test_diagnostics_edge_shapes_and_dtypes():
+    logits = np.array([[3.0, 0.0], [1.0, 1.0], [0.0, 2.0], [1.0, 4.0]])
+    y = [0, 0, 1, 1]
+    ref = logits_magnitude(logits, y)
+    np.testing.assert_array_equal(ref, [1.5, 2.5])
+    half = logits_magnitude(torch.tensor(logits).half(), torch.tensor(y))
+    np.testing.assert_array_equal(half, ref)
+    np.testing.assert_array_equal(logits_magnitude(torch.tensor(logits).T.contiguous().T, y), ref)
+    # no sample at all, or no sample of another class: undefined, NaN
+    assert np.isnan(logits_magnitude(np.zeros((0, 2)), [], classes=[0, 1])).all()
+    assert np.isnan(logits_magnitude(np.zeros((2, 1)), [0, 0])).all()
+    assert np.isnan(regularized_std(logits, y, ddof=2)).all()  # 2 samples per class
+    with pytest.raises(ValueError, match="2-D"):
+        regularized_std(np.zeros((4, 2, 1)), y)
+    with pytest.raises(ValueError, match="1-D"):
+        logits_magnitude(logits, [y])
+    np.testing.assert_array_equal(weight_norms(torch.tensor([[3.0, 4.0]]).half()), [5.0])
+    np.testing.assert_array_equal(weight_norms(np.zeros((0, 3))), np.zeros(0))
+    assert np.isnan(weight_norms(np.array([[np.nan, 1.0], [3.0, 4.0]]))[0])
+    with pytest.raises(ValueError, match="coef_"):
+        weight_norms(TauNormClassifier())

@@ -11,6 +11,7 @@ import torch
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from _support import wide_view  # noqa: E402
 from imblearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.frozen import FrozenEstimator  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
@@ -19,6 +20,7 @@ from sklearn_lt import (  # noqa: E402
     ClassBalancedSampler,
     InstanceBalancedSampler,
     LORTClassifier,
+    NCMClassifier,
     ProgressivelyBalancedSampler,
     SquareRootSampler,
     TauNormClassifier,
@@ -544,3 +546,157 @@ def test_tau_sweep_of_a_base_with_unsorted_classes(digits):
     ]
     for split in ("many", "medium", "few", "all"):
         np.testing.assert_array_equal(sweeps[1].accuracies[split], sweeps[0].accuracies[split])
+
+
+# ------------------------------------------------------ bad and unusual input
+@pytest.fixture(scope="module")
+def small_fit():
+    """A tau-norm head on 3 classes of 30, 12 and 4 rows and a balanced test set."""
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], [30, 12, 4])
+    X = (rng.normal(size=(len(y), 3)) + 3 * np.eye(3)[y]).astype(np.float32)
+    y_test = np.repeat([0, 1, 2], 10)
+    X_test = (rng.normal(size=(30, 3)) + 3 * np.eye(3)[y_test]).astype(np.float32)
+    head = TauNormClassifier(tau=1.0, random_state=0).fit(X, y)
+    return head, X_test, y_test
+
+
+SMALL = {"many_threshold": 20, "few_threshold": 5}
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_tau_sweep_refuses_non_finite_features(small_fit, bad, kind):
+    head, X, y = small_fit
+    dirty = X.copy()
+    dirty[0, 0] = bad
+    dirty = torch.from_numpy(dirty) if kind == "torch" else dirty
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        TauSweepDisplay.from_estimator(head, dirty, y, taus=[0, 1], **SMALL)
+
+
+def test_tau_sweep_bad_shapes_and_tensors(small_fit):
+    head, X, y = small_fit
+    sweep = TauSweepDisplay.from_estimator
+    ref = sweep(head, X, y, taus=[0, 1], **SMALL).accuracies
+    for tensor in (torch.from_numpy(X).half(), torch.from_numpy(X).bfloat16(), wide_view(X)):
+        # every value is first rounded to the tensor's dtype, then computed in float64
+        expected = sweep(head, tensor.to(torch.float64).numpy(), y, taus=[0, 1], **SMALL)
+        got = sweep(head, tensor, y, taus=[0, 1], **SMALL).accuracies
+        for split in ref:
+            np.testing.assert_array_equal(got[split], expected.accuracies[split])
+    with pytest.raises(ValueError, match=r"X has shape \(1, 30, 3\)"):
+        sweep(head, X[None], y, **SMALL)
+    with pytest.raises(ValueError, match="expects 3 features"):
+        sweep(head, X[:, 0], y, **SMALL)
+    with pytest.raises(ValueError, match="empty"):
+        sweep(head, X[:0], y[:0], **SMALL)
+    with pytest.raises(ValueError, match=r"labels \[7\] without a class count"):
+        sweep(head, X, np.where(y == 2, 7, y), **SMALL)
+    with pytest.raises(ValueError, match="no classes_"):
+        sweep(TauNormClassifier(), X, y)
+    with pytest.raises(ValueError, match="maps the features"):
+        sweep(NCMClassifier().fit(X, y), X, y, **SMALL)
+
+
+def test_shot_accuracy_display_bad_input(small_fit):
+    head, X, y = small_fit
+    display = ShotAccuracyDisplay
+    with pytest.raises(ValueError, match="NaN"):
+        display.from_estimators({"a": head}, np.where(np.arange(3) == 0, np.nan, X), y,
+                                **SMALL)
+    with pytest.raises(ValueError, match="0 sample"):
+        display.from_estimators({"a": head}, X[:0], y[:0], **SMALL)
+    with pytest.raises(ValueError, match="must be 1-D"):
+        display.from_predictions(y, np.eye(3)[y], [30, 12, 4], **SMALL)
+    with pytest.raises(ValueError, match="y_pred is empty"):
+        display.from_predictions(y, {}, [30, 12, 4], **SMALL)
+    with pytest.raises(ValueError, match="finite and non-negative"):
+        display.from_predictions(y, y, [30, -12, 4], **SMALL)
+    ref = display.from_predictions(y, head.predict(X), [30, 12, 4], **SMALL)
+    half = display.from_predictions(torch.from_numpy(y).half(),
+                                    torch.from_numpy(head.predict(X)).half(), [30, 12, 4],
+                                    **SMALL)
+    assert half.accuracies == ref.accuracies
+    with pytest.warns(UndefinedSplitWarning):
+        one = display.from_predictions([0, 0], [0, 1], [30], classes=[0], **SMALL)
+    assert one.accuracies["Classifier"]["many"] == 0.5
+    assert np.isnan(one.accuracies["Classifier"]["few"])
+
+
+def test_shot_accuracy_display_bfloat16_predictions(small_fit):
+    head, X, y = small_fit
+    low = ShotAccuracyDisplay.from_predictions(
+        y, torch.from_numpy(head.predict(X)).bfloat16(), [30, 12, 4], **SMALL
+    )
+    ref = ShotAccuracyDisplay.from_predictions(y, head.predict(X), [30, 12, 4], **SMALL)
+    assert low.accuracies == ref.accuracies
+
+
+def test_logits_magnitude_display_bad_input(small_fit):
+    head, X, y = small_fit
+    display = LogitsMagnitudeDisplay
+    logits = head.decision_function(X)
+    ref = display.from_predictions(y, logits, [30, 12, 4], **SMALL).magnitudes
+    half = display.from_predictions(y, torch.from_numpy(logits).half(), [30, 12, 4],
+                                    **SMALL).magnitudes
+    expected = logits_magnitude(torch.from_numpy(logits).half().double(), y)
+    np.testing.assert_array_equal(half["Classifier"], expected)
+    np.testing.assert_allclose(half["Classifier"], ref["Classifier"], rtol=1e-2)
+    partial = display.from_predictions(y[y < 2], logits[y < 2], [30, 12, 4],
+                                       classes=[0, 1, 2], **SMALL).magnitudes
+    assert np.isnan(partial["Classifier"][2]) and np.all(np.isfinite(partial["Classifier"][:2]))
+    with pytest.raises(ValueError, match="columns"):
+        display.from_predictions(y, np.c_[logits, logits[:, :1]], [30, 12, 4], **SMALL)
+    with pytest.raises(ValueError, match="rows for"):
+        display.from_predictions(y, logits[None], [30, 12, 4], **SMALL)
+    with pytest.raises(ValueError, match="NaN"):
+        display.from_estimator(head, np.full_like(X, np.nan), y, **SMALL)
+    with pytest.raises(ValueError, match="has no no_such_method"):
+        display.from_estimator(head, X, y, response_method="no_such_method", **SMALL)
+
+
+def test_weight_norm_display_bad_input(small_fit):
+    head, X, y = small_fit
+    display = WeightNormDisplay
+    with pytest.raises(ValueError, match="no classes_"):
+        display.from_estimator(TauNormClassifier())
+    with pytest.raises(ValueError, match="finite and non-negative"):
+        display.from_estimator(head, class_counts=[30, np.nan, 4])
+    with pytest.raises(ValueError, match="1 entries but there are 3 classes"):
+        display.from_estimator(head, class_counts=[30])
+    with pytest.raises(ValueError, match="many_threshold"):
+        display.from_estimator(head, many_threshold=-1)
+    low = TauNormClassifier(tau=0.5, random_state=0).fit(torch.from_numpy(X).bfloat16(), y)
+    norms = display.from_estimator(low, **SMALL).weight_norms["TauNormClassifier"]
+    np.testing.assert_allclose(norms, weight_norms(low), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"epoch": 1.5}, ValueError, "epoch must be an int"),
+        ({"epoch": "1"}, ValueError, "epoch must be an int"),
+        ({"epoch": [0, 5]}, ValueError, "epoch must be in"),
+        ({"epoch": -1}, ValueError, "epoch must be in"),
+        ({"n_epochs": 0}, ValueError, "n_epochs"),
+        ({"class_counts": [30, 0, 4]}, ValueError, "zero samples"),
+        ({"class_counts": [30, np.nan, 4]}, ValueError, "finite"),
+        ({"class_counts": []}, ValueError, "non-empty"),
+        ({"class_counts": [[30, 4]]}, ValueError, "1-D"),
+    ],
+)
+def test_sampling_probability_display_bad_input(kwargs, error, match):
+    kwargs = {"class_counts": [30, 12, 4], **kwargs}
+    with pytest.raises(error, match=match):
+        SamplingProbabilityDisplay.from_samplers(
+            {"PB": ProgressivelyBalancedSampler(n_epochs=3)}, **kwargs, **SMALL
+        )
+
+
+def test_sampling_probability_display_one_class_and_tensor_counts():
+    show = SamplingProbabilityDisplay.from_samplers
+    one = show({"CB": ClassBalancedSampler()}, [30], **SMALL)
+    np.testing.assert_array_equal(one.probabilities["CB"], [1.0])
+    half = show({"SQRT": SquareRootSampler()}, torch.tensor([36.0, 9.0, 1.0]).half())
+    np.testing.assert_allclose(half.probabilities["SQRT"], np.array([6, 3, 1]) / 10)

@@ -1,5 +1,7 @@
 """Samplers: Kang et al. (2020) eq. 1-2, resampling, index streams."""
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -301,3 +303,108 @@ def test_sampler_string_labels_and_torch(sampler):
     # the same draw as with integer labels sorted like the names
     _, y_int = clone(sampler).fit_resample(X, y)
     assert_array_equal(y_res, np.array(["a", "b", "c", "d", "e"])[y_int])
+
+
+# ------------------------------------- EpochIndexSampler: bad input, pickling
+Y_SAMPLER = np.repeat([0, 1, 2], [12, 4, 2])
+
+
+@pytest.mark.parametrize(
+    "labels, match",
+    [
+        ([], "2 or more classes"),
+        ([0, 0, 0], "2 or more classes"),
+        ([0.0, np.nan, 1.0], "NaN"),
+        (np.linspace(0, 1, 6), "Unknown label type"),
+        (Y_SAMPLER[None], "1-D"),
+    ],
+    ids=["empty", "one-class", "nan", "continuous", "2d"],
+)
+def test_epoch_index_sampler_bad_labels(labels, match):
+    stream = EpochIndexSampler(ClassBalancedSampler(), labels, random_state=0)
+    with pytest.raises(ValueError, match=match):
+        list(stream)
+
+
+def test_epoch_index_sampler_strings_and_tensors():
+    y = Y_SAMPLER
+    names = np.array(["x", "y", "z"])[y]
+    ref = list(EpochIndexSampler(ClassBalancedSampler(), y, random_state=0))
+    assert np.bincount(y[ref]).tolist() == [6, 6, 6]
+    assert list(EpochIndexSampler(ClassBalancedSampler(), names, random_state=0)) == ref
+    for labels in (torch.from_numpy(y), torch.from_numpy(y).half(),
+                   torch.from_numpy(np.repeat(y, 2))[::2]):
+        assert list(EpochIndexSampler(ClassBalancedSampler(), labels, random_state=0)) == ref
+
+
+def test_epoch_index_sampler_bfloat16_labels():
+    y = Y_SAMPLER
+    ref = list(EpochIndexSampler(ClassBalancedSampler(), y, random_state=0))
+    labels = torch.from_numpy(y).bfloat16()
+    assert list(EpochIndexSampler(ClassBalancedSampler(), labels, random_state=0)) == ref
+
+
+def test_epoch_index_sampler_out_of_range():
+    stream = EpochIndexSampler(ProgressivelyBalancedSampler(), Y_SAMPLER, n_epochs=3,
+                               random_state=0)
+    stream.set_epoch(-1)
+    with pytest.raises(ValueError, match="epoch must be in"):
+        list(stream)
+    stream.set_epoch(7)  # past the end: the last (class-balanced) epoch
+    assert_allclose(stream.class_probabilities(), [1 / 3] * 3)
+    with pytest.raises(ValueError, match="n_epochs"):
+        list(EpochIndexSampler(ProgressivelyBalancedSampler(), Y_SAMPLER, n_epochs=0))
+    with pytest.raises(ValueError, match="q"):
+        list(EpochIndexSampler(PowerSampler(q=2.0), Y_SAMPLER, random_state=0))
+    with pytest.raises(ValueError, match="n_samples"):
+        list(EpochIndexSampler(PowerSampler(n_samples=0), Y_SAMPLER, random_state=0))
+    with pytest.raises(ValueError, match="seed"):
+        EpochIndexSampler(ClassBalancedSampler(), Y_SAMPLER, random_state="seed")
+    sized = EpochIndexSampler(ClassBalancedSampler(n_samples=7), Y_SAMPLER, random_state=0)
+    assert len(sized) == len(list(sized)) == 7
+
+
+def test_epoch_index_sampler_non_integer_n_epochs_is_an_error():
+    stream = EpochIndexSampler(ProgressivelyBalancedSampler(), Y_SAMPLER, n_epochs=2.5,
+                               random_state=0)
+    stream.set_epoch(1)
+    with pytest.raises(ValueError, match="n_epochs"):
+        list(stream)
+
+
+def test_epoch_index_sampler_determinism_and_pickle():
+    def stream():
+        return EpochIndexSampler(ProgressivelyBalancedSampler(), Y_SAMPLER, n_epochs=3,
+                                 random_state=0)
+
+    state = np.random.get_state()[1].copy()  # noqa: NPY002
+    a, b = stream(), stream()
+    for epoch in range(3):
+        a.set_epoch(epoch)
+        b.set_epoch(epoch)
+        assert list(a) == list(b)
+    assert_array_equal(np.random.get_state()[1], state)  # noqa: NPY002 (untouched)
+    a.set_epoch(1)
+    loaded = pickle.loads(pickle.dumps(a))
+    assert loaded.epoch == 1
+    assert list(loaded) == list(a)  # the same position in the same stream
+
+
+@pytest.mark.parametrize(
+    "sampler",
+    [PowerSampler(q=0.3, random_state=0), ClassBalancedSampler(n_samples=50, random_state=0),
+     ProgressivelyBalancedSampler(epoch=2, n_epochs=4, random_state=0)],
+    ids=lambda s: type(s).__name__,
+)
+def test_fitted_samplers_pickle(sampler):
+    X, y = long_tailed()
+    fitted = clone(sampler)
+    X_res, y_res = fitted.fit_resample(torch.from_numpy(X), y)
+    loaded = pickle.loads(pickle.dumps(fitted))
+    assert_array_equal(loaded.sample_indices_, fitted.sample_indices_)
+    assert_array_equal(loaded.class_counts_, fitted.class_counts_)
+    assert loaded.sampling_strategy_ == fitted.sampling_strategy_
+    # the unpickled sampler draws the same rows again
+    X_again, y_again = loaded.fit_resample(torch.from_numpy(X), y)
+    assert torch.equal(X_again, X_res)
+    assert_array_equal(y_again, y_res)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from _support import wide_view
 from imblearn.over_sampling import RandomOverSampler
 from imblearn.pipeline import Pipeline as ImbPipeline
 from imblearn.pipeline import make_pipeline as make_imb_pipeline
@@ -267,3 +268,45 @@ def test_scorers_take_class_counts_with_their_thresholds():
 def test_scorer_arguments_are_checked_when_made(kwargs, match):
     with pytest.raises(ValueError, match=match):
         shot_scorers(**kwargs)
+
+
+# ------------------------------------------------------ bad and unusual input
+@pytest.fixture(scope="module")
+def ncm():
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], [30, 12, 4])
+    X = rng.normal(size=(len(y), 3)) + 1.0 * np.eye(3)[y]
+    return NCMClassifier().fit(X, y), X, y
+
+
+def test_scorers_bad_input(ncm):
+    head, X, y = ncm
+    scorer = make_shot_scorer("all", many_threshold=20, few_threshold=5)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        scorer(head, X, y[:-1])
+    with pytest.raises(ValueError, match="0 sample"):
+        scorer(head, X[:0], y[:0])
+    with pytest.raises(ValueError, match="NaN"):
+        scorer(head, np.where(np.arange(3) == 0, np.nan, X), y)
+    with pytest.raises(ValueError, match="class_counts"):
+        scorer(NCMClassifier(), X, y)
+    with pytest.raises(ValueError, match="class_counts"):
+        training_class_counts("passthrough")
+    with pytest.raises(ValueError, match="finite and non-negative"):
+        make_shot_scorer(class_counts=[30, np.nan, 4])(head, X, y)
+    with pytest.raises(ValueError, match="3 labels but class_counts 2"):
+        make_shot_scorer(class_counts=[30, 12])(head, X, y)
+    with pytest.raises(TypeError, match="finite real number"):
+        make_shot_scorer(many_threshold="20")
+    # f16 and non-contiguous features score like float32
+    Xt = torch.from_numpy(X.astype(np.float32))
+    assert scorer(head, Xt.half(), y) == scorer(head, Xt.half().float(), y)
+    assert scorer(head, wide_view(X.astype(np.float32)), y) == scorer(head, Xt, y)
+
+
+def test_scorer_with_counts_missing_a_fitted_class_is_an_error(ncm):
+    head, X, y = ncm
+    scorer = make_shot_scorer("few", many_threshold=20, few_threshold=5,
+                              class_counts={1: 12, 2: 4})  # class 0 (30 samples) forgotten
+    with pytest.raises(ValueError, match="class_counts|count"):
+        scorer(head, X, y)

@@ -170,3 +170,21 @@ def test_study_on_image_files_with_a_pretrained_backbone(tmp_path, capsys):
                  str(tmp_path / "images"), "--seeds", "1", "--no-figures", "--quiet",
                  "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]) == 0
     assert (tmp_path / "out" / "results.json").exists()
+
+
+# ------------------------------------------------------------------ bad input
+def test_study_data_and_seeds_out_of_range(tmp_path):
+    d = load_study_data("digits", seed=0)
+    common = dict(X_train=d.X_train, y_train=d.y_train, input_shape=np.array([1, 8, 8]))
+    half_val = tmp_path / "half_val.npz"
+    np.savez(half_val, X_test=d.X_test, y_test=d.y_test, X_val=d.X_val, **common)
+    with pytest.raises(ValueError, match="both X_val and y_val"):
+        load_study_data(half_val)
+    small = np.concatenate([np.flatnonzero(d.y_test == c)[:15] for c in range(10)])
+    few_test = tmp_path / "few_test.npz"
+    np.savez(few_test, X_test=d.X_test[small], y_test=d.y_test[small], **common)
+    with pytest.raises(ValueError, match="class 0 has 15 test images"):
+        load_study_data(few_test)
+    for seeds in (0, []):
+        with pytest.raises(ValueError, match="seeds"):
+            run_study(seeds=seeds, out=None, verbose=0)

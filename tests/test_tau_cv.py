@@ -1,15 +1,20 @@
 """TauNormClassifierCV: same choice as GridSearchCV over TauNormClassifier, one fit per fold."""
 
+import pickle
+
+import _support
 import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_lt import SoftmaxClassifier, TauNormClassifier, TauNormClassifierCV
+from sklearn_lt import NCMClassifier, SoftmaxClassifier, TauNormClassifier, TauNormClassifierCV
+from sklearn_lt.datasets import long_tailed_counts
 from sklearn_lt.metrics import UndefinedSplitWarning, make_shot_scorer
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -33,11 +38,9 @@ def test_sklearn_compatible(estimator, check):
 
 
 def long_tailed(seed=0, n_classes=10, n_features=8):
-    rng = np.random.RandomState(seed)
-    counts = (300 * 0.02 ** (np.arange(n_classes) / (n_classes - 1))).astype(int)
-    y = np.repeat(np.arange(n_classes), counts)
-    X = rng.normal(size=(len(y), n_features)) + 1.2 * np.eye(n_classes, n_features)[y]
-    return X, y
+    """300 down to 6 rows per class (imbalance ratio 50), shifted along the class's axis."""
+    counts = long_tailed_counts(300, n_classes, 50)
+    return _support.long_tailed(counts, n_features, separation=1.2, centers="axes", seed=seed)
 
 
 CV = StratifiedKFold(n_splits=4, shuffle=True, random_state=0)
@@ -190,16 +193,73 @@ def test_empty_split_everywhere_is_an_error_and_somewhere_a_warning():
 
 
 @pytest.mark.parametrize(
-    "params, match",
+    "params, error, match",
     [
-        ({"taus": [-0.5, 1.0]}, "taus"),
-        ({"taus": []}, "taus"),
-        ({"taus": [np.nan]}, "taus"),
-        ({"scoring": "no-such-scorer"}, "no-such-scorer"),
-        ({"many_threshold": 5, "few_threshold": 10}, "few_threshold"),
+        ({"taus": [-0.5, 1.0]}, ValueError, "taus"),
+        ({"taus": []}, ValueError, "taus"),
+        ({"taus": [np.nan]}, ValueError, "taus"),
+        ({"taus": "0.5"}, ValueError, "taus"),
+        ({"taus": [0.0, np.inf]}, ValueError, "taus"),
+        ({"scoring": "no-such-scorer"}, ValueError, "no-such-scorer"),
+        ({"many_threshold": 5, "few_threshold": 10}, ValueError, "few_threshold"),
+        ({"scoring": "few", "few_threshold": -1}, ValueError, "few_threshold"),
+        ({"cv": 1}, ValueError, "cv"),
+        ({"cv": 500}, ValueError, "n_splits=500"),
+        ({"estimator": KNeighborsClassifier()}, ValueError, "coef_"),
+        ({"estimator": NCMClassifier()}, ValueError, "maps the features"),
+        ({"estimator": "logistic"}, ValueError, "estimator"),
+        ({"device": "no-such-device"}, RuntimeError, "device"),
     ],
 )
-def test_parameter_errors(params, match):
+def test_parameter_errors(params, error, match):
     X, y = long_tailed()
-    with pytest.raises(ValueError, match=match):
-        TauNormClassifierCV(LogisticRegression(), cv=2, **params).fit(X, y)
+    with pytest.raises(error, match=match):
+        TauNormClassifierCV(**{"estimator": LogisticRegression(), "cv": 2, **params}).fit(X, y)
+
+
+# ------------------------------------------ folds that miss a class (bad input)
+def small_long_tailed():
+    """Classes of 40, 20, 10 and 6 rows along their own axes (float32)."""
+    return _support.long_tailed((40, 20, 10, 6), 5, centers="axes", dtype=np.float32)
+
+
+def tau_cv(**params):
+    return TauNormClassifierCV(
+        **{"cv": 3, "taus": [0.0, 0.5, 1.0, 1.5], "random_state": 0, **params}
+    )
+
+
+def test_class_absent_from_training_folds_matches_grid_search():
+    # Unshuffled KFold on labels sorted by class: the last fold's training part
+    # has no sample of classes 2 and 3, the first fold's validation part only class 0.
+    X, y = small_long_tailed()
+    taus = [0.0, 0.5, 1.0, 2.0]
+    clf = tau_cv(cv=KFold(3), taus=taus, scoring="all").fit(X, y)
+    grid = GridSearchCV(
+        TauNormClassifier(random_state=0), {"tau": taus}, cv=KFold(3),
+        scoring=make_shot_scorer("all"),
+    ).fit(X, y)
+    for k in range(3):
+        assert_allclose(clf.cv_results_[f"split{k}_test_score"],
+                        grid.cv_results_[f"split{k}_test_score"], rtol=0, atol=1e-12)
+    assert clf.tau_ == grid.best_params_["tau"]
+    # the fold that never saw classes 2 and 3 cannot get them right
+    assert np.all(clf.cv_results_["split2_test_score"] < 0.5)
+
+
+def test_class_rarer_than_folds_warns_and_still_fits():
+    X, y = small_long_tailed()
+    keep = np.r_[np.flatnonzero(y != 3), np.flatnonzero(y == 3)[:2]]  # 2 rows of class 3
+    with pytest.warns(UserWarning, match="least populated class"):
+        clf = tau_cv().fit(X[keep], y[keep])
+    assert_array_equal(clf.classes_, [0, 1, 2, 3])
+    assert np.all(np.isfinite(clf.cv_results_["mean_test_score"]))
+
+
+def test_logistic_regression_base_round_trip():
+    """A scikit-learn base estimator inside TauNormClassifierCV survives pickling too."""
+    X, y = small_long_tailed()
+    clf = tau_cv(estimator=LogisticRegression(max_iter=500)).fit(X, y)
+    loaded = pickle.loads(pickle.dumps(clf))
+    assert_array_equal(loaded.predict(X), clf.predict(X))
+    assert_array_equal(loaded.estimator_.coef_, clf.estimator_.coef_)
