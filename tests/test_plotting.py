@@ -24,6 +24,7 @@ from sklearn_lt import (  # noqa: E402
     ProgressivelyBalancedSampler,
     SquareRootSampler,
     TauNormClassifier,
+    TauNormClassifierCV,
 )
 from sklearn_lt.datasets import load_digits_lt  # noqa: E402
 from sklearn_lt.metrics import (  # noqa: E402
@@ -50,9 +51,10 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 @pytest.fixture(scope="module")
 def digits():
+    """digits-LT (pixels in [0, 1]) and a logistic regression fitted on it."""
     X_train, y_train, X_test, y_test = load_digits_lt(return_X_y=True)
-    base = LogisticRegression(max_iter=2000).fit(X_train / 16, y_train)
-    return X_train / 16, y_train, X_test / 16, y_test, base
+    base = LogisticRegression(max_iter=2000).fit(X_train, y_train)
+    return X_train, y_train, X_test, y_test, base
 
 
 @pytest.fixture(autouse=True)
@@ -208,7 +210,6 @@ def test_tau_sweep_plot_splits_and_errors(digits):
 
 
 def test_tau_sweep_from_cv_results(digits, tmp_path):
-    TauNormClassifierCV = pytest.importorskip("sklearn_lt.heads._tau_cv").TauNormClassifierCV
     X_train, y_train, X_test, y_test, base = digits
     # digits-LT's smallest class has 2 samples: 2 stratified folds.
     cv = TauNormClassifierCV(FrozenEstimator(base), cv=2).fit(X_train, y_train)
