@@ -25,17 +25,15 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 distributed = pytest.importorskip("dask.distributed")
 joblib = pytest.importorskip("joblib")
+import _support  # noqa: E402
 from imblearn.pipeline import Pipeline  # noqa: E402
 
 from sklearn_lt import (  # noqa: E402
     BackboneEmbedder,
     ClassBalancedSampler,
     CRTClassifier,
-    LWSClassifier,
-    NCMClassifier,
     PowerSampler,
     TauNormClassifier,
-    TauNormClassifierCV,
 )
 from sklearn_lt.metrics import shot_scorers  # noqa: E402
 
@@ -45,10 +43,8 @@ HAS_CUDA = torch.cuda.is_available()
 
 def long_tailed(seed=0, n_features=6):
     """Six classes, two per shot split in every training fold of 3 (thresholds 30 and 5)."""
-    rng = np.random.RandomState(seed)
-    y = np.repeat(np.arange(6), [90, 60, 24, 12, 6, 4])
-    X = rng.normal(size=(len(y), n_features)) + 1.5 * np.eye(n_features)[y]
-    return X.astype(np.float32), y
+    return _support.long_tailed((90, 60, 24, 12, 6, 4), n_features, separation=1.5,
+                                centers="axes", seed=seed, dtype=np.float32)
 
 
 @pytest.fixture(autouse=True)
@@ -136,14 +132,6 @@ def check_grid_search_equals_the_local_run(client):
     )
 
 
-HEADS = [
-    CRTClassifier(n_epochs=4, random_state=0),
-    TauNormClassifierCV(cv=3, taus=[0.0, 0.5, 1.0], random_state=0),
-    LWSClassifier(n_epochs=3, random_state=0),
-    NCMClassifier(),
-]
-
-
 def check_tensor_head_pickles_to_a_worker_and_back(client, head):
     X, y = long_tailed()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
@@ -200,54 +188,9 @@ def test_search_and_fitted_models_on_a_dask_cluster(client):
     assert all(address.startswith("tcp://127.0.0.1:") for address in workers)
     assert client.submit(os.getpid, pure=False).result() != os.getpid()
     check_grid_search_equals_the_local_run(client)
-    for head in HEADS:
+    for head in _support.HEADS:
         check_tensor_head_pickles_to_a_worker_and_back(client, head)
     check_backbone_embedder_features_on_a_worker(client)
-
-
-def _tensors(obj, seen=None):
-    """Every torch tensor reachable through an object's attributes, lists and dicts."""
-    seen = set() if seen is None else seen
-    if id(obj) in seen:
-        return []
-    seen.add(id(obj))
-    if isinstance(obj, torch.Tensor):
-        return [obj]
-    if isinstance(obj, dict):
-        children = list(obj.values())
-    elif isinstance(obj, (list, tuple)):
-        children = list(obj)
-    elif hasattr(obj, "__dict__") and not isinstance(obj, type):
-        children = list(vars(obj).values())
-    else:
-        return []
-    return [t for child in children for t in _tensors(child, seen)]
-
-
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not HAS_CUDA, reason="no CUDA"))]
-
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize(
-    "head",
-    [
-        CRTClassifier(n_epochs=2, random_state=0),
-        TauNormClassifierCV(cv=3, taus=[0.0, 1.0], random_state=0),
-    ],
-    ids=lambda h: type(h).__name__,
-)
-def test_pickles_of_tensor_heads_hold_cpu_tensors(head, device):
-    X, y = long_tailed()
-    Xt = torch.from_numpy(X).to(device)
-    fitted = clone(head).fit(Xt, y)
-    assert fitted.coef_.device.type == device
-    loaded = pickle.loads(pickle.dumps(fitted))
-    tensors = _tensors(loaded)
-    assert len(tensors) >= 2  # coef_, intercept_ (and the base's, for tau-norm CV)
-    assert all(t.device.type == "cpu" for t in tensors)
-    # still usable: predict moves the weights to the input's device
-    assert torch.equal(loaded.predict(Xt), fitted.predict(Xt))
-    assert_array_equal(loaded.predict(X), fitted.predict(X))
 
 
 @pytest.mark.skipif(not HAS_CUDA, reason="no CUDA")

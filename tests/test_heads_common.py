@@ -127,6 +127,25 @@ def assert_same_fit(a, b, path="head", ignore=()):
         assert a == b, path
 
 
+def reachable_tensors(obj, seen=None):
+    """Every torch tensor reachable through an object's attributes, lists and dicts."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return []
+    seen.add(id(obj))
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, dict):
+        children = list(obj.values())
+    elif isinstance(obj, (list, tuple)):
+        children = list(obj)
+    elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+        children = list(vars(obj).values())
+    else:
+        return []
+    return [t for child in children for t in reachable_tensors(child, seen)]
+
+
 # ================================================================ containers
 @every_head
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -247,8 +266,9 @@ def test_cuda_matches_cpu(head):
     # A head fitted on the CPU answers CUDA input on the input's device.
     cpu_fit = fitted(head, "torch32")
     assert torch.equal(cpu_fit.predict(Xc).cpu(), cpu_fit.predict(torch.from_numpy(X)))
-    loaded = pickle.loads(pickle.dumps(gpu))  # pickles on the CPU
-    assert not loaded.coef_.is_cuda
+    loaded = pickle.loads(pickle.dumps(gpu))  # pickles on the CPU: loads without a GPU
+    tensors = reachable_tensors(loaded)
+    assert len(tensors) >= 2 and all(t.device.type == "cpu" for t in tensors)
     assert torch.equal(loaded.predict(X), gpu.predict(Xc).cpu())
     np.testing.assert_allclose(gpu.coef_.cpu().numpy(), cpu_fit.coef_.numpy(),
                                rtol=1e-3, atol=1e-4)
@@ -279,6 +299,8 @@ def test_pickle_round_trip(head, container):
     original = fitted(head, container)
     loaded = pickle.loads(pickle.dumps(original))
     assert_same_fit(loaded, original)
+    if container == "torch32":  # coef_, intercept_ (and those of a base) stay tensors
+        assert len(reachable_tensors(loaded)) >= 2
     for method in ("decision_function", "predict_proba", "predict"):
         out, ref = getattr(loaded, method)(X), getattr(original, method)(X)
         assert type(out) is type(ref), method
