@@ -110,18 +110,19 @@ def wide_view(X):
 
 
 # ---------------------------------------------------------------- digits-LT
-def digits_lt_features(imbalance_ratio=20, seed=0):
-    """digits-LT standardised as features: ``(X_train, y_train, X_test, y_test)``.
+def digits_lt():
+    """digits-LT as :func:`load_digits_lt` makes it by default: ``(X_train, y_train,
+    X_test, y_test)``, pixels in [0, 1], training counts 124 down to 2 (IR 50), a
+    balanced test set of 50 images per class."""
+    return load_digits_lt(return_X_y=True)
 
-    scikit-learn's digits made long-tailed by :func:`load_digits_lt` (a
-    balanced test set of 50 images per class), every pixel standardised on the
-    training set: a real source of frozen features.
-    """
-    X, y, X_test, y_test = load_digits_lt(
-        imbalance_ratio=imbalance_ratio, random_state=seed, return_X_y=True
-    )
-    scaler = StandardScaler().fit(X)
-    return scaler.transform(X), y, scaler.transform(X_test), y_test
+
+def digits_lt_features():
+    """digits-LT with every pixel standardised on the training set: a real source of
+    frozen features, ``(X_train, y_train, X_test, y_test)`` in float64."""
+    X, y, X_test, y_test = digits_lt()
+    scaler = StandardScaler().fit(X.astype(np.float64))
+    return scaler.transform(X.astype(np.float64)), y, scaler.transform(X_test), y_test
 
 
 def digits_images(n=150):

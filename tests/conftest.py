@@ -5,8 +5,14 @@ import pytest
 
 
 @pytest.fixture(scope="session")
+def digits_lt():
+    """digits-LT (IR 50, pixels in [0, 1]): ``(X_train, y_train, X_test, y_test)``."""
+    return _support.digits_lt()
+
+
+@pytest.fixture(scope="session")
 def digits_lt_features():
-    """Standardised digits-LT (IR 20): ``(X_train, y_train, X_test, y_test)``, built once."""
+    """digits-LT standardised as features (float64): ``(X_train, y_train, X_test, y_test)``."""
     return _support.digits_lt_features()
 
 

@@ -10,7 +10,6 @@ import torch
 from _support import wide_view
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
-from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import balanced_accuracy_score
@@ -38,35 +37,14 @@ from sklearn_lt.backbone import (
 from sklearn_lt.metrics import training_class_counts
 from sklearn_lt.sampling import power_probabilities, progressive_probabilities, target_counts
 
-N_MAX, IMBALANCE = 130, 50
 # Small and fast: the tests check plumbing; the accuracy test uses the defaults.
 FAST = dict(module__width=8, max_epochs=2, verbose=0, random_state=0)
 
 
-def digits_lt(n_max=N_MAX, imbalance=IMBALANCE, seed=0):
-    """Long-tailed digits: n_i = floor(n_max * IR**(-i / (C - 1))) training images of class i.
-
-    The held-out images give a balanced test set (the same number per class).
-    Pixels are scaled to [0, 1]; images are flat rows of 64 values.
-    """
-    X, y = load_digits(return_X_y=True)
-    X = (X / 16).astype(np.float32)
-    n_classes = 10
-    counts = np.floor(n_max * imbalance ** (-np.arange(n_classes) / (n_classes - 1)))
-    rng = np.random.RandomState(seed)
-    per_test = np.bincount(y).min() - n_max
-    train, test = [], []
-    for c in range(n_classes):
-        rows = rng.permutation(np.flatnonzero(y == c))
-        train.append(rows[: int(counts[c])])
-        test.append(rows[n_max : n_max + per_test])
-    train, test = np.concatenate(train), np.concatenate(test)
-    return X[train], y[train], X[test], y[test]
-
-
 @pytest.fixture(scope="module")
-def data():
-    return digits_lt()
+def data(digits_lt):
+    """digits-LT: 124 down to 2 training images per class, 50 test images of each."""
+    return digits_lt
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +67,9 @@ def fitted(data):
 def test_default_fit_on_long_tailed_digits(data, fitted):
     X, y, X_test, y_test = data
     embedder = fitted
-    assert_array_equal(np.bincount(y), [130, 84, 54, 35, 22, 14, 9, 6, 4, 2])
+    assert_array_equal(np.bincount(y), [124, 80, 51, 33, 21, 14, 9, 5, 3, 2])
     score = balanced_accuracy_score(y_test, embedder.predict(X_test))
-    # measured 0.81 (random_state 0; 0.81-0.83 over seeds) against 0.1 for chance
+    # measured 0.77 (random_state 0; 0.77-0.84 over seeds 0-2) against 0.1 for chance
     assert score > 0.7, score
     assert_array_equal(embedder.classes_, np.arange(10))
     assert_array_equal(embedder.class_counts_, np.bincount(y))

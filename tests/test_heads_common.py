@@ -494,6 +494,7 @@ def test_cross_validation_treats_it_as_a_classifier(head):
 
 # ============================================================== the feature scale
 @pytest.mark.parametrize("head", [h for h, _ in SCALE_FREE], ids=[i for _, i in SCALE_FREE])
+@pytest.mark.filterwarnings("ignore:The least populated class:UserWarning")  # 2 tail images
 def test_feature_scale_does_not_change_the_fit(head, digits_lt_features):
     # Training runs on the features over their RMS row norm: the fitted function
     # of c * X is that of X (up to rounding), at any feature scale.

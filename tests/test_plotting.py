@@ -26,7 +26,6 @@ from sklearn_lt import (  # noqa: E402
     TauNormClassifier,
     TauNormClassifierCV,
 )
-from sklearn_lt.datasets import load_digits_lt  # noqa: E402
 from sklearn_lt.metrics import (  # noqa: E402
     ClassCounts,
     UndefinedSplitWarning,
@@ -50,9 +49,9 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 @pytest.fixture(scope="module")
-def digits():
+def digits(digits_lt):
     """digits-LT (pixels in [0, 1]) and a logistic regression fitted on it."""
-    X_train, y_train, X_test, y_test = load_digits_lt(return_X_y=True)
+    X_train, y_train, X_test, y_test = digits_lt
     base = LogisticRegression(max_iter=2000).fit(X_train, y_train)
     return X_train, y_train, X_test, y_test, base
 
