@@ -97,11 +97,8 @@ def format_table(rows, *, markdown=False):
     return "\n".join("  ".join(line) for line in lines)
 
 
-def machine_info(args, suite):
-    """The checkout, the libraries and pyperf's record of the machine (from the first run)."""
-    import numpy
-    import sklearn
-    import torch
+def git_commit():
+    """Short hash of the checkout (``+dirty`` with uncommitted changes to tracked files)."""
 
     def git(*cmd):
         proc = subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True)
@@ -110,6 +107,15 @@ def machine_info(args, suite):
     commit = git("rev-parse", "--short", "HEAD") or None
     if commit and git("status", "--porcelain", "--untracked-files=no"):
         commit += "+dirty"
+    return commit
+
+
+def machine_info(args, suite, commit):
+    """The checkout, the libraries and pyperf's record of the machine (from the first run)."""
+    import numpy
+    import sklearn
+    import torch
+
     info = {"commit": commit, "python": platform.python_version(), "torch": torch.__version__,
             "numpy": numpy.__version__, "scikit-learn": sklearn.__version__,
             "pyperf": pyperf.__version__, "device": args.device, "clock": args.clock,
@@ -158,6 +164,7 @@ def main(argv=None):
     options += ["--threads", str(args.threads)] if args.threads else []
     options += ["--quick", "--in-process", "--debug-single-value"] if args.quick else []
     rows, errors, durations, first_suite = [], [], {}, None
+    commit = git_commit()  # at the start: the code that ran
     with tempfile.TemporaryDirectory(prefix="sklearn-lt-bench-") as tmp:
         for name in names:
             print(f"--- bench_{name} ({'quick' if args.quick else 'full'}) ...", flush=True)
@@ -193,7 +200,7 @@ def main(argv=None):
             print(f"  {r['benchmark']} [{r['size']}]: " + ", ".join(misses))
     if args.out:
         result = {"command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
-                  "quick": args.quick, "machine": machine_info(args, first_suite),
+                  "quick": args.quick, "machine": machine_info(args, first_suite, commit),
                   "seconds_per_module": durations, "rows": rows, "errors": errors}
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.out}")
