@@ -13,31 +13,13 @@ import os
 import subprocess
 import sys
 
+import _support
 import pytest
 import torch
+from _support import head_id
 
-HEADS = {
-    "SoftmaxClassifier": "SoftmaxClassifier(random_state=0)",
-    "CRTClassifier": "CRTClassifier(random_state=0)",
-    "TauNormClassifier": "TauNormClassifier(random_state=0)",
-    "TauNormClassifier-logreg": "TauNormClassifier(LogisticRegression())",
-    "TauNormClassifierCV": "TauNormClassifierCV(cv=3)",
-    "LWSClassifier": "LWSClassifier(random_state=0)",
-    "LORTClassifier": "LORTClassifier(random_state=0)",
-    "LORTClassifierCV": "LORTClassifierCV(cv=3, n_epochs=2, random_state=0)",
-    "NCMClassifier": "NCMClassifier()",
-    "NCMClassifier-euclidean": "NCMClassifier(metric='euclidean')",
-    "NCMClassifier-dot": "NCMClassifier(metric='dot')",
-    "RetrainedClassifier": "RetrainedClassifier(loss='balanced_softmax', random_state=0)",
-    "RetrainedClassifier-cosine-ldam": "RetrainedClassifier(logits='cosine', loss='ldam', "
-    "random_state=0)",
-    "RetrainedClassifier-drw-focal": "RetrainedClassifier(loss='focal', "
-    "reweight='class_balanced', reweight_from_epoch=2, n_epochs=3, random_state=0)",
-    "RetrainedClassifier-maxnorm": "RetrainedClassifier(init='base', max_norm=0.1, "
-    "random_state=0)",
-    "LogitAdjustedClassifier": "LogitAdjustedClassifier(random_state=0)",
-    "LogitAdjustedClassifierCV": "LogitAdjustedClassifierCV(LogisticRegression(), cv=3)",
-}
+# Each head of the shared list by its test id, as the code that builds it.
+HEADS = {head_id(head): " ".join(repr(head).split()) for head in _support.HEADS}
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

@@ -188,6 +188,10 @@ def test_torch_in_torch_out(head, dtype):
         assert isinstance(out, torch.Tensor) and out.device == Xt.device, method
         assert tuple(out.shape) == shape, method
     assert clf.predict_proba(Xt).dtype == dtype
+    # Fitted on the tensor, the function fitted on the same values in numpy.
+    numpy_fit = fitted(head, "numpy32" if dtype == torch.float32 else "numpy64")
+    np.testing.assert_allclose(clf.decision_function(Xt).numpy(),
+                               numpy_fit.decision_function(Xt.numpy()), rtol=1e-4, atol=1e-4)
     # The same fitted head answers numpy with numpy, identically.
     X_np = Xt.numpy()
     pred = clf.predict(X_np)

@@ -1,9 +1,11 @@
 """LORT's Table 1 heads: the losses and the rules against plain numpy/torch formulas."""
 
+import _support
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from _support import COUNTS
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
@@ -29,14 +31,10 @@ from sklearn_lt.heads import (
 from sklearn_lt.heads._trainer import train
 from sklearn_lt.sampling import InstanceBalancedSampler
 
-COUNTS = [300, 120, 50, 20, 8]
-
 
 def long_tailed(seed=0, n_features=6, dtype=np.float64, scale=1.0):
-    rng = np.random.RandomState(seed)
-    y = np.repeat(np.arange(len(COUNTS)), COUNTS)
-    centers = 1.5 * rng.normal(size=(len(COUNTS), n_features))
-    X = centers[y] + rng.normal(size=(len(y), n_features))
+    """The shared toy problem (classes of 300 down to 8 rows) with closer class means."""
+    X, y = _support.long_tailed(COUNTS, n_features, separation=1.5, seed=seed)
     return (scale * X).astype(dtype), y
 
 
