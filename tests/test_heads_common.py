@@ -555,11 +555,12 @@ def long_tailed_problems(draw):
     return X, y
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(problem=long_tailed_problems(), head_index=st.integers(0, len(HEADS) - 1))
-def test_fuzzed_problems_fit_cleanly_or_refuse_clearly(problem, head_index):
+@every_head
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problem=long_tailed_problems())
+def test_fuzzed_problems_fit_cleanly_or_refuse_clearly(head, problem):
     X, y = problem
-    head = clone(HEADS[head_index])
+    head = clone(head)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # e.g. classes rarer than folds
