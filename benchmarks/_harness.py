@@ -9,8 +9,9 @@ pyperf's results and makes one row per case: the ratio of the two median
 times, the goal and the peak memory of both.
 
 A worker builds the inputs of its own case only (``Case.setup``), before
-pyperf starts timing. Peak memory comes from the :class:`PeakMemory` hook,
-around every timed call, in the same run as the times.
+pyperf starts timing. Peak memory comes from the :class:`PeakMemory` hook
+(``--hook peak_memory``), which ``run.py`` turns on in a second run of the
+module, one call per fresh process.
 """
 
 import ctypes
@@ -115,10 +116,11 @@ class PeakMemory:
     the resident set at the start of the call, freed heap pages being handed
     back first. It counts numpy's and torch's buffers alike, which
     ``tracemalloc`` does not, and no sample can miss a short peak (pyperf's
-    ``--track-memory`` polls every 10 ms, over the whole process, and
-    replaces the times). CUDA: ``torch.cuda.max_memory_allocated`` above
-    what was allocated. The largest call of a run is recorded as its
-    ``peak_rss_mb`` (and ``peak_cuda_mb``) metadata.
+    ``--track-memory`` polls the whole process's memory every 10 ms, inputs
+    included). CUDA: ``torch.cuda.max_memory_allocated`` above what was
+    allocated. The largest call of a run is recorded as its ``peak_rss_mb``
+    (and ``peak_cuda_mb``) metadata. Handing freed pages back before each
+    call costs the call page faults: keep it out of timing runs.
     """
 
     name = "peak_memory"
@@ -207,7 +209,6 @@ def main(cases, **runner_options):
     )
     _add_arguments(runner.argparser)
     args = runner.parse_args()
-    args.hook = sorted({*(args.hook or ()), PeakMemory.name})  # always measured (and in workers)
     if args.threads:
         # scikit-learn's import loads scipy's BLAS: limit it too.
         import sklearn.neighbors  # noqa: F401
@@ -224,7 +225,7 @@ def main(cases, **runner_options):
     task = 0  # pyperf numbers the benchmarks in the order they are declared
     for case in cases(quick=args.quick, device=device):
         built = None
-        for role, index in zip(ROLES, (0, 1)):
+        for index, role in enumerate(ROLES):
             # Only the process that times this benchmark builds its inputs.
             here = args.in_process or (args.worker and args.worker_task in (None, task))
             if here and built is None:

@@ -10,9 +10,11 @@ From the repository root::
 
 Each ``benchmarks/bench_<name>.py`` is a pyperf script (see ``_harness.py``),
 run here as a subprocess; a module that fails is reported and the others
-still run (the exit status is then 1). A row per case: the candidate's and
-the baseline's median times, their ratio, the goal and whether it was met,
-and the peak memory of each (MiB above what the process held before the call).
+still run (the exit status is then 1). Each module runs twice: for the times,
+then for the peak memory (one call per fresh process; see ``MEMORY_RUN``). A
+row per case: the candidate's and the baseline's median times, their ratio,
+the goal and whether it was met, and the peak memory of each (MiB above what
+the process held before the call).
 """
 
 import argparse
@@ -31,13 +33,18 @@ ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ("benchmark", "size", "seconds", "baseline", "baseline_seconds", "ratio", "goal",
            "met", "peak_mb", "baseline_peak_mb", "max_peak_mb", "peak_met")
 
-# glibc's dynamic mmap threshold keeps freed blocks of up to 32 MiB on the heap,
-# where they fragment it: a loop over 25 MiB blocks of logits then holds 130-210
-# MiB of resident memory for 33 MiB live, depending on the address layout. A
-# fixed threshold maps every block of 1 MiB or more on allocation and returns
-# it on free, so the peak memory is that of live memory (times pay the page
-# faults of each call, candidate and baseline alike).
-ENV = {**os.environ, "MALLOC_MMAP_THRESHOLD_": os.environ.get("MALLOC_MMAP_THRESHOLD_", "1048576")}
+# Peak memory is measured in a second pyperf run of each module (as pyperf's own
+# --track-memory is), one call per fresh process, with the peak_memory hook of
+# _harness.py. There glibc's mmap threshold is fixed at 1 MiB: its dynamic
+# threshold keeps freed blocks of up to 32 MiB on the heap, where they fragment
+# it (a loop over 25 MiB blocks of logits then holds 130-210 MiB resident for 33
+# MiB live, depending on the address layout); fixed, every block of 1 MiB or
+# more is mapped on allocation and returned on free, and the figure is the peak
+# of live memory. The timing run keeps the default allocator: the fixed
+# threshold costs page faults on every 1 MiB chunk.
+MEMORY_RUN = ["--hook", "peak_memory", "--processes", "1", "--values", "1", "--warmups", "0",
+              "--loops", "1"]
+MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "1048576"}
 
 
 def discover():
@@ -45,29 +52,45 @@ def discover():
     return sorted(p.stem.removeprefix("bench_") for p in (ROOT / "benchmarks").glob("bench_*.py"))
 
 
-def rows_from_pyperf(suite, module, device):
-    """One row per case from a module's pyperf results (see ``_harness.Case.metadata``)."""
+def rows_from_pyperf(timing, memory, module, device):
+    """One row per case from a module's two pyperf runs (see ``_harness.Case.metadata``)."""
     peak_key = "peak_cuda_mb" if device.startswith("cuda") else "peak_rss_mb"
-    cases = {}
-    for bench in suite.get_benchmarks():
+    peaks = {}
+    for bench in memory.get_benchmarks():
         meta = bench.get_metadata()
-        peaks = [run.get_metadata().get(peak_key) for run in bench.get_runs()]
-        peaks = [p for p in peaks if p is not None]
-        cases.setdefault(meta["case"], {})[meta["role"]] = (bench, meta, max(peaks, default=None))
+        values = [run.get_metadata().get(peak_key) for run in bench.get_runs()]
+        peaks[meta["case"], meta["role"]] = max((v for v in values if v is not None), default=None)
+    cases = {}
+    for bench in timing.get_benchmarks():
+        meta = bench.get_metadata()
+        cases.setdefault(meta["case"], {})[meta["role"]] = bench
     rows = []
-    for roles in cases.values():
-        (bench, meta, peak), (base, _, base_peak) = roles["candidate"], roles["baseline"]
-        row = json.loads(meta["case"])
+    for case, roles in cases.items():
+        bench, base = roles["candidate"], roles["baseline"]
+        row = json.loads(case)
         row.update(module=module, device=device, seconds=bench.median(),
-                   baseline_seconds=base.median(), peak_mb=peak, baseline_peak_mb=base_peak,
-                   values=bench.get_nvalue(), baseline_values=base.get_nvalue())
+                   baseline_seconds=base.median(), peak_mb=peaks.get((case, "candidate")),
+                   baseline_peak_mb=peaks.get((case, "baseline")), values=bench.get_nvalue(),
+                   baseline_values=base.get_nvalue())
         row["ratio"] = row["seconds"] / row["baseline_seconds"]
         if "goal" in row:
             row["met"] = row["ratio"] <= row["goal"]
-        if "max_peak_mb" in row and peak is not None:
-            row["peak_met"] = peak <= row["max_peak_mb"]
+        if "max_peak_mb" in row and row["peak_mb"] is not None:
+            row["peak_met"] = row["peak_mb"] <= row["max_peak_mb"]
         rows.append(row)
     return rows
+
+
+def run_module(name, options, env, out):
+    """Run ``bench_<name>.py`` under pyperf; its results, or the tail of its stderr."""
+    proc = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.bench_{name}", *options, "-o", str(out)],
+        cwd=ROOT, env={**os.environ, **env}, stderr=subprocess.PIPE, text=True,
+    )
+    if proc.returncode != 0 or not out.exists():
+        print(proc.stderr[-4000:], file=sys.stderr, flush=True)
+        return proc.stderr[-4000:]
+    return pyperf.BenchmarkSuite.load(str(out))
 
 
 def _cell(value, key):
@@ -119,7 +142,7 @@ def machine_info(args, suite, commit):
     info = {"commit": commit, "python": platform.python_version(), "torch": torch.__version__,
             "numpy": numpy.__version__, "scikit-learn": sklearn.__version__,
             "pyperf": pyperf.__version__, "device": args.device, "clock": args.clock,
-            "threads": args.threads, "malloc_mmap_threshold": ENV["MALLOC_MMAP_THRESHOLD_"]}
+            "threads": args.threads}
     if suite is not None:
         pyperf_meta = suite.get_benchmarks()[0].get_runs()[0].get_metadata()
         for key in ("cpu_model_name", "cpu_count", "platform", "load_avg_1min"):
@@ -168,20 +191,16 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="sklearn-lt-bench-") as tmp:
         for name in names:
             print(f"--- bench_{name} ({'quick' if args.quick else 'full'}) ...", flush=True)
-            out = Path(tmp) / f"{name}.json"
             started = time.perf_counter()
-            proc = subprocess.run(
-                [sys.executable, "-m", f"benchmarks.bench_{name}", *options, *pyperf_args,
-                 "-o", str(out)], cwd=ROOT, env=ENV, stderr=subprocess.PIPE, text=True,
-            )
+            timing = run_module(name, options + pyperf_args, {}, Path(tmp) / f"{name}.json")
+            memory = timing if isinstance(timing, str) else run_module(
+                name, options + MEMORY_RUN, MEMORY_ENV, Path(tmp) / f"{name}-memory.json")
             durations[name] = time.perf_counter() - started
-            if proc.returncode != 0 or not out.exists():
-                errors.append({"module": name, "stderr": proc.stderr[-4000:]})
-                print(proc.stderr[-4000:], file=sys.stderr, flush=True)
+            if isinstance(memory, str):
+                errors.append({"module": name, "stderr": memory})
                 continue
-            suite = pyperf.BenchmarkSuite.load(str(out))
-            first_suite = first_suite or suite
-            module_rows = rows_from_pyperf(suite, name, args.device)
+            first_suite = first_suite or timing
+            module_rows = rows_from_pyperf(timing, memory, name, args.device)
             rows += module_rows
             print(format_table(module_rows), f"\n    bench_{name}: {durations[name]:.0f} s",
                   flush=True)
