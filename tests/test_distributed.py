@@ -188,7 +188,8 @@ def test_search_and_fitted_models_on_a_dask_cluster(client):
     assert all(address.startswith("tcp://127.0.0.1:") for address in workers)
     assert client.submit(os.getpid, pure=False).result() != os.getpid()
     check_grid_search_equals_the_local_run(client)
-    for head in _support.HEADS:
+    first_of_each_class = {type(head): head for head in reversed(_support.HEADS)}
+    for head in first_of_each_class.values():
         check_tensor_head_pickles_to_a_worker_and_back(client, head)
     check_backbone_embedder_features_on_a_worker(client)
 

@@ -21,9 +21,10 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 THRESHOLDS = {"many_threshold": 60, "few_threshold": 20}
 
 
+# The default base (a SoftmaxClassifier) is checked with every head in
+# test_estimator_checks.py; here the two paths of scoring a fold.
 @parametrize_with_checks(
     [
-        TauNormClassifierCV(SoftmaxClassifier(n_epochs=3, random_state=0), cv=3, random_state=0),
         # Every class medium-shot whatever the data of the check: the split path.
         TauNormClassifierCV(
             LogisticRegression(), taus=[0.0, 0.5, 1.0], cv=3, scoring="medium",
