@@ -358,8 +358,9 @@ class RetrainedClassifier(TrainedHead):
             coef, intercept = init_linear(
                 len(counts), X.shape[1], rng=rng, device=X.device, dtype=X.dtype
             )
-            # init_linear draws the weights of normalised features.
-            coef = coef / feature_scale(X)
+            if self.logits == "linear":
+                # init_linear draws the weights of normalised features.
+                coef = coef / feature_scale(X)
             if not self.fit_intercept:
                 intercept = torch.zeros_like(intercept)
         if self.logits == "cosine":

@@ -31,7 +31,12 @@ def tau_normalize(coef, tau):
     """
     wide = coef.to(torch.float64)
     norms = torch.linalg.vector_norm(wide, dim=1, keepdim=True)
-    return (wide / norms.clamp_min(torch.finfo(torch.float64).tiny) ** tau).to(coef.dtype)
+    return (wide / _norm_power(norms, tau)).to(coef.dtype)
+
+
+def _norm_power(norms, tau):
+    """``norms ** tau`` with zero norms mapped to 1, so zero rows stay zero (0 ** 2 is 0)."""
+    return torch.where(norms > 0, norms, torch.ones_like(norms)) ** float(tau)
 
 
 @torch.no_grad()
@@ -68,7 +73,7 @@ def tau_sweep(coef, X, taus):
     """
     coef = coef.to(torch.float64)
     logits = X.to(torch.float64) @ coef.T
-    norms = torch.linalg.vector_norm(coef, dim=1).clamp_min(torch.finfo(torch.float64).tiny)
+    norms = torch.linalg.vector_norm(coef, dim=1)
     taus = np.asarray(taus, dtype=np.float64).reshape(-1)
-    best = torch.stack([(logits / norms ** float(tau)).argmax(dim=1) for tau in taus])
+    best = torch.stack([(logits / _norm_power(norms, tau)).argmax(dim=1) for tau in taus])
     return best.cpu().numpy()
