@@ -325,6 +325,19 @@ def test_cosine_head_is_free_of_the_feature_scale():
     assert_allclose(small.decision_function(X), large.decision_function(1e4 * X), atol=0.05)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("factor", [1e-20, 1e20])
+@pytest.mark.parametrize("init", ["random", "base"])
+def test_cosine_head_predicts_the_same_at_extreme_scales(dtype, factor, init):
+    # Past float32's squares (norms near 1e20 overflow) and below F.normalize's
+    # eps of 1e-12 the features once normalised to 0 and the head to one class.
+    X, y = long_tailed(dtype=dtype)
+    params = {"logits": "cosine", "init": init, "random_state": 0}
+    reference = RetrainedClassifier(**params).fit(X, y).predict(X)
+    scaled = (factor * X.astype(np.float64)).astype(dtype)
+    assert_array_equal(RetrainedClassifier(**params).fit(scaled, y).predict(scaled), reference)
+
+
 @pytest.mark.parametrize("params", [{}, {"loss": "balanced_softmax"},
                                     {"reweight": "class_balanced"}])
 def test_linear_heads_are_free_of_the_feature_scale(params):

@@ -363,8 +363,12 @@ class RetrainedClassifier(TrainedHead):
                 coef = coef / feature_scale(X)
             if not self.fit_intercept:
                 intercept = torch.zeros_like(intercept)
+        inputs = X
         if self.logits == "cosine":
             module = CosineLogits(coef, self.scale)
+            # Normalised once, overflow-safe: F.normalize in the module squares
+            # float32 entries (inf beyond ~1e19) and clamps norms at 1e-12.
+            inputs = _l2_normalize(X)
         elif self.max_norm is not None:
             module = MaxNormLinearLogits(
                 coef, intercept, feature_scale(X), threshold=self.max_norm,
@@ -374,7 +378,7 @@ class RetrainedClassifier(TrainedHead):
             module = LinearLogits(
                 coef, intercept, feature_scale(X), fit_intercept=self.fit_intercept
             )
-        return TrainingStart(module, X, y_encoded, counts, attributes)
+        return TrainingStart(module, inputs, y_encoded, counts, attributes)
 
     def _loss(self, counts):
         n = counts.counts
