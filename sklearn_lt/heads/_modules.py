@@ -20,6 +20,8 @@ __all__ = [
     "ScaledLogits",
     "feature_scale",
     "init_linear",
+    "l2_normalize",
+    "row_norms",
     "torch_generator",
 ]
 
@@ -44,12 +46,37 @@ def init_linear(n_classes, n_features, *, rng, device, dtype):
     return coef.to(device), intercept.to(device)
 
 
+def row_norms(V):
+    """L2 norm of each row, without overflow or underflow of the squares.
+
+    The plain norm squares the entries: float32 rows near 1e20 overflow to
+    inf and rows near 1e-25 underflow to 0. Only those rows (and zero rows)
+    are recomputed, in float64 after dividing by their largest entry.
+    """
+    norms = torch.linalg.vector_norm(V, dim=1, keepdim=True)
+    bad = (~torch.isfinite(norms) | (norms == 0))[:, 0]
+    if bool(bad.any()):
+        rows = V[bad].to(torch.float64)
+        peak = rows.abs().amax(dim=1, keepdim=True)
+        exact = peak * torch.linalg.vector_norm(rows / peak.clamp_min(1e-308), dim=1, keepdim=True)
+        norms[bad] = exact.to(V.dtype)
+    return norms
+
+
+def l2_normalize(X):
+    """Rows of ``X`` over their :func:`row_norms`; zero rows stay zero."""
+    return X / row_norms(X).clamp_min(torch.finfo(X.dtype).tiny)
+
+
 def feature_scale(X):
     """RMS row norm ``sqrt(mean_i ||x_i||**2)`` of ``X`` (1 for all-zero ``X``).
 
-    Summed in float64 one row-norm at a time: no temporary as large as ``X``.
+    Row norms in ``X``'s dtype (overflow-safe, see :func:`row_norms`), their
+    squares summed in float64: no temporary as large as ``X``. (A float64
+    norm of float32 rows converts every entry: 37 ms at 2e4 x 512, a fifth
+    of a 2-epoch cRT fit.)
     """
-    norms = torch.linalg.vector_norm(X, dim=1, dtype=torch.float64)
+    norms = row_norms(X)[:, 0].to(torch.float64)
     scale = float(torch.sqrt(torch.mean(norms**2)))
     return scale if math.isfinite(scale) and scale > 0 else 1.0
 

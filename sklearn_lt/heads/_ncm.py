@@ -5,29 +5,9 @@ from sklearn.utils._param_validation import StrOptions
 
 from ..utils import to_tensor
 from ._base import FittedLinear, LinearHead
+from ._modules import l2_normalize, row_norms
 
 __all__ = ["NCMClassifier"]
-
-
-def _row_norms(V):
-    """L2 norm of each row, without overflow or underflow of the squares.
-
-    The plain norm squares the entries: float32 rows near 1e20 overflow to
-    inf and rows near 1e-25 underflow to 0. Only those rows (and zero rows)
-    are recomputed, in float64 after dividing by their largest entry.
-    """
-    norms = torch.linalg.vector_norm(V, dim=1, keepdim=True)
-    bad = (~torch.isfinite(norms) | (norms == 0))[:, 0]
-    if bool(bad.any()):
-        rows = V[bad].to(torch.float64)
-        peak = rows.abs().amax(dim=1, keepdim=True)
-        exact = peak * torch.linalg.vector_norm(rows / peak.clamp_min(1e-308), dim=1, keepdim=True)
-        norms[bad] = exact.to(V.dtype)
-    return norms
-
-
-def _l2_normalize(X):
-    return X / _row_norms(X).clamp_min(torch.finfo(X.dtype).tiny)
 
 
 class NCMClassifier(LinearHead):
@@ -101,7 +81,7 @@ class NCMClassifier(LinearHead):
         mean = torch.zeros_like(X[0])
         if self.center:
             mean = X.mean(dim=0, dtype=torch.float64).to(X.dtype)
-        Z = _l2_normalize(X - mean)
+        Z = l2_normalize(X - mean)
         y_t = torch.as_tensor(y_encoded, device=X.device)
         sums = torch.zeros(len(counts), X.shape[1], device=X.device, dtype=X.dtype)
         sums.index_add_(0, y_t, Z)
@@ -114,7 +94,7 @@ class NCMClassifier(LinearHead):
             )
         zeros = torch.zeros_like(n)
         if self.metric == "cosine":
-            coef, intercept = _l2_normalize(centroids), zeros
+            coef, intercept = l2_normalize(centroids), zeros
         elif self.metric == "dot":
             coef, intercept = centroids / X.shape[1], zeros
         else:
@@ -138,7 +118,7 @@ class NCMClassifier(LinearHead):
         for rows in _row_chunks(X):
             out = logits[rows]
             torch.addmm(neg_mean_coef, X[rows], coef.T, out=out)
-            norms = _row_norms(X[rows] - mean)
+            norms = row_norms(X[rows] - mean)
             # A row equal to the mean has phi(x) = 0 (as _l2_normalize gives):
             # dividing by inf zeroes the last-bit difference of x.W and m.W.
             out.div_(norms.masked_fill_(norms == 0, torch.inf)).add_(intercept)

@@ -21,8 +21,14 @@ from ..utils import Substitution
 from ._linear_base import ESTIMATOR_DOC, fit_base_classifier
 from ._logit_adjust import LogitAdjustedClassifier
 from ._losses import RetrainingLoss, class_balanced_weights, ldam_margins, log_priors
-from ._modules import CosineLogits, LinearLogits, MaxNormLinearLogits, feature_scale, init_linear
-from ._ncm import _l2_normalize
+from ._modules import (
+    CosineLogits,
+    LinearLogits,
+    MaxNormLinearLogits,
+    feature_scale,
+    init_linear,
+    l2_normalize,
+)
 from ._rebalance import LORTClassifier, LWSClassifier
 from ._softmax import CRTClassifier, TrainedHead, TrainingStart
 from ._tau_cv import TauNormClassifierCV
@@ -368,7 +374,7 @@ class RetrainedClassifier(TrainedHead):
             module = CosineLogits(coef, self.scale)
             # Normalised once, overflow-safe: F.normalize in the module squares
             # float32 entries (inf beyond ~1e19) and clamps norms at 1e-12.
-            inputs = _l2_normalize(X)
+            inputs = l2_normalize(X)
         elif self.max_norm is not None:
             module = MaxNormLinearLogits(
                 coef, intercept, feature_scale(X), threshold=self.max_norm,
@@ -403,7 +409,7 @@ class RetrainedClassifier(TrainedHead):
     # -------------------------------------------------------------- predict
     def _logits(self, X, weights):
         if self.logits == "cosine":
-            X = _l2_normalize(X)
+            X = l2_normalize(X)
         return super()._logits(X, weights)
 
 
