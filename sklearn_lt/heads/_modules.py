@@ -166,12 +166,9 @@ class CosineLogits(nn.Module):
     def __init__(self, coef, scale):
         super().__init__()
         self.scale = float(scale)
-        # In float64 and without F.normalize's eps of 1e-12: the rows of a base
-        # fitted on features of norm 1e24 have norms near 1e-24.
-        wide = coef.to(torch.float64)
-        norms = torch.linalg.vector_norm(wide, dim=1, keepdim=True)
-        unit = wide / norms.clamp_min(torch.finfo(torch.float64).tiny)
-        self.weight = nn.Parameter((self.scale * unit).to(coef.dtype))
+        # l2_normalize, not F.normalize (norms clamped at 1e-12): the rows of a
+        # base fitted on features of norm 1e24 have norms near 1e-24.
+        self.weight = nn.Parameter(self.scale * l2_normalize(coef))
 
     def forward(self, X):
         return self.scale * (F.normalize(X, dim=1) @ F.normalize(self.weight, dim=1).T)
