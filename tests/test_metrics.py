@@ -12,6 +12,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from sklearn_lt import TauNormClassifier
 from sklearn_lt.metrics import (
     ClassCounts,
+    SingleClassSplitWarning,
     UndefinedSplitWarning,
     logits_magnitude,
     regularized_std,
@@ -19,8 +20,12 @@ from sklearn_lt.metrics import (
     shot_splits,
     weight_norms,
 )
+from sklearn_lt.metrics._counts import encode_labels, label_positions, label_positions_sorted
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+# Most hand examples here have one class per split, which warns (issue #23.13):
+# the tests of that warning catch it with pytest.warns.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn_lt.metrics.SingleClassSplitWarning")
 
 
 # ------------------------------------------------------------------ shot_splits
@@ -550,10 +555,13 @@ def test_shot_accuracy_non_finite_and_odd_labels():
         shot_accuracy(Y_TRUE, Y_PRED, [np.inf, 50, 5])
     with pytest.raises(TypeError, match="finite real number"):
         shot_accuracy(Y_TRUE, Y_PRED, COUNTS, many_threshold=np.inf)
-    # one class: its split is defined, the other two are NaN with a warning each
+    # one class: its split is defined (of one class: a warning), the other two are
+    # NaN with a warning each
     with pytest.warns(UndefinedSplitWarning) as caught:
         res = shot_accuracy([0, 0], [0, 1], [5], classes=[0])
-    assert len(caught) == 2 and res.all == res.few == 0.5
+    assert [w.category for w in caught].count(UndefinedSplitWarning) == 2
+    assert [w.category for w in caught].count(SingleClassSplitWarning) == 1
+    assert res.all == res.few == 0.5
     assert np.isnan(res.many) and np.isnan(res.medium)
 
 
@@ -593,3 +601,132 @@ def test_diagnostics_edge_shapes_and_dtypes():
     assert np.isnan(weight_norms(np.array([[np.nan, 1.0], [3.0, 4.0]]))[0])
     with pytest.raises(ValueError, match="coef_"):
         weight_norms(TauNormClassifier())
+
+
+# ------------------------------------------ issue #24.15: weighted shot accuracy
+def _weighted_reference(y_true, y_pred, weights, counts, many=100, few=20):
+    """Per-class weighted recall, split means over classes of positive weight: loops."""
+    per_class = {}
+    for c in np.unique(y_true):
+        rows = y_true == c
+        if weights[rows].sum() > 0:
+            per_class[c] = weights[rows & (y_pred == c)].sum() / weights[rows].sum()
+    out = {"many": [], "medium": [], "few": []}
+    for c, acc in per_class.items():
+        out["many" if counts[c] > many else "few" if counts[c] < few else "medium"].append(acc)
+    res = {k: float(np.mean(v)) if v else float("nan") for k, v in out.items()}
+    res["all"] = float(np.mean(list(per_class.values())))
+    return res, per_class
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")  # scikit-learn's
+def test_shot_accuracy_honours_sample_weight():
+    y_true, y_pred, counts = _long_tailed_predictions(seed=5)
+    rng = np.random.RandomState(0)
+    weights = rng.exponential(size=len(y_true))
+    weights[y_true == 3] = 0.0  # a class whose samples weigh nothing is absent
+    res = shot_accuracy(y_true, y_pred, counts, sample_weight=weights)
+    expected, per_class = _weighted_reference(y_true, y_pred, weights, counts)
+    for split in ("many", "medium", "few", "all"):
+        assert res[split] == pytest.approx(expected[split], abs=1e-12)
+    assert np.isnan(res.per_class[3]) and res.support[3] == 20  # support: samples
+    assert res.all == pytest.approx(
+        balanced_accuracy_score(y_true, y_pred, sample_weight=weights)
+    )
+    unweighted = shot_accuracy(y_true, y_pred, counts)
+    assert abs(res.all - unweighted.all) > 0.01  # the weights change the answer
+    # Weights of one per sample change nothing; tensors are taken as weights.
+    ones = shot_accuracy(y_true, y_pred, counts, sample_weight=torch.ones(len(y_true)))
+    np.testing.assert_array_equal(ones.per_class, unweighted.per_class)
+
+
+@pytest.mark.parametrize(
+    "weights, match",
+    [
+        (np.ones(5), r"shape \(6,\)"),
+        (-np.ones(6), "finite and non-negative"),
+        (np.full(6, np.nan), "finite and non-negative"),
+        (np.zeros(6), "sums to zero"),
+        (np.array(list("abcdef")), "numbers"),
+    ],
+)
+def test_shot_accuracy_sample_weight_errors(weights, match):
+    with pytest.raises(ValueError, match=match):
+        shot_accuracy(Y_TRUE, Y_PRED, COUNTS, sample_weight=weights)
+
+
+# ------------------------------------ issue #23.13: single-class split warnings
+def test_shot_accuracy_warns_for_a_split_of_one_class():
+    # digits-LT with the ImageNet-LT thresholds: class 0 alone is many-shot.
+    counts = np.array([150, 80, 60, 40, 30, 12, 8])
+    y_true = np.repeat(np.arange(7), 10)
+    y_pred = np.where(np.arange(70) % 3 == 0, 0, y_true)
+    with pytest.warns(SingleClassSplitWarning,
+                      match=r"'many' accuracy is that of one class \(0\).*many: > 100") as caught:
+        res = shot_accuracy(y_true, y_pred, counts)
+    assert len(caught) == 1  # medium and few have several classes
+    assert res.many == res.per_class[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shot_accuracy(y_true, y_pred, counts, warn_for=())
+        shot_accuracy(y_true, y_pred, ClassCounts.log_thirds(np.arange(7), counts))
+
+
+# -------------------------------------------------- issue #24.16: NaN labels
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ClassCounts([np.nan, np.nan], [1, 2]),
+        lambda: ClassCounts([0.0, np.inf], [1, 2]),
+        lambda: ClassCounts(np.array([1.0, np.nan], dtype=object), [1, 2]),
+        lambda: ClassCounts(torch.tensor([0.0, float("nan")]), [1, 2]),
+        lambda: ClassCounts.from_labels([0.0, np.nan, np.nan]),
+        lambda: ClassCounts.coerce({np.nan: 3, 1.0: 2}),
+        lambda: shot_accuracy([0.0, np.nan], [0.0, 1.0], [5, 50]),
+    ],
+)
+def test_class_counts_refuse_nan_labels(make):
+    with pytest.raises(ValueError, match=r"non-finite labels \[(nan|inf)\].*equals no label"):
+        make()
+
+
+# --------------------------- issue #22.5: label lookup by table, same answers
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int32, np.int64, np.uint64])
+def test_label_positions_table_matches_the_search(dtype):
+    rng = np.random.RandomState(0)
+    info = np.iinfo(dtype)
+    low = max(int(info.min), -60)
+    classes = rng.choice(np.arange(low, low + 120), 40, replace=False).astype(dtype)
+    labels = rng.randint(low - 10, low + 130, 500)
+    labels = np.clip(labels, info.min, info.max).astype(dtype)
+    labels[:3] = [info.min, info.max, classes[0]]
+    got = label_positions(classes, labels)
+    np.testing.assert_array_equal(got, label_positions_sorted(classes, labels))
+    assert got.dtype == np.int64 and (got >= 0).any() and (got < 0).any()
+    # Integer labels against a wide range of integer classes, and the other way round.
+    wide = np.array([-(2**62), 0, 2**62], dtype=np.int64)
+    np.testing.assert_array_equal(label_positions(wide, np.array([0, 2**62, 5])), [1, 2, -1])
+    np.testing.assert_array_equal(
+        label_positions(np.arange(3), np.array([2**62, -(2**62), 1])), [-1, -1, 1]
+    )
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([5, 3, 5, 9, 3, 3]),
+        np.array([-4, 2, 2, -4, 100], dtype=np.int16),
+        np.arange(10, dtype=np.uint8)[::-1],
+        np.array([0, 2**40, 7]),
+        np.array([2.5, 1.0, 2.5]),
+        np.array(["b", "a", "b"]),
+    ],
+)
+def test_encode_labels_is_numpy_unique(labels):
+    classes, index, counts = encode_labels(labels)
+    ref = np.unique(labels, return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(classes, ref[0])
+    assert classes.dtype == ref[0].dtype
+    np.testing.assert_array_equal(index, ref[1])
+    assert index.dtype == np.int64
+    np.testing.assert_array_equal(counts, ref[2])

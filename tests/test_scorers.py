@@ -27,6 +27,9 @@ from sklearn_lt.metrics import (
 )
 
 THRESHOLDS = {"many_threshold": 40, "few_threshold": 12}
+# Class 7 alone is few-shot under THRESHOLDS, which warns (issue #23.13); the
+# tests of that warning catch it with pytest.warns.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn_lt.metrics.SingleClassSplitWarning")
 
 
 def _long_tailed(seed=0):
@@ -310,3 +313,37 @@ def test_scorer_with_counts_missing_a_fitted_class_is_an_error(ncm):
                               class_counts={1: 12, 2: 4})  # class 0 (30 samples) forgotten
     with pytest.raises(ValueError, match="class_counts|count"):
         scorer(head, X, y)
+
+
+# ------------------------------------------------- issue #24.15: sample_weight
+def test_scorer_honours_sample_weight_as_scikit_learns_does():
+    from sklearn.metrics import balanced_accuracy_score, make_scorer
+
+    X, y = _long_tailed(seed=3)
+    head = TauNormClassifier(LogisticRegression(max_iter=500)).fit(X, y)
+    pred = head.predict(X)
+    w = np.random.RandomState(0).exponential(size=len(y)) * (1 + 3 * (pred != y))
+    theirs = make_scorer(balanced_accuracy_score)(head, X, y, sample_weight=w)
+    ours = make_shot_scorer()(head, X, y, sample_weight=w)
+    assert ours == pytest.approx(theirs, abs=1e-12)
+    assert abs(ours - make_shot_scorer()(head, X, y)) > 0.01  # the weights count
+    for split, scorer in shot_scorers(**THRESHOLDS).items():
+        expected = shot_accuracy(y, pred, np.bincount(y), sample_weight=w, **THRESHOLDS)
+        assert scorer(head, X, y, sample_weight=torch.as_tensor(w)) == expected[split]
+    with pytest.raises(TypeError, match="takes sample_weight and no other metadata.*groups"):
+        make_shot_scorer()(head, X, y, groups=y)
+    with pytest.raises(ValueError, match="sample_weight must be finite and non-negative"):
+        make_shot_scorer()(head, X, y, sample_weight=-w)
+
+
+def test_scorer_and_shot_accuracy_share_the_single_class_warning():
+    X, y = _digits_like()
+    head = NCMClassifier().fit(X, y)
+    with pytest.warns(SingleClassSplitWarning) as from_scorer:
+        shot_scorers()["many"](head, X, y)
+    with pytest.warns(SingleClassSplitWarning) as from_function:
+        shot_accuracy(y, head.predict(X), np.bincount(y), warn_for=("many",))
+    # the same check and words; only the advice differs
+    assert str(from_function[0].message).split(";")[0] == (
+        str(from_scorer[0].message).split(";")[0]
+    )

@@ -7,7 +7,6 @@ records ``class_counts_`` (the package's samplers record the counts they were
 given; its heads record the counts they were fitted on).
 """
 
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -18,13 +17,10 @@ from ._counts import (
     FEW_THRESHOLD,
     MANY_THRESHOLD,
     ClassCounts,
-    SingleClassSplitWarning,
-    UndefinedSplitWarning,
-    as_labels,
     check_counts,
     check_thresholds,
 )
-from ._shot import shot_accuracy
+from ._shot import check_predictions, shot_result, warn_small_splits
 
 __all__ = ["training_class_counts", "make_shot_scorer", "shot_scorers"]
 
@@ -149,9 +145,12 @@ class _ShotScorer:
         many, few = self.thresholds
         return counts.with_thresholds(many_threshold=many, few_threshold=few)
 
-    def __call__(self, estimator, X, y_true, **kwargs):
+    def __call__(self, estimator, X, y_true, sample_weight=None, **kwargs):
+        if kwargs:
+            raise TypeError(
+                f"{self!r} takes sample_weight and no other metadata; got {sorted(kwargs)}."
+            )
         counts = self.training_counts(estimator)
-        y_true = as_labels(y_true, "y_true")
         fitted = getattr(estimator, "classes_", None)
         if self.class_counts is not None and fitted is not None:
             forgotten = counts.positions(to_numpy(fitted), unknown="ignore", name="classes_") < 0
@@ -162,40 +161,24 @@ class _ShotScorer:
                     f"{to_numpy(fitted)[forgotten].tolist()} that the estimator was fitted "
                     "on; give the training count of every class."
                 )
-        # A class of the validation fold never seen in training has 0 samples.
-        if np.any(counts.positions(y_true, unknown="ignore", name="y_true") < 0):
-            counts = counts.reindex(np.union1d(counts.classes, y_true))
-        result = shot_accuracy(y_true, estimator.predict(X), counts, warn_for=())
-        if self.split != "all":
-            self._warn_small_split(result, counts)
-        return result[self.split]
-
-    def _warn_small_split(self, result, counts):
-        """Warn when the score averages over fewer than two classes, naming the thresholds."""
-        members = np.flatnonzero((result.splits == self.split) & (result.support > 0))
-        if len(members) > 1:
-            return
-        hint = (
-            "this dataset has too few classes for such a split"
-            if self.thresholds == "log-thirds"
-            else "use thresholds that fit the data, e.g. thresholds='log-thirds' in "
-            "make_shot_scorer / shot_scorers, or a ClassCounts.log_thirds as class_counts"
+        y_true, y_pred, sample_weight = check_predictions(
+            y_true, estimator.predict(X), sample_weight
         )
-        rule = f"under the thresholds {counts.describe_thresholds()}"
-        if len(members) == 0:
-            message = (
-                f"No class of y_true is {self.split}-shot {rule}: the {self.split!r} score "
-                f"is undefined and set to NaN; {hint}."
+        index = counts.positions(y_true, unknown="ignore", name="y_true")
+        if np.any(index < 0):
+            # A class of the validation fold never seen in training has 0 samples.
+            counts = counts.reindex(np.union1d(counts.classes, y_true))
+            index = counts.positions(y_true, name="y_true")
+        result = shot_result(y_true, y_pred, counts, index, sample_weight)
+        if self.split != "all":
+            hint = (
+                "this dataset has too few classes for such a split"
+                if self.thresholds == "log-thirds"
+                else "use thresholds that fit the data, e.g. thresholds='log-thirds' in "
+                "make_shot_scorer / shot_scorers, or a ClassCounts.log_thirds as class_counts"
             )
-            category = UndefinedSplitWarning
-        else:
-            message = (
-                f"The {self.split!r} score is the accuracy of one class "
-                f"({result.classes[members[0]].tolist()!r}): {rule}, it is the only "
-                f"{self.split}-shot class; {hint}."
-            )
-            category = SingleClassSplitWarning
-        warnings.warn(message, category, stacklevel=3)
+            warn_small_splits(result, counts, [self.split], hint, stacklevel=2)
+        return result[self.split]
 
     def __repr__(self):
         if isinstance(self.class_counts, ClassCounts) and self.thresholds != "log-thirds":
@@ -236,8 +219,9 @@ def make_shot_scorer(
 ):
     """A scorer of the accuracy of one shot split, for model selection.
 
-    The scorer ``scorer(estimator, X, y)`` predicts ``X`` and returns
-    :func:`shot_accuracy`'s ``split`` entry; it works in ``cross_validate``,
+    The scorer ``scorer(estimator, X, y, sample_weight=None)`` predicts ``X``
+    and returns :func:`shot_accuracy`'s ``split`` entry (per-class accuracies
+    weighted by ``sample_weight`` when given); it works in ``cross_validate``,
     ``GridSearchCV`` (alone or in a multi-metric dict, e.g. with
     ``refit="few"``) and anywhere scikit-learn takes a scorer. Predictions
     and labels may be torch tensors.
