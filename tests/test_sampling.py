@@ -414,3 +414,42 @@ def test_fitted_samplers_pickle(sampler):
     X_again, y_again = loaded.fit_resample(torch.from_numpy(X), y)
     assert torch.equal(X_again, X_res)
     assert_array_equal(y_again, y_res)
+
+
+# ------------------------- issue #22.5: faster paths, the same draws as before
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.repeat([3, 9, 20], [40, 7, 2]),  # sparse integers: lookup table
+        np.repeat(np.arange(5, dtype=np.int8), [30, 1, 8, 2, 9]),
+        np.repeat(np.array([-7, 0, 2**40]), [5, 9, 3]),  # a wide range: one sort
+        np.repeat(np.array(["b", "a", "c"]), [12, 5, 1]),
+    ],
+    ids=["sparse-int", "int8", "wide-int", "str"],
+)
+def test_sample_indices_is_the_per_class_draw(y):
+    # sample_indices encodes y in O(n) for integers, groups the rows with a
+    # radix sort and draws in place: the stream of draw_indices on the rows of
+    # each class (what the heads' trainer draws), whatever the label type.
+    y = np.random.RandomState(0).permutation(y)
+    _, y_encoded = np.unique(y, return_inverse=True)
+    per_class = class_indices(y_encoded, y_encoded.max() + 1)
+    counts = target_counts(power_probabilities([len(r) for r in per_class], 0.5), 40)
+    expected = draw_indices(per_class, counts, np.random.RandomState(3))
+    got = SquareRootSampler(n_samples=40).sample_indices(y, random_state=3)
+    assert_array_equal(got, expected)
+    assert got.dtype == np.int64
+
+
+def test_epoch_index_sampler_groups_once_and_follows_a_new_y():
+    y = np.repeat(np.arange(4), [20, 9, 4, 1])
+    stream = EpochIndexSampler(ClassBalancedSampler(), y, n_epochs=2, random_state=0)
+    rng = np.random.RandomState(0)
+    for epoch in range(2):  # each epoch: sample_indices on the same random stream
+        stream.set_epoch(epoch)
+        assert list(stream) == ClassBalancedSampler().sample_indices(
+            y, random_state=rng).tolist()
+    assert stream._grouped is not None
+    assert pickle.loads(pickle.dumps(stream))._grouped is None  # not pickled
+    stream.y = np.repeat([0, 1], [3, 3])  # a new y is grouped anew
+    assert sorted(set(stream)) == list(range(6))

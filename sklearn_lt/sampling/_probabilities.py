@@ -15,6 +15,8 @@ __all__ = [
     "target_counts",
     "class_indices",
     "draw_indices",
+    "draw_grouped",
+    "group_rows",
 ]
 
 
@@ -110,11 +112,20 @@ def target_counts(probabilities, n_samples):
     return counts
 
 
+def group_rows(y_encoded, counts):
+    """Row indices sorted by class, in row order within a class (``counts`` per class).
+
+    A stable sort, which numpy runs as a radix sort on keys of 16 bits or
+    fewer: O(n) for up to 65,536 classes.
+    """
+    keys = y_encoded.astype(np.uint16) if len(counts) <= 1 << 16 else y_encoded
+    return np.argsort(keys, kind="stable")
+
+
 def class_indices(y_encoded, n_classes):
     """Row indices of each class, as a list of ``n_classes`` int64 arrays."""
-    order = np.argsort(y_encoded, kind="stable")
-    bounds = np.cumsum(np.bincount(y_encoded, minlength=n_classes))[:-1]
-    return np.split(order.astype(np.int64), bounds)
+    counts = np.bincount(y_encoded, minlength=n_classes)
+    return np.split(group_rows(y_encoded, counts), np.cumsum(counts)[:-1])
 
 
 def draw_indices(per_class_indices, counts, random_state):
@@ -124,11 +135,6 @@ def draw_indices(per_class_indices, counts, random_state):
     official class-aware sampler cycles through each class): a class asked for
     fewer rows than it has is subsampled without replacement, one asked for
     more repeats every row before any row is repeated again.
-
-    Vectorised over classes: ``counts[j] // n_j`` whole rounds of class ``j``
-    are every row repeated that many times (their order is irrelevant, the
-    final shuffle mixes everything), and the partial last round is a uniform
-    subset of ``counts[j] % n_j`` rows drawn without replacement.
 
     Parameters
     ----------
@@ -141,13 +147,27 @@ def draw_indices(per_class_indices, counts, random_state):
     -------
     indices : ndarray of shape (sum(counts),), int64
     """
-    counts = np.asarray(counts, dtype=np.int64)
     sizes = np.array([len(rows) for rows in per_class_indices], dtype=np.int64)
+    rows = np.concatenate(per_class_indices) if len(sizes) else np.empty(0, dtype=np.int64)
+    return draw_grouped(rows.astype(np.int64, copy=False), sizes, counts, random_state)
+
+
+def draw_grouped(rows, sizes, counts, random_state):
+    """:func:`draw_indices` on the rows of all classes in one array, grouped by class.
+
+    ``rows`` holds ``sizes[0]`` rows of the first class, then ``sizes[1]`` of
+    the second... (:func:`group_rows`). Vectorised over classes: ``counts[j]
+    // n_j`` whole rounds of class ``j`` are every row repeated that many
+    times (their order is irrelevant, the final shuffle mixes everything), and
+    the partial last round is a uniform subset of ``counts[j] % n_j`` rows
+    drawn without replacement.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    sizes = np.asarray(sizes, dtype=np.int64)
     if np.any((sizes == 0) & (counts > 0)):
         raise ValueError("Cannot draw samples from a class with zero samples.")
     if len(sizes) == 0 or counts.sum() == 0:
         return np.empty(0, dtype=np.int64)
-    rows = np.concatenate(per_class_indices).astype(np.int64, copy=False)
     safe_sizes = np.maximum(sizes, 1)
     whole_rounds, partial = counts // safe_sizes, counts % safe_sizes
     indices = np.repeat(rows, np.repeat(whole_rounds, sizes))
@@ -156,10 +176,12 @@ def draw_indices(per_class_indices, counts, random_state):
         # (radix for <= 16-bit labels): each class's rows come out in random
         # order, and its first ``partial[j]`` are a uniform subset.
         shuffled = random_state.permutation(len(rows))
-        label_dtype = np.uint16 if len(sizes) <= np.iinfo(np.uint16).max else np.int64
+        label_dtype = np.uint16 if len(sizes) <= 1 << 16 else np.int64
         labels = np.repeat(np.arange(len(sizes), dtype=label_dtype), sizes)
         grouped = shuffled[np.argsort(labels[shuffled], kind="stable")]
         rank_in_class = np.arange(len(rows)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         subset = grouped[rank_in_class < np.repeat(partial, sizes)]
         indices = np.concatenate([indices, rows[subset]])
-    return indices[random_state.permutation(len(indices))]
+    # In place: the same swaps as ``indices[random_state.permutation(n)]``.
+    random_state.shuffle(indices)
+    return indices

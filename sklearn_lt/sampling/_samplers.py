@@ -17,10 +17,11 @@ from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 
+from ..metrics._counts import encode_labels
 from ..utils import is_tensor, to_numpy, validate_labels
 from ._probabilities import (
-    class_indices,
-    draw_indices,
+    draw_grouped,
+    group_rows,
     power_probabilities,
     progressive_probabilities,
     target_counts,
@@ -33,6 +34,21 @@ __all__ = [
     "SquareRootSampler",
     "ProgressivelyBalancedSampler",
 ]
+
+
+def encode_sampled_labels(y):
+    """``(classes, y_encoded, counts)`` of the labels to sample from, checked.
+
+    Integer labels (always valid classification targets) are encoded in O(n)
+    (:func:`~sklearn_lt.metrics._counts.encode_labels`); any other labels go
+    through the package's full label validation and its error messages.
+    """
+    labels = to_numpy(y)
+    if labels.ndim == 1 and labels.dtype.kind in "iu":
+        classes, y_encoded, counts = encode_labels(labels)
+        if len(classes) >= 2:
+            return classes, y_encoded, counts
+    return validate_labels(y, len(y))
 
 
 class PowerSampler(BaseSampler):
@@ -140,16 +156,17 @@ class PowerSampler(BaseSampler):
         -------
         indices : ndarray of shape (n_samples,), int64
         """
-        _, y_encoded, counts = validate_labels(y, len(y))
+        _, y_encoded, counts = encode_sampled_labels(y)
         rng = check_random_state(self.random_state if random_state is None else random_state)
-        return self._draw(y_encoded, counts, epoch, n_epochs, n_samples, rng)[0]
+        rows = group_rows(y_encoded, counts)
+        return self._draw(rows, counts, epoch, n_epochs, n_samples, rng)[0]
 
-    def _draw(self, y_encoded, counts, epoch, n_epochs, n_samples, rng):
+    def _draw(self, rows, counts, epoch, n_epochs, n_samples, rng):
+        """Indices of one draw from ``rows`` grouped by class (``counts`` of each)."""
         p = self.class_probabilities(counts, epoch=epoch, n_epochs=n_epochs)
-        n_samples = n_samples or self.n_samples or len(y_encoded)
+        n_samples = n_samples or self.n_samples or len(rows)
         per_class = target_counts(p, n_samples)
-        indices = draw_indices(class_indices(y_encoded, len(counts)), per_class, rng)
-        return indices, per_class
+        return draw_grouped(rows, counts, per_class, rng), per_class
 
     def _check_X_y(self, X, y):
         # Drawing rows by index works on any 2-D data: strings, NaN, sparse.
@@ -189,10 +206,10 @@ class PowerSampler(BaseSampler):
         return super().fit_resample(X, y)
 
     def _fit_resample(self, X, y):
-        self.classes_, y_encoded, self.class_counts_ = validate_labels(y, len(y))
+        self.classes_, y_encoded, self.class_counts_ = encode_sampled_labels(y)
         rng = check_random_state(self.random_state)
         self.sample_indices_, per_class = self._draw(
-            y_encoded, self.class_counts_, None, None, None, rng
+            group_rows(y_encoded, self.class_counts_), self.class_counts_, None, None, None, rng
         )
         self.sampling_strategy_ = dict(zip(self.classes_.tolist(), per_class.tolist()))
         return _safe_indexing(X, self.sample_indices_), _safe_indexing(

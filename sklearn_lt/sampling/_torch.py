@@ -5,6 +5,8 @@ from sklearn.utils import check_random_state
 
 from ..metrics._counts import ClassCounts
 from ..utils import to_numpy
+from ._probabilities import group_rows
+from ._samplers import encode_sampled_labels
 
 __all__ = ["EpochIndexSampler"]
 
@@ -48,6 +50,7 @@ class EpochIndexSampler(torch.utils.data.Sampler):
         seed = sampler.random_state if random_state is None else random_state
         # an int gives a stream of its own (check_random_state makes a new RandomState)
         self._rng = check_random_state(seed)
+        self._grouped = None  # (y, rows grouped by class, class counts), made at first use
 
     def set_epoch(self, epoch):
         """Move to ``epoch`` (0-based) of the run."""
@@ -61,14 +64,26 @@ class EpochIndexSampler(torch.utils.data.Sampler):
             n_epochs=self.n_epochs,
         )
 
+    def _rows_by_class(self):
+        """Rows grouped by class and the class counts of ``y``: computed once, not per epoch."""
+        if self._grouped is None or self._grouped[0] is not self.y:
+            _, y_encoded, counts = encode_sampled_labels(self.y)
+            self._grouped = (self.y, group_rows(y_encoded, counts), counts)
+        return self._grouped[1:]
+
     def __iter__(self):
-        indices = self.sampler.sample_indices(
-            self.y,
-            epoch=min(self.epoch, self.n_epochs - 1),
-            n_epochs=self.n_epochs,
-            random_state=self._rng,
+        # The draw of ``sampler.sample_indices(y, ...)``, without re-encoding y each epoch.
+        indices, _ = self.sampler._draw(
+            *self._rows_by_class(),
+            min(self.epoch, self.n_epochs - 1),
+            self.n_epochs,
+            None,
+            self._rng,
         )
         return iter(indices.tolist())
+
+    def __getstate__(self):
+        return {**self.__dict__, "_grouped": None}  # recomputed after unpickling
 
     def __len__(self):
         return self.sampler.n_samples or len(self.y)
