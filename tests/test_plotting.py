@@ -34,6 +34,7 @@ from sklearn_lt.metrics import (  # noqa: E402
     shot_accuracy,
     weight_norms,
 )
+from sklearn_lt.metrics._counts import ALL_SPLITS as SPLITS  # noqa: E402
 from sklearn_lt.plotting import (  # noqa: E402
     LogitsMagnitudeDisplay,
     SamplingProbabilityDisplay,
@@ -129,9 +130,8 @@ def test_displays_take_tensors_on_any_device(digits, device):
     )
     for split in ("many", "medium", "few", "all"):
         np.testing.assert_allclose(sweep.accuracies[split], expected.accuracies[split])
-    np.testing.assert_allclose(
-        WeightNormDisplay.from_estimator(clf).weight_norms["TauNormClassifier"], 1.0
-    )
+    norms = WeightNormDisplay.from_estimator(clf).weight_norms["TauNormClassifier"]
+    np.testing.assert_allclose(norms, norms[0])  # tau 1: every class at one norm
     shots = ShotAccuracyDisplay.from_estimators({"tau": clf}, X_v, y_v, **THRESHOLDS)
     assert shots.accuracies["tau"]["all"] == pytest.approx(expected.accuracies["all"][1])
     logits = LogitsMagnitudeDisplay.from_estimator(clf, X_v, y_v, **THRESHOLDS)
@@ -246,7 +246,8 @@ def test_weight_norms_equal_metric_and_are_sorted_by_count(digits, tmp_path):
         np.testing.assert_allclose(
             display.lines_[name].get_ydata(), weight_norms(head)[display.class_order]
         )
-    np.testing.assert_allclose(display.lines_["tau-norm 1"].get_ydata(), 1.0)
+    tau_one = display.lines_["tau-norm 1"].get_ydata()
+    np.testing.assert_allclose(tau_one, tau_one[0])  # tau 1: every class at one norm
     # Three regions: two boundaries, three labels.
     assert len(display.split_lines_) == 2
     assert [t.get_text() for t in display.split_texts_] == ["many", "medium", "few"]
@@ -453,6 +454,44 @@ def test_plot_on_given_axes_and_without_matplotlib(monkeypatch):
         display.plot()
     with pytest.raises(ImportError, match="SamplingProbabilityDisplay.from_samplers"):
         SamplingProbabilityDisplay.from_samplers({"IB": InstanceBalancedSampler()}, [3, 1])
+
+
+def _extent(artist):
+    return artist.get_window_extent(artist.figure.canvas.get_renderer())
+
+
+@pytest.mark.parametrize("display_class", [WeightNormDisplay, LogitsMagnitudeDisplay])
+def test_a_title_set_after_plot_clears_the_split_labels(display_class):
+    """The study sets its own titles after plot(): they must not cover many/medium/few."""
+    values = {"joint": np.linspace(2, 1, len(COUNTS)), "tau": np.linspace(1, 2, len(COUNTS))}
+    display = display_class(values, COUNTS, **THRESHOLDS).plot()
+    display.ax_.set_title("Weight norm per class (mean of 5 seeds)")
+    display.figure_.canvas.draw()
+    title = _extent(display.ax_.title)
+    assert [t.get_text() for t in display.split_texts_] == ["many", "medium", "few"]
+    for label in display.split_texts_:
+        region = _extent(label)
+        assert region.y1 <= title.y0, f"the title covers {label.get_text()!r}"
+        assert region.y0 >= _extent(display.ax_.patch).y1  # above the data, not on it
+
+
+def test_bar_values_clear_their_error_bars_and_the_legend():
+    models = ["Joint", "NCM", "cRT", "tau-norm", "LWS", "LORT", "LogReg", "ROS"]
+    rng = np.random.RandomState(0)
+    accuracies = {m: dict(zip(SPLITS, [1.0, 0.97, 0.5 + 0.2 * rng.rand(), 0.85]))
+                  for m in models}
+    std = {m: dict(zip(SPLITS, [0.005, 0.01, 0.12, 0.03])) for m in models}
+    display = ShotAccuracyDisplay(accuracies, std=std).plot()
+    display.figure_.canvas.draw()
+    ax, points = display.ax_, display.figure_.dpi / 72
+    legend = _extent(ax.get_legend())
+    for name in models:
+        for bar, text, split in zip(display.bars_[name], display.texts_[name], SPLITS):
+            x = bar.get_x() + bar.get_width() / 2
+            cap = ax.transData.transform((x, accuracies[name][split] + std[name][split]))[1]
+            label = _extent(text)
+            assert label.y0 - cap >= 4 * points, f"{name} {split}: its value touches the cap"
+            assert not label.overlaps(legend), f"{name} {split}: the legend hides its value"
 
 
 def test_many_classes_use_index_axis(tmp_path):

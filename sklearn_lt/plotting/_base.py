@@ -266,11 +266,12 @@ class _ClassAxisMixin:
     def _decorate_class_axis(self, ax, show_splits, title):
         """Ticks, label, title and the many/medium/few regions of the class axis.
 
-        The region names go just above the axes (under the title), where no
-        data or legend can hide them. Returns the boundary lines and the
-        region labels drawn.
+        The region names are the tick labels of a secondary x-axis on top,
+        where no data or legend can hide them; matplotlib places any title
+        above that axis, also one set later (the study's own titles). Returns
+        the boundary lines and the region labels drawn.
         """
-        ax.set_title(title, pad=16 if show_splits else 6)
+        ax.set_title(title)
         order = self.class_order
         n_classes = len(order)
         counts = self.class_counts[order]
@@ -284,11 +285,10 @@ class _ClassAxisMixin:
         else:
             ax.set_xlabel("Class index, sorted by training count (head to tail)")
         ax.set_xlim(-0.5, n_classes - 0.5)
-        lines, texts = [], []
+        lines, centres, names = [], [], []
         if not show_splits:
-            return lines, texts
+            return lines, []
         splits = self._counts.splits(self.classes[order])
-        transform = ax.get_xaxis_transform()
         start = 0
         for stop in range(1, n_classes + 1):
             if stop < n_classes and splits[stop] == splits[start]:
@@ -297,18 +297,10 @@ class _ClassAxisMixin:
                 lines.append(
                     ax.axvline(stop - 0.5, color="0.6", linestyle=":", linewidth=1, zorder=0)
                 )
-            texts.append(
-                ax.text(
-                    (start + stop - 1) / 2,
-                    1.01,
-                    splits[start],
-                    transform=transform,
-                    ha="center",
-                    va="bottom",
-                    color="0.4",
-                    fontsize="small",
-                    style="italic",
-                )
-            )
+            centres.append((start + stop - 1) / 2)
+            names.append(splits[start])
             start = stop
-        return lines, texts
+        regions = ax.secondary_xaxis("top")
+        regions.set_xticks(centres, labels=names, color="0.4", fontsize="small", style="italic")
+        regions.tick_params(length=0, pad=2)
+        return lines, list(regions.get_xticklabels())

@@ -144,7 +144,8 @@ class ShotAccuracyDisplay:
                     self.bars_[name],
                     labels=labels,
                     fontsize="x-small",
-                    padding=2,
+                    # bar_label starts at the error bar's end: clear its cap too.
+                    padding=2 + (self.std is not None) * 3,
                     # Narrow bars: vertical labels do not run into their neighbours.
                     rotation=90 if n_models > 3 else 0,
                 )
@@ -160,7 +161,8 @@ class ShotAccuracyDisplay:
         # Room above the bars (at most 1) for the legend, so that it hides none.
         n_columns = min(n_models, 4)
         n_rows = -(-n_models // n_columns)
-        ax.set_ylim(0, 1.12 + 0.08 * n_rows)
+        # Vertical value labels (and error bars) of bars near 1 need more room.
+        ax.set_ylim(0, 1.12 + 0.08 * n_rows + 0.08 * (show_values and n_models > 3))
         ax.set_yticks(np.linspace(0, 1, 6))
         ax.set_title("Accuracy per shot split")
         ax.legend(loc="upper center", ncols=n_columns, fontsize="small")
