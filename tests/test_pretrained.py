@@ -241,6 +241,9 @@ def test_resolve_preprocessing_from_timm_and_torchvision_keys():
         ({"input_size": 8, "mean": 0.5, "std": 0}, "std"),
         ({"input_size": 8, "mean": (0.5, 0.5), "std": 0.5}, "3 numbers"),
         ({"input_size": 8, "mean": 0.5, "std": 0.5, "crop_mode": "border"}, "crop_mode"),
+        ({"input_size": 8, "mean": float("nan"), "std": 0.5}, "'mean'\\] must be finite"),
+        ({"input_size": 8, "mean": 0.5, "std": (0.5, float("inf"), 0.5)}, "'std'.*finite"),
+        ({"input_size": 8, "mean": 0.5, "std": float("nan")}, "'std'.*finite"),
     ],
 )
 def test_resolve_preprocessing_errors(config, match):
@@ -460,6 +463,9 @@ def test_missing_files_are_named(images, tmp_path):
         ({"weights": "IMAGENET1K_V2"}, ValueError, "a module keeps its own weights"),
         ({"batch_size": 0}, ValueError, "batch_size"),
         ({"preprocessing": {"input_size": 8, "interpolation": "cubic"}}, ValueError, "interp"),
+        ({"preprocessing": {"mean": float("nan")}}, ValueError, "finite"),
+        ({"cache_dir": ""}, ValueError, "cache_dir='' would write the cache into the working"),
+        ({"distributed": True}, ValueError, "distributed=True .* give cache_dir"),
     ],
 )
 def test_bad_params(images, params, error, match):
@@ -502,6 +508,194 @@ def test_cuda_autocast_matches_cpu(images, tmp_path):
     np.testing.assert_allclose(features, cpu, atol=0.05, rtol=0.05)
     exact = _embedder(device="cuda", amp=False).fit(images).transform(images)
     np.testing.assert_allclose(exact, cpu, atol=1e-3, rtol=1e-3)
+
+
+# ------------------------------------------- reliability (issue #24: images, the cache)
+def _grey_files(folder, level):
+    """The same grey image as 8-bit PNG, 16-bit PNG and float TIFF; their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ramp = (np.arange(24 * 20).reshape(24, 20) * level % 256).astype(np.uint8)
+    paths = [str(folder / n) for n in ("8bit.png", "16bit.png", "float.tif")]
+    Image.fromarray(ramp).save(paths[0])
+    Image.fromarray(ramp.astype(np.uint16) * 257).save(paths[1])
+    Image.fromarray(ramp.astype(np.float32) / 255).save(paths[2])
+    return paths
+
+
+def test_16_bit_and_float_images_are_scaled_not_clipped(tmp_path):
+    paths = _grey_files(tmp_path / "grey", 7)
+    assert [Image.open(p).mode for p in paths] == ["L", "I;16", "F"]
+    embedder = _embedder().fit(paths)
+    features = embedder.transform(paths)
+    # The 16-bit and the float file hold the 8-bit file's intensities: the same features.
+    np.testing.assert_allclose(features[1], features[0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(features[2], features[0], rtol=1e-6, atol=1e-6)
+    bright = tmp_path / "bright.tif"
+    Image.fromarray(np.full((8, 8), 3.5, dtype=np.float32)).save(bright)
+    nan = tmp_path / "nan.tif"
+    Image.fromarray(np.full((8, 8), np.nan, dtype=np.float32)).save(nan)
+    for path in (bright, nan):
+        with pytest.raises(ValueError, match=f"{path.name}' has float pixels .* rescale it"):
+            embedder.transform([str(path)])
+
+
+def _scaled_module(scale, source="mean"):
+    """Equal weights; outputs that differ by an attribute (scale) or by forward's code."""
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            with torch.random.fork_rng():
+                torch.manual_seed(0)
+                self.conv = nn.Conv2d(3, 4, 3)
+            self.scale = scale
+
+        if source == "mean":
+            def forward(self, x):
+                return self.conv(x).mean(dim=(2, 3)) * self.scale
+        else:
+            def forward(self, x):
+                return self.conv(x).amax(dim=(2, 3)) * self.scale
+
+    return Net()
+
+
+def test_cache_key_sees_attributes_and_forward_code(images, tmp_path):
+    cfg = {"input_size": 16, "mean": 0.5, "std": 0.5}
+    nets = [_scaled_module(1.0), _scaled_module(2.0), _scaled_module(1.0, source="amax")]
+    assert all(type(n).__qualname__ == type(nets[0]).__qualname__ for n in nets)
+    torch.testing.assert_close(nets[1].state_dict(), nets[0].state_dict())
+    expected = [PretrainedEmbedder(n, preprocessing=cfg, verbose=0).fit(images)
+                .transform(images) for n in nets]
+    cached = [PretrainedEmbedder(n, preprocessing=cfg, verbose=0, cache_dir=tmp_path / "c")
+              .fit(images) for n in nets]
+    assert len({e.fingerprint_ for e in cached}) == 3
+    for embedder, features in zip(cached, expected):
+        np.testing.assert_array_equal(embedder.transform(images), features)
+    np.testing.assert_allclose(expected[1], 2 * expected[0], rtol=1e-6)
+    # The key is stable: the same network gives the same fingerprint in a new estimator.
+    again = PretrainedEmbedder(_scaled_module(2.0), preprocessing=cfg, cache_dir=tmp_path / "c")
+    assert again.fit(images).fingerprint_ == cached[1].fingerprint_
+
+
+def test_cache_sees_a_rewrite_whose_modification_time_was_restored(tmp_path):
+    path = tmp_path / "image.bmp"  # uncompressed: the same size whatever the pixels
+    rng = np.random.RandomState(0)
+    Image.fromarray(rng.randint(0, 256, (30, 20, 3), dtype=np.uint8)).save(path)
+    embedder = _embedder(cache_dir=tmp_path / "cache").fit([path])
+    old = np.array(embedder.transform([path]))
+    before = os.stat(path)
+    Image.fromarray(rng.randint(0, 256, (30, 20, 3), dtype=np.uint8)).save(path)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # as cp -p, rsync -a, tar do
+    after = os.stat(path)
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    features = embedder.transform([path])
+    np.testing.assert_array_equal(features, _embedder().fit([path]).transform([path]))
+    assert not np.array_equal(features, old)
+
+
+def _truncate(path, keep=60):
+    data = Path(path).read_bytes()
+    Path(path).write_bytes(data[:keep])
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_an_unreadable_image_is_named_and_the_others_stay_cached(tmp_path, num_workers):
+    paths = _write_images(tmp_path / "images", 12)
+    good = Path(paths[6]).read_bytes()
+    _truncate(paths[6])
+    embedder = _embedder(cache_dir=tmp_path / "cache", num_workers=num_workers).fit(paths)
+    counter = CallCounter(embedder.module_)
+    with pytest.raises(ValueError, match=r"1 of 12 images could not be read \(the features of "
+                       r"the readable ones are cached\): Cannot read image '.*img006.png': "
+                       r"image file is truncated") as error:
+        embedder.transform(paths)
+    assert "Traceback" not in str(error.value)  # no worker's traceback in the message
+    assert counter.images == 11  # the images after the bad one were computed too
+    Path(paths[6]).write_bytes(good)  # repaired
+    features = embedder.transform(paths)
+    assert counter.images == 12  # only the repaired image
+    reference = _embedder().fit(paths).transform(paths)
+    np.testing.assert_allclose(features, reference, rtol=1e-5, atol=1e-5)
+    # Without a cache the first unreadable image stops the run, named.
+    _truncate(paths[3])
+    with pytest.raises(ValueError, match=r"1 of 12 images .*img003.png': image file is trunc"):
+        _embedder(num_workers=num_workers).fit(paths).transform(paths)
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_text("hello")
+    with pytest.raises(ValueError, match="notes.png': cannot identify image file"):
+        _embedder().fit(paths).transform([not_an_image])
+
+
+def test_an_interrupted_run_keeps_the_batches_it_computed(images, tmp_path):
+    embedder = _embedder(cache_dir=tmp_path / "cache", batch_size=4).fit(images)
+
+    def stop_at_the_third_batch(module, args, output):
+        stop_at_the_third_batch.calls += 1
+        if stop_at_the_third_batch.calls == 3:
+            raise KeyboardInterrupt
+
+    stop_at_the_third_batch.calls = 0
+    handle = embedder.module_.register_forward_hook(stop_at_the_third_batch)
+    with pytest.raises(KeyboardInterrupt):
+        embedder.transform(images)
+    handle.remove()
+    counter = CallCounter(embedder.module_)
+    features = embedder.transform(images)
+    assert counter.images == 4  # the 8 images of the first two batches were kept
+    reference = _embedder().fit(images).transform(images)
+    np.testing.assert_allclose(features, reference, rtol=1e-5, atol=1e-5)
+
+
+_PEAK_MEMORY = """
+import sys
+from PIL import Image
+from sklearn_lt.backbone._pretrained_data import ImagePreprocessor
+from sklearn_lt.backbone._pretrained_models import resolve_preprocessing
+
+def status(field):  # kB
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+
+cfg = resolve_preprocessing({"input_size": 16, "mean": 0.5, "std": 0.5})
+image = Image.new("RGB", (1, int(sys.argv[1])), (200, 40, 90))
+ImagePreprocessor(cfg)(Image.new("RGB", (30, 20)))  # first-call allocations
+open("/proc/self/clear_refs", "w").write("5")  # the peak (VmHWM) restarts from here
+before = status("VmRSS")
+out = ImagePreprocessor(cfg)(image)
+grown = status("VmHWM") - before
+assert tuple(out.shape) == (3, 16, 16), out.shape
+assert out[:, 8, 8].tolist() == [200, 40, 90], out[:, 8, 8]
+print(grown)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="Linux peak RSS")
+def test_an_extreme_aspect_ratio_is_not_resized_whole():
+    # A 1 x 100000 strip at input 16 (resize 18): resized whole to 18 x 1.8M pixels, +200 MB.
+    import sys
+
+    grown_kib = subprocess.run(
+        [sys.executable, "-c", _PEAK_MEMORY, "100000"], check=True, capture_output=True,
+        text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    ).stdout
+    assert int(grown_kib) < 32 * 1024
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic", "lanczos"])
+def test_limited_resize_agrees_with_resize_then_crop(interpolation):
+    cfg = resolve_preprocessing({"input_size": 16, "mean": 0.5, "std": 0.5,
+                                 "interpolation": interpolation})
+    rng = np.random.RandomState(0)
+    smooth = np.repeat(np.repeat(rng.randint(0, 256, (40, 4, 3)), 8, 0), 8, 1)
+    pixels = smooth.astype(np.uint8)  # 320 x 32: resized to 18 x 180, 11x the crop's area
+    out = ImagePreprocessor(cfg)(Image.fromarray(pixels)).permute(1, 2, 0).numpy()
+    resample = getattr(Image.Resampling, interpolation.upper())
+    whole = np.asarray(Image.fromarray(pixels).resize((18, 180), resample))
+    top, left = int(round((180 - 16) / 2)), 1
+    reference = whole[top:top + 16, left:left + 16].astype(int)
+    assert np.abs(out.astype(int) - reference).max() <= 2  # rounding of the box's scale
 
 
 # ------------------------------------------------------------ image files

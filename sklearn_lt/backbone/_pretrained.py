@@ -1,9 +1,13 @@
 """Stage one from a pretrained network: image files in, features out, cached on disk."""
 
 import contextlib
+import functools
 import hashlib
+import inspect
 import json
+import marshal
 import os
+import re
 from numbers import Integral
 
 import numpy as np
@@ -16,7 +20,14 @@ from torch.utils.data import DataLoader
 
 from ._embedder import BackboneEmbedder
 from ._pretrained_cache import FeatureStore, gather
-from ._pretrained_data import Normalizer, as_image_files, file_keys, image_dataset, stack_images
+from ._pretrained_data import (
+    ImageFiles,
+    Normalizer,
+    as_image_files,
+    file_keys,
+    image_dataset,
+    stack_images,
+)
 from ._pretrained_models import load_pretrained, resolve_preprocessing
 
 __all__ = ["PretrainedEmbedder"]
@@ -38,8 +49,100 @@ def _progress(total, verbose):
     return tqdm(total=total, unit="img", desc="features", delay=2.0, leave=False)
 
 
+# What every nn.Module carries (parameters, buffers, submodules, hooks, training):
+# hashed through state_dict, named_modules and the forward hooks, not as attributes.
+_MODULE_STATE = frozenset(vars(nn.Module()))
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _qualname(obj):
+    return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', type(obj).__name__)}"
+
+
+def _code(function):
+    """The source of a function; its compiled code where there is no source file."""
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        return repr(marshal.dumps(function.__code__)) if hasattr(function, "__code__") else ""
+
+
+def _class_code(cls, depth=0):
+    """The source of each method of ``cls`` (the branch a class body took) and its attributes."""
+    parts = []
+    for name, member in sorted(vars(cls).items()):
+        function = member.fget if isinstance(member, property) else member
+        function = getattr(function, "__func__", function)  # staticmethod, classmethod
+        if inspect.isfunction(function):
+            parts.append(f"{name}:{_code(function)}")
+        elif not name.startswith("__"):
+            parts.append(f"{name}={_describe(member, depth + 1)}")
+    return "\n".join(parts)
+
+
+def _own_code(cls):
+    """A class whose code is the user's or a model library's, not torch's or Python's."""
+    return cls.__module__.partition(".")[0] not in ("torch", "builtins")
+
+
+def _describe(value, depth=0):
+    """A text that changes when ``value`` would make a forward compute differently.
+
+    Stable across processes (no memory addresses, sets and dicts sorted), so
+    that every process of a distributed run finds the same cache.
+    """
+    if depth > 4:
+        return "..."
+    if isinstance(value, (type(None), bool, int, float, complex, str, bytes)):
+        return repr(value)
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
+        digest = hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16)
+        return f"array({array.dtype}, {array.shape}, {digest.hexdigest()})"
+    if isinstance(value, nn.Module):  # registered submodules are hashed on their own
+        return _qualname(type(value))
+    if isinstance(value, (list, tuple)):
+        return f"{type(value).__name__}[{', '.join(_describe(v, depth + 1) for v in value)}]"
+    if isinstance(value, (set, frozenset)):
+        return f"set{sorted(_describe(v, depth + 1) for v in value)}"
+    if isinstance(value, dict):
+        items = sorted(f"{_describe(k, depth + 1)}: {_describe(v, depth + 1)}"
+                       for k, v in value.items())
+        return f"dict{{{', '.join(items)}}}"
+    if isinstance(value, functools.partial):
+        return f"partial({_describe((value.func, value.args, value.keywords), depth + 1)})"
+    if isinstance(value, type):
+        return f"{_qualname(value)}:{_class_code(value, depth + 1) if _own_code(value) else ''}"
+    if callable(value) and hasattr(value, "__code__"):
+        return f"{_qualname(value)}:{_code(value)}"
+    if hasattr(value, "__dict__"):  # an object (a callable one: its class's code too)
+        code = (
+            _class_code(type(value), depth + 1)
+            if callable(value) and _own_code(type(value)) else ""
+        )
+        return f"{_qualname(type(value))}({_describe(vars(value), depth + 1)}){code}"
+    return f"{_qualname(type(value))}:{_ADDRESS.sub('', repr(value))}"
+
+
 def _hash_module(h, module):
-    h.update(f"{type(module).__module__}.{type(module).__qualname__}\n{module!r}".encode())
+    """Hash what decides a module's outputs: code, attributes, forward hooks and weights.
+
+    Every submodule's class and the source of every class in their MROs
+    outside torch (torch's own modules compute from their attributes), the
+    plain attributes of every submodule (``self.scale = 2.0``, a replaced
+    ``forward``), its forward hooks, and the state dict's bytes. Code the
+    forward calls outside these classes (a module-level function, a global)
+    is not part of the key.
+    """
+    classes = {}
+    for name, sub in module.named_modules():
+        h.update(f"{name}:{_qualname(type(sub))}\n".encode())
+        classes.update({_qualname(c): c for c in type(sub).__mro__ if _own_code(c)})
+        attributes = {k: v for k, v in vars(sub).items() if k not in _MODULE_STATE}
+        hooks = [*sub._forward_pre_hooks.values(), *sub._forward_hooks.values()]
+        h.update(f"{_describe(attributes)}\n{_describe(hooks)}\n".encode())
+    for qualname in sorted(classes):
+        h.update(f"{qualname}\n{_class_code(classes[qualname])}\n".encode())
     for name, tensor in module.state_dict().items():
         tensor = tensor.detach().to("cpu").contiguous().reshape(-1)
         h.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
@@ -115,12 +218,24 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Autocast to float16 on CUDA (ignored on the CPU, which always
         computes in float32). Features are stored as float32 either way.
     cache_dir : str, path or None, default=None
-        Folder of the feature cache (created if needed), keyed by network,
-        weights, preprocessing and precision (one sub-folder each) and by
-        image file (path, modification time and size). ``None``: no cache,
-        features computed into memory at each ``transform``.
+        Folder of the feature cache (created if needed), keyed by network
+        (the code of its classes, their attributes, forward hooks and
+        weights), preprocessing and precision (one sub-folder each) and by
+        image file (path, size, modification and status-change times: a
+        rewritten file is recomputed, whatever times a copy tool restores).
+        ``None``: no cache, features computed into memory at each
+        ``transform``. Images that cannot be read do not stop the others:
+        the features of the readable ones are cached before the error.
+    distributed : bool, default=False
+        ``transform`` as a collective of the ``torch.distributed`` process
+        group (``torchrun``, ``accelerate launch``): every process calls it
+        with the same list; each computes its share of the images not yet
+        cached into ``cache_dir`` (needed, one folder all processes see), and
+        each returns the features of the whole list, in its order. Without a
+        process group, one process does all. See the user guide.
     verbose : int, default=1
-        1 shows a progress bar (tqdm) on runs longer than 2 seconds.
+        1 shows a progress bar (tqdm) on runs longer than 2 seconds (with
+        ``distributed``, on process 0 only).
 
     Attributes
     ----------
@@ -178,6 +293,7 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         "device": [str, torch.device],
         "amp": ["boolean"],
         "cache_dir": [str, os.PathLike, None],
+        "distributed": ["boolean"],
         "verbose": ["verbose"],
     }
 
@@ -193,6 +309,7 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         device="cpu",
         amp=True,
         cache_dir=None,
+        distributed=False,
         verbose=1,
     ):
         self.model = model
@@ -204,6 +321,7 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.device = device
         self.amp = amp
         self.cache_dir = cache_dir
+        self.distributed = distributed
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
@@ -225,6 +343,16 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self
         """
         self._validate_params()
+        if isinstance(self.cache_dir, str) and not self.cache_dir:
+            raise ValueError(
+                "cache_dir='' would write the cache into the working directory: give a "
+                "folder (cache_dir='.' if that is meant), or None for no cache."
+            )
+        if self.distributed and self.cache_dir is None:
+            raise ValueError(
+                "distributed=True shares the work through the cache: give cache_dir, a "
+                "folder every process sees."
+            )
         files = as_image_files(X)
         net, config = load_pretrained(self.model, self.weights)
         if config is None and self.preprocessing is None:
@@ -305,47 +433,77 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Raises
         ------
         FileNotFoundError
-            Images are missing (with ``cache_dir``: checked before any is read).
+            Images are missing (checked before any is read).
+        ValueError
+            Images cannot be read (truncated, corrupt, pixels out of range):
+            the message names each. With ``cache_dir``, every readable image
+            is computed and cached first.
         """
         check_is_fitted(self, "fingerprint_")
         files = as_image_files(X)
         if not files:
             return np.empty((0, self.feature_dim_), dtype=np.float32)
+        keys = file_keys(files)  # missing files: refused before any image is read
         if self.cache_dir is None:
             out = np.empty((len(files), self.feature_dim_), dtype=np.float32)
-            start = 0
 
-            def write(block):
-                nonlocal start
-                out[start : start + len(block)] = block
-                start += len(block)
+            def write(positions, block):
+                out[positions] = block
 
-            self._extract(files, write)
+            failed = self._extract(files, write, keep_going=False)
+            if failed:
+                raise _unreadable(failed, len(files))
             return out
         store = FeatureStore(
             os.path.join(self.cache_dir, self.fingerprint_), self._description()
         )
-        keys = file_keys(files)
-        shards, shard, row = store.lookup(keys)
+        _, shard, _ = store.lookup(keys)
         todo = np.flatnonzero(shard < 0)
-        if len(todo):
-            _, first = np.unique(keys[todo], return_index=True)  # a file listed twice: once
-            todo = todo[np.sort(first)]
-            new = store.new_shard(keys[todo], self.feature_dim_)
-            try:
-                self._extract([files[i] for i in todo], new.write)
-                new.commit()
-            except BaseException:
-                new.abort()
+        _, first = np.unique(keys[todo], return_index=True)  # a file listed twice: once
+        todo = todo[np.sort(first)]
+        group = _ProcessGroup() if self.distributed else None
+        if group is not None:
+            group.check_same_images(files, keys)
+            todo = np.array_split(todo, group.size)[group.rank]
+        failed, error = [], None
+        try:
+            if len(todo):
+                new = store.new_shard(self.feature_dim_)
+                try:
+                    failed = self._extract(
+                        [files[i] for i in todo],
+                        lambda positions, block: new.write(keys[todo[positions]], block),
+                        keep_going=True,
+                        verbose=self.verbose and (group is None or group.rank == 0),
+                    )
+                finally:
+                    new.commit()  # what was computed is kept, whatever stopped the run
+        except BaseException as exc:
+            if group is None:
                 raise
-            shards, shard, row = store.lookup(keys)
+            error = exc
+        if group is not None:
+            failed = group.gather_failures(failed, error)  # every process waits here
+        if failed:
+            raise _unreadable(failed, len(todo) if group is None else None, cached=True)
+        shards, shard, row = store.lookup(keys)
+        if (shard < 0).any():
+            raise RuntimeError(
+                f"The features of {(shard < 0).sum()} images are not in the cache after the "
+                f"processes computed them: cache_dir '{self.cache_dir}' must be one folder "
+                "every process sees (not a local folder per machine), left alone meanwhile."
+            )
         return gather(shards, shard, row)
 
-    def _extract(self, files, write):
-        """Run the network over ``files`` in order, handing each batch's features to ``write``."""
+    def _extract(self, files, write, *, keep_going, verbose=None):
+        """Run the network over ``files``, handing ``write(positions, features)`` each batch.
+
+        Returns the unreadable files' error messages (after the first with
+        ``keep_going=False``); ``positions`` index ``files``.
+        """
         device = torch.device(self.device)
         loader = DataLoader(
-            image_dataset(files, self.preprocessing_),
+            ImageFiles(files, self.preprocessing_),
             batch_size=self.batch_size,
             num_workers=self.num_workers,
             pin_memory=device.type == "cuda",
@@ -360,11 +518,19 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         module = self.module_
         if module.training:
             module.eval()
-        with _progress(len(files), self.verbose) as bar, torch.inference_mode(), autocast:
-            for batch in loader:
-                features = module(normalize(batch.to(device, non_blocking=True)))
-                write(features.reshape(len(batch), -1).float().cpu().numpy())
-                bar.update(len(batch))
+        verbose = self.verbose if verbose is None else verbose
+        failed, start = [], 0
+        with _progress(len(files), verbose) as bar, torch.inference_mode(), autocast:
+            for batch, positions, errors in loader:
+                failed += [message for _, message in errors]
+                if errors and not keep_going:
+                    break
+                if batch is not None:
+                    features = module(normalize(batch.to(device, non_blocking=True)))
+                    write(start + positions, features.reshape(len(batch), -1).float().cpu().numpy())
+                start += len(positions) + len(errors)
+                bar.update(len(positions) + len(errors))
+        return failed
 
     # ------------------------------------------------------ fitted attributes
     @property
@@ -385,3 +551,67 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         tags.input_tags.string = True
         tags.transformer_tags.preserves_dtype = []
         return tags
+
+
+def _unreadable(failed, n_files, cached=False):
+    """The error naming the images that could not be read."""
+    shown = "; ".join(failed[:5]) + (" ..." if len(failed) > 5 else "")
+    of = f" of {n_files}" if n_files is not None else ""
+    kept = " (the features of the readable ones are cached)" if cached else ""
+    return ValueError(
+        f"{len(failed)}{of} images could not be read{kept}: {shown}. Replace or remove "
+        "them from the list."
+    )
+
+
+class _ProcessGroup:
+    """This process's place in the ``torch.distributed`` group, and the collectives used.
+
+    Without a process group, a group of one (the same script then runs in
+    one process); ``torchrun`` without ``init_process_group`` is refused.
+    """
+
+    def __init__(self):
+        dist = torch.distributed
+        if dist.is_available() and dist.is_initialized():
+            self.rank, self.size = dist.get_rank(), dist.get_world_size()
+        elif int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise RuntimeError(
+                "distributed=True: WORLD_SIZE is set but torch.distributed has no process "
+                "group: call torch.distributed.init_process_group() (or create the "
+                "accelerate.Accelerator) before transform."
+            )
+        else:
+            self.rank, self.size = 0, 1
+
+    def _all(self, obj):
+        if self.size == 1:
+            return [obj]
+        out = [None] * self.size
+        torch.distributed.all_gather_object(out, obj)
+        return out
+
+    def check_same_images(self, files, keys):
+        """Refuse when the processes were given different lists or see different files."""
+        paths = hashlib.blake2b("\0".join(files).encode("utf-8", "surrogateescape"))
+        seen = self._all((paths.hexdigest(), hashlib.blake2b(keys.tobytes()).hexdigest()))
+        if len({p for p, _ in seen}) > 1:
+            raise ValueError(
+                "distributed=True: transform is collective, every process must pass the same "
+                "list of images; they differ between processes."
+            )
+        if len({k for _, k in seen}) > 1:
+            raise ValueError(
+                "distributed=True: the processes see different files under the same paths "
+                "(sizes or times differ): they must read one shared copy of the images."
+            )
+
+    def gather_failures(self, failed, error):
+        """Every process's unreadable images; raise if a process failed otherwise."""
+        reports = self._all((failed, None if error is None else repr(error)))
+        if error is not None:
+            raise error
+        broken = [f"process {r}: {e}" for r, (_, e) in enumerate(reports) if e is not None]
+        if broken:
+            raise RuntimeError(f"Feature extraction failed in another process: {broken[0]}")
+        return [message for messages, _ in reports for message in messages]

@@ -4,11 +4,13 @@ A store is one folder per fingerprint of (network, weights, preprocessing,
 precision) under the cache folder. Each extraction run that had images to
 compute writes one *shard* into it: ``<id>.npy``, the float32 features
 ``(n, d)`` written batch by batch (never held whole in memory), and
-``<id>.keys.npy``, one uint64 key per row (:func:`file_keys`: path,
-modification time and size of the image). A shard counts once its keys file
-exists; both are written under a temporary name and renamed, so a run that
-stops half-way leaves no shard, and two processes writing the same shard
-write the same bytes.
+``<id>.keys.npy``, one uint64 key per row (:func:`file_keys`: path, size,
+modification and status-change times of the image). A shard counts once its
+keys file exists; both are written under a temporary name and renamed, so
+readers never see half a shard, and two processes writing the same shard
+write the same bytes. A run that stops early (an unreadable image, an
+interrupt) still commits the rows it computed: a shard holds exactly the
+rows written, in the order written.
 
 A request for any list of images looks its keys up in every shard: a second
 run over the same list, a subset (a cross-validation fold), or a list that
@@ -20,6 +22,7 @@ order, so reading a cached set costs no memory until the rows are used.
 import hashlib
 import json
 import os
+import struct
 import uuid
 from pathlib import Path
 
@@ -28,45 +31,53 @@ import numpy as np
 __all__ = ["FeatureStore", "NpyWriter"]
 
 _KEYS_SUFFIX = ".keys.npy"
+# The .npy header (format 1.0, NEP 1) is given a fixed size so that it can be
+# rewritten once the number of rows is known; 128 bytes keep the data 64-byte aligned.
+_HEADER_BYTES = 128
 
 
 def _temporary(path):
     return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
 
 
+def _npy_header(shape):
+    fields = f"{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple(shape)}, }}"
+    text = fields.ljust(_HEADER_BYTES - 10 - 1) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode("latin1")
+
+
 class NpyWriter:
-    """Write a float32 ``(n, d)`` ``.npy`` file row block by row block, renamed when complete.
+    """Write a float32 ``(n, d)`` ``.npy`` file row block by row block, renamed when closed.
 
     Only the block being written is in memory: the file is written with
     ordinary writes, not through a memory map, so its pages stay in the
-    page cache and out of the process's resident memory.
+    page cache and out of the process's resident memory. The number of rows
+    is whatever was written when :meth:`close` is called.
     """
 
-    def __init__(self, path, n_rows, n_cols):
+    def __init__(self, path, n_cols):
         self.path = Path(path)
-        self.shape = (int(n_rows), int(n_cols))
+        self.n_cols = int(n_cols)
         self._tmp = _temporary(self.path)
         self._file = open(self._tmp, "wb")
-        header = {"descr": "<f4", "fortran_order": False, "shape": self.shape}
-        np.lib.format.write_array_header_1_0(self._file, header)
+        self._file.write(_npy_header((0, self.n_cols)))
         self.rows = 0
 
     def write(self, block):
         block = np.ascontiguousarray(block, dtype="<f4")
-        if block.ndim != 2 or block.shape[1] != self.shape[1]:
-            raise ValueError(f"expected rows of {self.shape[1]} features, got {block.shape}.")
-        if self.rows + len(block) > self.shape[0]:
-            raise ValueError(f"more than the {self.shape[0]} rows announced.")
+        if block.ndim != 2 or block.shape[1] != self.n_cols:
+            raise ValueError(f"expected rows of {self.n_cols} features, got {block.shape}.")
         self._file.write(block.data)
         self.rows += len(block)
 
-    def close(self):
-        """Finish the file; raise if fewer rows than announced were written."""
+    def close(self, path=None):
+        """Finish the file (as ``path`` if given) with the rows written so far."""
+        # An interrupted write may have left part of a block: cut the file at the last whole row.
+        self._file.truncate(_HEADER_BYTES + 4 * self.rows * self.n_cols)
+        self._file.seek(0)
+        self._file.write(_npy_header((self.rows, self.n_cols)))
         self._file.close()
-        if self.rows != self.shape[0]:
-            os.unlink(self._tmp)
-            raise RuntimeError(f"wrote {self.rows} rows of {self.shape[0]}.")
-        os.replace(self._tmp, self.path)
+        os.replace(self._tmp, self.path if path is None else path)
 
     def abort(self):
         self._file.close()
@@ -109,6 +120,8 @@ class FeatureStore:
         where_row = np.full(len(keys), -1, dtype=np.int64)
         for s, shard in enumerate(shards):
             known = np.load(_keys_path(shard))
+            if not len(known):
+                continue
             order = np.argsort(known, kind="stable")
             pos = np.searchsorted(known, keys, sorter=order)
             pos = np.minimum(pos, len(known) - 1)
@@ -117,10 +130,9 @@ class FeatureStore:
             where_row[found] = order[pos[found]]
         return shards, where_shard, where_row
 
-    def new_shard(self, keys, n_features):
-        """A writer for the features of ``keys`` (in that order); call ``commit`` after."""
-        name = hashlib.blake2b(keys.tobytes(), digest_size=16).hexdigest()
-        return _Shard(self.folder / f"{name}.npy", keys, n_features)
+    def new_shard(self, n_features):
+        """A writer of rows and their keys; ``commit`` keeps what was written."""
+        return _Shard(self.folder, n_features)
 
     def read(self, keys):
         """The features of ``keys`` if all are stored, else None (see :meth:`gather`)."""
@@ -131,20 +143,32 @@ class FeatureStore:
 
 
 class _Shard:
-    def __init__(self, path, keys, n_features):
-        self.path = path
-        self.keys = keys
-        self.writer = NpyWriter(path, len(keys), n_features)
+    def __init__(self, folder, n_features):
+        self.folder = folder
+        self.keys = []
+        self.writer = NpyWriter(folder / "shard.npy", n_features)
 
-    def write(self, block):
+    def write(self, keys, block):
+        """Rows ``block`` for the files of ``keys`` (uint64, one per row)."""
+        if len(keys) != len(block):
+            raise ValueError(f"{len(keys)} keys for {len(block)} rows.")
         self.writer.write(block)
+        self.keys.append(np.asarray(keys, dtype="<u8"))
 
     def commit(self):
-        self.writer.close()
-        tmp = _temporary(_keys_path(self.path))
+        """Publish the rows written so far (none: no shard), named after their keys."""
+        keys = np.concatenate(self.keys) if self.keys else np.empty(0, dtype="<u8")
+        keys = keys[: self.writer.rows]
+        if not len(keys):
+            self.writer.abort()
+            return
+        name = hashlib.blake2b(keys.tobytes(), digest_size=16).hexdigest()
+        path = self.folder / f"{name}.npy"
+        self.writer.close(path)
+        tmp = _temporary(_keys_path(path))
         with open(tmp, "wb") as f:
-            np.save(f, self.keys)
-        os.replace(tmp, _keys_path(self.path))
+            np.save(f, keys)
+        os.replace(tmp, _keys_path(path))
 
     def abort(self):
         self.writer.abort()

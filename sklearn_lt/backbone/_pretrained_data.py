@@ -6,6 +6,8 @@ resized and centre-cropped there (see
 handed over as ``uint8`` tensors, a quarter of the bytes of float32 through
 the workers' queues and to the GPU; the scaling to [0, 1] and the
 normalisation run on the whole batch, on the device (:class:`Normalizer`).
+An image that cannot be read does not stop the others: :class:`ImageFiles`
+hands its error over in its place, and the caller names every such file.
 """
 
 import hashlib
@@ -18,7 +20,18 @@ import torch
 from ..datasets import ImageListDataset
 from ._pretrained_models import resize_size
 
-__all__ = ["ImagePreprocessor", "Normalizer", "as_image_files", "file_keys", "image_dataset"]
+# Above this many times the crop's area, the resize is limited to the crop's box.
+_MAX_RESIZED_AREA = 8
+
+__all__ = [
+    "ImageFiles",
+    "ImagePreprocessor",
+    "Normalizer",
+    "as_image_files",
+    "file_keys",
+    "image_dataset",
+    "read_rgb",
+]
 
 
 def _resample(name):
@@ -62,14 +75,24 @@ class ImagePreprocessor:
                 new_w, new_h = int(size * w / h), size
         else:
             new_h, new_w = size
-        if (new_w, new_h) != (w, h):
-            image = image.resize((new_w, new_h), _resample(cfg["interpolation"]))
         _, crop_h, crop_w = cfg["input_size"]
         top = int(round((new_h - crop_h) / 2.0))
         left = int(round((new_w - crop_w) / 2.0))
-        if (crop_w, crop_h) != (new_w, new_h):
-            # Pillow pads with zeros where the box leaves the image, as torchvision does.
-            image = image.crop((left, top, left + crop_w, top + crop_h))
+        resample = _resample(cfg["interpolation"])
+        if new_w * new_h > _MAX_RESIZED_AREA * crop_w * crop_h:
+            # An extreme aspect ratio (a 1 x 20000 strip would become 4.48M x 224): resize
+            # only the source box that lands in the crop, at the same scale. Equal to the
+            # full resize then crop up to rounding (a few levels where bicubic upsamples;
+            # "nearest" may take the neighbouring pixel at a tie).
+            sx, sy = w / new_w, h / new_h
+            box = (left * sx, top * sy, (left + crop_w) * sx, (top + crop_h) * sy)
+            image = image.resize((crop_w, crop_h), resample, box=box)
+        else:
+            if (new_w, new_h) != (w, h):
+                image = image.resize((new_w, new_h), resample)
+            if (crop_w, crop_h) != (new_w, new_h):
+                # Pillow pads with zeros where the box leaves the image, as torchvision does.
+                image = image.crop((left, top, left + crop_w, top + crop_h))
         pixels = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).contiguous()
         if not self.normalize:
             return pixels
@@ -89,9 +112,89 @@ class Normalizer:
         return batch.to(torch.float32).mul_(self.scale).sub_(self.shift)
 
 
+def _to_8bit(image, path):
+    """16-bit and float pixels as 8-bit ``L``, scaled by their mode's range, not clipped.
+
+    Pillow's ``convert`` clips them: 16-bit PNGs came out white, float TIFFs
+    black. 16-bit integers (``I;16*``, and ``I`` holding 0..65535, as Pillow
+    reads 16-bit PNGs) are divided by 257 (65535 -> 255); floats (``F``) are
+    intensities in [0, 1], the convention of float images.
+    """
+    from PIL import Image
+
+    pixels = np.asarray(image)
+    if image.mode == "F":
+        low, high = (float(pixels.min()), float(pixels.max())) if pixels.size else (0, 0)
+        if not (0 <= low and high <= 1):  # NaN fails too
+            raise ValueError(
+                f"Image '{path}' has float pixels (mode F) in [{low}, {high}]; float images "
+                "are read as intensities in [0, 1]: rescale it to [0, 1], or save it as 8-bit."
+            )
+        scaled = pixels * 255.0
+    else:
+        if image.mode == "I" and pixels.size and not 0 <= pixels.min() <= pixels.max() <= 65535:
+            raise ValueError(
+                f"Image '{path}' has 32-bit integer pixels (mode I) in [{pixels.min()}, "
+                f"{pixels.max()}]; integer images are read as 16-bit (0 to 65535): "
+                "save it as 8- or 16-bit."
+            )
+        scaled = pixels / 257.0
+    return Image.fromarray(np.rint(scaled).astype(np.uint8))  # 2-D uint8: mode L
+
+
+def read_rgb(path):
+    """Read an image file as an 8-bit RGB ``PIL.Image``; any failure names the file.
+
+    Raises
+    ------
+    ValueError
+        The file is not an image Pillow can read (truncated, corrupt, an
+        unknown format), or its pixels are out of range; the message names
+        the file and the cause.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, EOFError, zlib.error...
+        raise ValueError(f"Cannot read image '{path}': {exc}") from exc
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        image = _to_8bit(image, path)
+    return image.convert("RGB")
+
+
+class ImageFiles(torch.utils.data.Dataset):
+    """``(pixels, None)`` per image file, or ``(None, message)`` when it cannot be read.
+
+    The items of a feature extraction: one bad file does not stop its batch,
+    whose readable images still go through the network (see :func:`stack_images`).
+    """
+
+    def __init__(self, files, preprocessing):
+        self.files = files
+        self.transform = ImagePreprocessor(preprocessing)
+
+    def __len__(self):
+        return len(self.files)
+
+    def __getitem__(self, index):
+        try:
+            return self.transform(read_rgb(self.files[index])), None
+        except ValueError as exc:
+            return None, str(exc)
+
+
 def stack_images(items):
-    """``DataLoader`` collate of ``(image, label)`` items: the images, stacked."""
-    return torch.stack([image for image, _ in items])
+    """``DataLoader`` collate of :class:`ImageFiles`: ``(images, positions, errors)``.
+
+    ``images`` stacks the readable ones, ``positions`` (int64) says where
+    each was in the batch, ``errors`` lists ``(position, message)`` of the rest.
+    """
+    positions = [i for i, (pixels, _) in enumerate(items) if pixels is not None]
+    errors = [(i, message) for i, (pixels, message) in enumerate(items) if pixels is None]
+    images = torch.stack([items[i][0] for i in positions]) if positions else None
+    return images, np.asarray(positions, dtype=np.int64), errors
 
 
 def as_image_files(X):
@@ -127,15 +230,19 @@ def image_dataset(files, preprocessing, normalize=False, targets=None):
     """The lazy Dataset of ``(image, label)`` over ``files`` (absolute paths)."""
     targets = np.zeros(len(files), dtype=np.int64) if targets is None else targets
     return ImageListDataset(
-        Path("/"), files, targets, transform=ImagePreprocessor(preprocessing, normalize)
+        Path("/"), files, targets, transform=ImagePreprocessor(preprocessing, normalize),
+        loader=read_rgb,
     )
 
 
 def file_keys(files):
-    """One uint64 per file: a hash of its absolute path, modification time and size.
+    """One uint64 per file: a hash of its absolute path, size, modification and change times.
 
-    A file rewritten or touched gets a new key, so the feature cache never
-    serves features of an older image under the same name.
+    A file rewritten, touched or replaced gets a new key, so the feature
+    cache never serves features of an older image under the same name: its
+    status-change time (``st_ctime``) is set by the system at every write and
+    metadata change, and no copy tool restores it (``cp -p``, ``rsync -a`` and
+    ``tar`` restore the modification time only).
 
     Raises
     ------
@@ -150,8 +257,8 @@ def file_keys(files):
         except FileNotFoundError:
             missing.append(f)
             continue
-        key = f"{f}\0{st.st_mtime_ns}\0{st.st_size}".encode("utf-8", "surrogateescape")
-        digests += hashlib.blake2b(key, digest_size=8).digest()
+        key = f"{f}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_size}"
+        digests += hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=8).digest()
     if missing:
         shown = ", ".join(f"'{m}'" for m in missing[:5])
         raise FileNotFoundError(

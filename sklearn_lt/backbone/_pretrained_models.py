@@ -68,6 +68,8 @@ def _triple(value, name):
         values = values * 3
     if len(values) != 3 or not all(isinstance(v, Real) for v in values):
         raise ValueError(f"preprocessing[{name!r}] must be 3 numbers (R, G, B), got {value!r}.")
+    if not all(math.isfinite(v) for v in values):  # NaN or inf would give NaN or 0 features
+        raise ValueError(f"preprocessing[{name!r}] must be finite, got {value!r}.")
     return tuple(float(v) for v in values)
 
 
