@@ -881,3 +881,67 @@ def test_make_long_tailed_refuses_bad_labels_and_arguments(args, kwargs, match):
 def test_dataset_parameters_out_of_range(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ------------------------------------------- issue #24.23: CIFAR class names
+def test_cifar_class_names_not_utf8_are_read_as_latin1(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    write_cifar10(folder)
+    names = [b"caf\xe9", "na\u00efve".encode(), *[b"class %d" % k for k in range(2, 10)]]
+    _write_pickle(folder / "batches.meta", {b"label_names": names})
+    bunch = load_cifar_lt(tmp_path, imbalance_ratio=10)
+    assert bunch.target_names[:3].tolist() == ["caf\xe9", "na\u00efve", "class 2"]
+    assert [n.encode("latin-1") for n in bunch.target_names[:1]] == [b"caf\xe9"]  # lossless
+
+
+# --------------------- issues #24.18 and #24.19: one set of rules on image paths
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("a.png 1\nb.png 2\na.png 3\n",
+         r"line 3: the image 'a.png' is listed a second time, first at line 1, with the label 3 "
+         r"where the first gives 1"),
+        ("a.png 1\nb.png 2\n./a.png 1\n",
+         r"line 3: the image './a.png' is listed a second time \(as 'a.png'\), first at line 1, "
+         r"with the same label 1: it would be counted twice"),
+        ("d/a.png 1\nd//a.png 1\n", r"line 2: the image 'd//a.png' is listed a second time"),
+    ],
+)
+def test_split_list_refuses_an_image_listed_twice(tmp_path, content, message):
+    (tmp_path / "list.txt").write_text(content)
+    with pytest.raises(ValueError, match=r"list.txt, " + message):
+        load_split_list(tmp_path, tmp_path / "list.txt", loader=str)
+
+
+def test_inaturalist_refuses_a_file_name_listed_twice(tmp_path):
+    content = inat_json()
+    content["images"][2]["file_name"] = content["images"][0]["file_name"]
+    (tmp_path / "train.json").write_text(json.dumps(content))
+    with pytest.raises(ValueError, match=r"train.json, images\[2\]: the image "
+                       r"'train_val2018/Plantae/7477/a.jpg.png' is listed a second time, first "
+                       r"at images\[0\], with the label 3 where the first gives 7477"):
+        load_inaturalist(tmp_path, tmp_path / "train.json", loader=str)
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("a\x00.png", r"a control character \(U\+0000\)"),
+        ("a\n.png", r"a control character \(U\+000A\)"),
+        ("a\r", r"a control character \(U\+000D\)"),
+        ("b\u2028.png", r"a control character \(U\+2028\)"),
+        ("\ufeffc.png", r"a byte-order mark \(U\+FEFF\)"),
+    ],
+)
+def test_inaturalist_file_names_follow_the_split_list_rules(tmp_path, name, message):
+    content = inat_json()
+    content["images"][1]["file_name"] = name
+    (tmp_path / "train.json").write_text(json.dumps(content))
+    with pytest.raises(ValueError, match=r"train.json, images\[1\]: " + message):
+        load_inaturalist(tmp_path, tmp_path / "train.json", loader=str)
+    # the same path in a split list (where it is not a line break or the file's
+    # leading byte-order mark): the same refusal
+    (tmp_path / "list.txt").write_text(f"x.png 0\n{name} 1\n", newline="")
+    if "\n" not in name and "\r" not in name:
+        with pytest.raises(ValueError, match=r"list.txt, line 2: " + message):
+            load_split_list(tmp_path, tmp_path / "list.txt", loader=str)

@@ -8,6 +8,7 @@ independently, not against the loader's own parser.
 """
 
 import json
+import os
 import pickle
 import re
 import unicodedata
@@ -28,14 +29,27 @@ fuzz = settings(
 )
 
 
+def allowed_characters(path):
+    """No control character (tab apart), line or paragraph separator, or byte-order mark."""
+    return all(
+        char == "\t" or (unicodedata.category(char) not in ("Cc", "Zl", "Zp") and char != BOM)
+        for char in path
+    )
+
+
 def well_formed_path(path):
     """The rules every path follows (a list file's paths follow more: check_list_path_rules)."""
     pure = PurePath(path)
-    return bool(path) and not pure.anchor and ".." not in pure.parts
+    return bool(path) and not pure.anchor and ".." not in pure.parts and allowed_characters(path)
 
 
 def check_path_rules(path):
     assert isinstance(path, str) and well_formed_path(path), path
+
+
+def check_each_image_once(paths):
+    """No image listed twice (issue #24.18), however its path is spelt (``a/./b``, ``a//b``)."""
+    assert len({os.path.normpath(p) for p in paths}) == len(paths), paths
 
 
 def ends_in_a_number(path):
@@ -47,10 +61,6 @@ def check_list_path_rules(path):
     check_path_rules(path)
     assert path[0] not in " \t" and path[-1] not in " \t", path
     assert not ends_in_a_number(path), path
-    for char in path:  # control characters (tab apart), line separators, byte-order marks
-        assert char == "\t" or (
-            unicodedata.category(char) not in ("Cc", "Zl", "Zp") and char != BOM
-        ), path
 
 
 def load(loader, file, **params):
@@ -89,7 +99,14 @@ paths = (
 @st.composite
 def list_files(draw):
     """(text, paths, labels) of a well-formed list in any of the accepted layouts."""
-    records = draw(st.lists(st.tuples(paths, st.integers(0, INT64_MAX)), min_size=1, max_size=8))
+    records = draw(
+        st.lists(
+            st.tuples(paths, st.integers(0, INT64_MAX)),
+            min_size=1,
+            max_size=8,
+            unique_by=lambda record: os.path.normpath(record[0]),
+        )
+    )
     text = BOM if draw(st.booleans()) else ""
     for path, label in records:
         if draw(st.booleans()):
@@ -140,6 +157,18 @@ separators = mostly(st.text(" \t", min_size=1, max_size=2), tricky)
 
 @st.composite
 def list_texts(draw):
+    """Lines of odd pieces; now and then a line repeats an earlier path (#24.18)."""
+    text = draw(list_pieces())
+    lines = [line for line in re.split(r"\r\n|\r|\n", text) if line.strip(" \t")]
+    if lines and draw(st.integers(0, 4)) == 0:
+        path = re.split(r"[ \t]+", lines[draw(st.integers(0, len(lines) - 1))].strip(" \t"))[0]
+        spelling = draw(st.sampled_from(["", "./", ".//"]))  # the same image, spelt otherwise
+        text += f"\n{spelling}{path} {draw(st.integers(0, 3))}\n"
+    return text
+
+
+@st.composite
+def list_pieces(draw):
     """Lines '<path> <label>', mostly as lists are written, with odd pieces mixed in."""
     text = BOM if draw(st.integers(0, 4)) == 0 else ""
     for _ in range(draw(st.integers(0, 4))):
@@ -169,6 +198,7 @@ def test_any_list_is_read_as_written_or_refused(tmp_path, text, data):
     text = text.removeprefix(BOM)
     lines = [line for line in re.split(r"\r\n|\r|\n", text) if line.strip(" \t")]
     assert len(lines) == len(result[0])  # one sample per non-blank line, none lost
+    check_each_image_once(result[0])
     for line, path, label in zip(lines, *result):
         check_list_path_rules(path)
         assert 0 <= label <= INT64_MAX
@@ -186,7 +216,9 @@ category_ids = st.integers(0, INT64_MAX)
 def inat_contents(draw):
     """A well-formed annotation file: (content, file names, labels in image order)."""
     ids = draw(st.lists(image_ids, min_size=1, max_size=6, unique=True))
-    names = draw(st.lists(file_names, min_size=len(ids), max_size=len(ids)))
+    names = draw(
+        st.lists(file_names, min_size=len(ids), max_size=len(ids), unique_by=os.path.normpath)
+    )
     labels = draw(st.lists(category_ids, min_size=len(ids), max_size=len(ids)))
     annotations = [
         {"id": k, "image_id": i, "category_id": c} for k, (i, c) in enumerate(zip(ids, labels))
@@ -229,6 +261,8 @@ odd_values = st.one_of(
     st.floats(allow_nan=False),
     st.integers(-(2**70), 2**70),
     st.sampled_from(["", "..", "../x.png", "/abs.png", "a/../../b", "7", BOM + "a.png"]),
+    # characters a split list cannot hold either (#24.19)
+    st.sampled_from(["a\x00.png", "a\n.png", "a\r", "b\u2028.png", "\x85", "c\x1f.jpg"]),
     st.text(max_size=4),
     st.lists(st.integers(), max_size=2),
     st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
@@ -244,12 +278,23 @@ def mutated_inat_contents(draw):
     for _ in range(draw(st.integers(0, 3))):
         key = draw(st.sampled_from(KEYS))
         part = content.get(key)
-        kind = draw(st.sampled_from(["field", "drop", "duplicate", "entry", "part"]))
+        kinds = ["field", "drop", "duplicate", "entry", "part", "rename", "character"]
+        kind = draw(st.sampled_from(kinds))
         if kind == "part" or not isinstance(part, list) or not part:
             content[key] = draw(odd_values)
             continue
         k = draw(st.integers(0, len(part) - 1))
-        if kind == "entry":
+        if kind in ("rename", "character"):
+            other = part[draw(st.integers(0, len(part) - 1))]
+            if isinstance(part[k], dict) and isinstance(other, dict) and "file_name" in other:
+                name = str(other["file_name"])
+                if kind == "rename":  # another image's name, maybe spelt otherwise (#24.18)
+                    name = draw(st.sampled_from(["", "./", ".//"])) + name
+                else:  # a character a split list cannot hold (#24.19)
+                    at = draw(st.integers(0, len(name)))
+                    name = name[:at] + draw(st.sampled_from(TRICKY)) + name[at:]
+                part[k]["file_name"] = name
+        elif kind == "entry":
             part[k] = draw(odd_values)
         elif kind == "duplicate":
             part.insert(draw(st.integers(0, len(part))), part[k])
@@ -285,6 +330,7 @@ def test_any_json_is_read_as_written_or_refused(tmp_path, content, data):
     if result is None:
         return
     assert result == expected_inat(content)
+    check_each_image_once(result[0])
     for path, label in zip(*result):
         check_path_rules(path)
         assert 0 <= label <= INT64_MAX

@@ -147,7 +147,21 @@ def _read_names(folder, meta_file, names_key, n_classes):
             f"{file}: {names_key!r} must be a list of {n_classes} class names (bytes or str), "
             f"got {reprlib.repr(names)}."
         )
-    return np.asarray([n.decode() if isinstance(n, bytes) else n for n in names])
+    return np.asarray([_decode_name(n) if isinstance(n, bytes) else n for n in names])
+
+
+def _decode_name(name):
+    """A class name of a CIFAR meta file: UTF-8, else Latin-1.
+
+    The official pickles hold Python 2 byte strings (ASCII names); files made
+    elsewhere may hold UTF-8 or Latin-1 ones. Latin-1 decodes any bytes
+    (torchvision reads every name as Latin-1), so a name is never refused
+    and never altered: ``name.encode("latin-1")`` gives the bytes back.
+    """
+    try:
+        return name.decode("utf-8")
+    except UnicodeDecodeError:
+        return name.decode("latin-1")
 
 
 @validate_params(
@@ -229,7 +243,8 @@ def load_cifar_lt(
         train_indices : ndarray of int64
             Rows of the full official training set that were kept.
         target_names : ndarray of str or None
-            Class names from ``batches.meta`` / ``meta`` when that file is there.
+            Class names from ``batches.meta`` / ``meta`` when that file is there
+            (bytes decoded as UTF-8, or as Latin-1 where they are not UTF-8).
         images_shape : tuple
             ``(3, 32, 32)``.
         imbalance_ratio, profile, dataset

@@ -153,16 +153,59 @@ def _outside_root(path):
     return None
 
 
-def _make_dataset(root, paths, labels, origins, check_files, allow_outside_root, **dataset_params):
-    if not allow_outside_root:
-        source, locations = origins
-        for path, location in zip(paths, locations):
+def _forbidden_character(text):
+    """Why ``text`` (a path, or a whole list line) cannot hold a path, or None.
+
+    The character rule of every index reader: no control character (tab
+    apart), Unicode line separator or byte-order mark (see ``_FORBIDDEN``).
+    """
+    forbidden = _FORBIDDEN.search(text)
+    if forbidden is None:
+        return None
+    char = forbidden.group()
+    name = "a byte-order mark" if char == "\ufeff" else "a control character"
+    return f"{name} (U+{ord(char):04X}) in {text!r}; no path or label holds one."
+
+
+def _check_paths(paths, labels, origins, allow_outside_root):
+    """The rules on the image paths that every index reader (list, JSON) applies.
+
+    Each path holds no forbidden character, stays under the root (unless
+    ``allow_outside_root``), and names an image no other entry names: the
+    same image twice, with two labels or with one, is refused (a second
+    label contradicts the first; a repeat counts the image twice in every
+    class count and sampler). Paths are compared after ``os.path.normpath``
+    (``a/./b.png`` is ``a/b.png``).
+    """
+    source, locations = origins
+    first = {}  # normalised path -> index of its first entry
+    for k, (path, location) in enumerate(zip(paths, locations)):
+        problem = _forbidden_character(path)
+        if problem is None and not allow_outside_root:
             reason = _outside_root(path)
             if reason:
-                raise ValueError(
-                    f"{source}, {location}: the path {path!r} may point outside the image root "
-                    f"({reason}); pass allow_outside_root=True if that is intended."
+                problem = (
+                    f"the path {path!r} may point outside the image root ({reason}); pass "
+                    "allow_outside_root=True if that is intended."
                 )
+        if problem is not None:
+            raise ValueError(f"{source}, {location}: {problem}")
+        j = first.setdefault(os.path.normpath(path), k)
+        if j != k:
+            same = f" (as {paths[j]!r})" if paths[j] != path else ""
+            if labels[j] == labels[k]:
+                what = f"with the same label {labels[k]}: it would be counted twice"
+            else:
+                what = f"with the label {labels[k]} where the first gives {labels[j]}"
+            raise ValueError(
+                f"{source}, {location}: the image {path!r} is listed a second time{same}, "
+                f"first at {locations[j]}, {what}. List each image once (to repeat images, "
+                "use a sampler of sklearn_lt.sampling)."
+            )
+
+
+def _make_dataset(root, paths, labels, origins, check_files, allow_outside_root, **dataset_params):
+    _check_paths(paths, labels, origins, allow_outside_root)
     dataset = ImageListDataset(root, paths, labels, origins=origins, **dataset_params)
     if check_files:
         missing = dataset.missing_files()
@@ -187,7 +230,7 @@ _DIGITS = re.compile(r"[0-9]+")  # ASCII only: no sign, underscore, or digits of
 # Never part of a path or a label: control characters other than tab (str.splitlines breaks
 # lines on some of them), Unicode line/paragraph separators, and U+FEFF past the start of the
 # file (a byte-order mark of a second file concatenated onto the first).
-_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+_FORBIDDEN = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
 
 
 def _decode_utf8(data, file, what):
@@ -201,11 +244,9 @@ def _decode_utf8(data, file, what):
 
 def _read_list_line(line):
     """``(path, label)`` of a non-blank line of a split list, or a ValueError naming the rule."""
-    forbidden = _FORBIDDEN.search(line)
-    if forbidden:
-        char = forbidden.group()
-        name = "a byte-order mark" if char == "\ufeff" else "a control character"
-        raise ValueError(f"{name} (U+{ord(char):04X}) in {line!r}; no path or label holds one.")
+    problem = _forbidden_character(line)
+    if problem:
+        raise ValueError(problem)
     if line[0] in " \t":
         raise ValueError(f"starts with whitespace ({line!r}); a path cannot start with whitespace.")
     match = _LIST_LINE.fullmatch(line)
@@ -288,6 +329,10 @@ def load_split_list(
     - No control character (tab apart) and no byte-order mark inside a line.
     - The path is relative to ``root`` without a ``..`` component, unless
       ``allow_outside_root=True``.
+    - Each image is listed once: a path listed twice (compared after
+      ``os.path.normpath``) is refused, with two labels or with one, naming
+      both lines (a repeat would count the image twice; repeat images with a
+      sampler of :mod:`sklearn_lt.sampling` instead).
 
     Parameters
     ----------
@@ -319,7 +364,8 @@ def load_split_list(
         listed images are missing: the message names them and their lines.
     ValueError
         A line that breaks the rules above, reported as
-        ``"<list_file>, line <n>: ..."``.
+        ``"<list_file>, line <n>: ..."`` (a repeated image also names the
+        line of its first listing).
     ImportError
         Pillow is not installed and no ``loader`` is given.
 

@@ -204,7 +204,10 @@ def load_inaturalist(
     each listed once and annotated once, ``category_id`` and category ``id``
     non-negative integers within int64, ``"categories"`` (when present) a
     list, ``file_name`` a non-empty string relative to ``root`` without
-    ``..`` (unless ``allow_outside_root=True``).
+    ``..`` (unless ``allow_outside_root=True``), under the same rules as a
+    split list's paths (:func:`load_split_list`): no control character (tab
+    apart), line separator or byte-order mark, and no image listed twice
+    under two ids (two ``file_name`` equal after ``os.path.normpath``).
 
     Parameters
     ----------
@@ -234,8 +237,9 @@ def load_inaturalist(
     ValueError
         A file that breaks the rules above: invalid JSON (with its line and
         column), a missing or mistyped field, an image without annotation or
-        with two, an unknown category. The message names the file and the
-        entry (``"annotations[3]"``).
+        with two, an unknown category, a file name listed twice or holding a
+        forbidden character. The message names the file and the entry
+        (``"annotations[3]"``; both entries of a repeated file name).
     ImportError
         Pillow is not installed and no ``loader`` is given.
     """
