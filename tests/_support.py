@@ -122,7 +122,9 @@ def digits_lt_features():
     frozen features, ``(X_train, y_train, X_test, y_test)`` in float64."""
     X, y, X_test, y_test = digits_lt()
     scaler = StandardScaler().fit(X.astype(np.float64))
-    return scaler.transform(X.astype(np.float64)), y, scaler.transform(X_test), y_test
+    # X_test in float64 too (a float32 one overflowed or vanished at 1e+-200).
+    X_test = scaler.transform(X_test.astype(np.float64))
+    return scaler.transform(X.astype(np.float64)), y, X_test, y_test
 
 
 def digits_images(n=150):

@@ -71,3 +71,39 @@ def test_an_auto_solver_that_resolves_to_sgd_takes_validation_data():
     assert len(head.validation_scores_) == 4
     with pytest.raises(ValueError, match="solver='sgd'"):
         RetrainedClassifier(random_state=0).fit(X, y, X_val=X_val, y_val=y_val)  # L-BFGS
+
+
+def test_reordered_validation_columns_are_refused():
+    # X_val's columns were read by position: reordered ones scored the wrong
+    # features and kept the wrong epoch (issue 24, item 5).
+    pd = pytest.importorskip("pandas")
+    X, y, X_val, y_val = data()
+    columns = [f"f{i}" for i in range(6)]
+    frame, frame_val = pd.DataFrame(X, columns=columns), pd.DataFrame(X_val, columns=columns)
+    head = SoftmaxClassifier(solver="sgd", n_epochs=3, random_state=0)
+    by_name = head.fit(frame, y, X_val=frame_val, y_val=y_val).validation_scores_
+    assert by_name == SoftmaxClassifier(solver="sgd", n_epochs=3, random_state=0).fit(
+        X, y, X_val=X_val, y_val=y_val).validation_scores_
+    shuffled = columns[1:] + columns[:1]
+    with pytest.raises(ValueError, match=r"X_val's columns \['f1', .*'f0'\] are not X's "
+                                         r"\['f0', .*'f5'\]"):
+        SoftmaxClassifier(solver="sgd", n_epochs=3).fit(
+            frame, y, X_val=frame_val[shuffled], y_val=y_val)
+    with pytest.raises(ValueError, match="Feature names unseen at fit time"):
+        SoftmaxClassifier(solver="sgd", n_epochs=3).fit(
+            frame, y, X_val=frame_val.rename(columns={"f0": "g"}), y_val=y_val)
+
+
+def test_validation_labels_unknown_to_the_training_labels():
+    # y_val sharing no label with y scored 0 at every epoch and silently kept
+    # the random start (issue 24, item 12).
+    X, y, X_val, y_val = data()
+    with pytest.raises(ValueError, match=r"y_val shares no label with y: y_val has "
+                                         r"\[10, 11, 12, 13\], y has \[0, 1, 2, 3\]"):
+        CRTClassifier(solver="sgd", n_epochs=2).fit(X, y, X_val=X_val, y_val=y_val + 10)
+    # Some unknown: they can never be predicted, but the epochs still rank.
+    partial = np.where(y_val == 3, 7, y_val)
+    with pytest.warns(UserWarning, match=r"y_val has labels \[7\] that y lacks"):
+        head = CRTClassifier(solver="sgd", n_epochs=2, random_state=0).fit(
+            X, y, X_val=X_val, y_val=partial)
+    assert max(head.validation_scores_) > 0.5

@@ -21,18 +21,27 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 from sklearn.base import clone
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import (
+    LogisticRegression,
+    Perceptron,
+    RidgeClassifier,
+    SGDClassifier,
+)
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import cross_validate
+from sklearn.svm import SVC, LinearSVC, NuSVC
 from sklearn.tree import DecisionTreeClassifier
 
 from sklearn_lt import (
     CRTClassifier,
+    LogitAdjustedClassifier,
     LORTClassifier,
     NCMClassifier,
     ProgressivelyBalancedSampler,
+    SoftmaxClassifier,
     TauNormClassifier,
 )
 from sklearn_lt.utils import validate_features
@@ -252,6 +261,27 @@ def test_non_contiguous_tensors(head):
         assert_same_fit(clf, contiguous)
 
     exact_unless_rounding_sensitive(head, same_as_contiguous)
+
+
+@every_head
+def test_numpy_views_with_negative_strides(head):
+    # X[::-1], np.flip and a frame's reversed columns are numpy views with
+    # negative strides, which torch.from_numpy refuses (issue 24, item 20).
+    X, y = data()
+    reversed_rows = clone(head).fit(X[::-1], y[::-1])
+    assert_same_fit(reversed_rows, clone(head).fit(X[::-1].copy(), y[::-1].copy()))
+    clf = fitted(head)
+    assert_array_equal(clf.predict(X[::-1]), clf.predict(X)[::-1])
+    assert_array_equal(clf.predict_proba(np.flip(X, axis=0)), clf.predict_proba(X)[::-1])
+    flipped = clone(head).fit(np.flip(X, axis=1), y)
+    assert_same_fit(flipped, clone(head).fit(np.flip(X, axis=1).copy(), y))
+    pd = pytest.importorskip("pandas")
+    columns = [f"f{i}" for i in range(5)]
+    frame = pd.DataFrame(X, columns=columns)[columns[::-1]]
+    by_frame = clone(head).fit(frame, y)
+    assert_array_equal(by_frame.feature_names_in_, columns[::-1])
+    del by_frame.feature_names_in_
+    assert_same_fit(by_frame, flipped)
 
 
 @every_head
@@ -520,7 +550,8 @@ def test_feature_scale_does_not_change_the_fit(head, digits_lt_features):
     # of c * X is that of X (up to rounding), at any feature scale.
     X, y, X_test, y_test = digits_lt_features
     reference = clone(head).fit(X, y).predict(X_test)
-    for factor in (1e-3, 0.1, 10.0, 1e4):
+    # 1e-200 and 1e200: squared row norms underflow / overflow float64 (issue 24, item 1).
+    for factor in (1e-3, 0.1, 10.0, 1e4, 1e-200, 1e200):
         scaled = clone(head).fit(factor * X, y).predict(factor * X_test)
         agreement = np.mean(scaled == reference)
         assert agreement > 0.98, (factor, agreement)
@@ -535,14 +566,16 @@ def long_tailed_problems(draw):
     counts = draw(st.lists(st.integers(1, 25), min_size=n_classes, max_size=n_classes))
     n_features = draw(st.integers(1, 6))
     dtype = draw(st.sampled_from([np.float32, np.float64]))
-    # 1e-30 .. 1e30 in float64; float32 holds 1e-15 .. 1e15 with room for sums.
-    exponent = draw(st.floats(-30, 30) if dtype == np.float64 else st.floats(-15, 15))
+    # The largest entry at 10**exponent, over the whole range of the dtype:
+    # squared norms overflow or underflow float64 past 1e+-154 and float32
+    # past 1e+-19 (issue 24), sums of float32 entries near 1e38 overflow.
+    exponent = draw(st.floats(-300, 300) if dtype == np.float64 else st.floats(-38, 38))
     offset = draw(st.sampled_from([0.0, 5.0]))  # centred or post-ReLU-like
     seed = draw(st.integers(0, 2**16))
     rng = np.random.RandomState(seed)
     y = np.repeat(np.arange(n_classes), counts)
     X = rng.normal(size=(len(y), n_features)) + offset + 2 * rng.normal(size=(n_classes, 1))[y]
-    X = (X * 10.0**exponent).astype(dtype)
+    X = (X / np.abs(X).max() * 10.0**exponent).astype(dtype)
     labels = draw(st.sampled_from(["int", "str", "negative"]))
     y = {"int": y, "str": np.array([f"c{k}" for k in y]), "negative": -7 * y}[labels]
     container = draw(st.sampled_from(["numpy", "torch", "list"]))
@@ -637,3 +670,84 @@ def test_base_with_unsorted_classes_is_aligned(head):
     assert_array_equal(reordered.class_counts_, [60, 25, 10, 4])
     np.testing.assert_allclose(reordered.coef_, plain.coef_, rtol=1e-6, atol=1e-8)
     assert_array_equal(reordered.predict(X), plain.predict(X))
+
+
+@every_base_head
+@pytest.mark.parametrize("frozen", [False, True])
+def test_one_vs_one_base_is_refused(head, frozen):
+    # A 3-class linear SVC keeps one row per *pair* of classes: 3 rows that
+    # were once read as one per class (issue 24, item 6).
+    X, y = data()
+    keep = y < 3
+    X, y = X[keep], y[keep]
+    base = SVC(kernel="linear").fit(X, y) if frozen else SVC(kernel="linear")
+    assert (base.coef_.shape[0] if frozen else 3) == 3
+    with pytest.raises(ValueError, match="SVC's coef_ has one row per pair of classes"):
+        clone(head).set_params(estimator=FrozenEstimator(base) if frozen else base).fit(X, y)
+
+
+# Linear classifiers with coef_ of every shape scikit-learn gives: binary
+# (one row), one-vs-rest, multinomial, one-vs-one (SVC), and ours.
+BASE_ESTIMATORS = {
+    "LogisticRegression": lambda: LogisticRegression(),
+    "LinearSVC": lambda: LinearSVC(),
+    "RidgeClassifier": lambda: RidgeClassifier(),
+    "SGDClassifier": lambda: SGDClassifier(random_state=0),
+    "Perceptron": lambda: Perceptron(random_state=0),
+    "LinearDiscriminantAnalysis": lambda: LinearDiscriminantAnalysis(),
+    "SVC(linear)": lambda: SVC(kernel="linear"),
+    "SVC(linear, ovo)": lambda: SVC(kernel="linear", decision_function_shape="ovo"),
+    "NuSVC(linear)": lambda: NuSVC(kernel="linear", nu=0.1),
+    "SoftmaxClassifier": lambda: SoftmaxClassifier(random_state=0),
+}
+
+
+@st.composite
+def bases_and_problems(draw):
+    """A fitted base of any shape on a small problem of 2 to 5 classes."""
+    n_classes = draw(st.integers(2, 5))
+    counts = draw(st.lists(st.integers(3, 20), min_size=n_classes, max_size=n_classes))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.RandomState(seed)
+    y = np.repeat(np.arange(n_classes), counts)
+    X = rng.normal(size=(len(y), 4)) + 2 * rng.normal(size=(n_classes, 4))[y]
+    kind = draw(st.sampled_from(sorted(BASE_ESTIMATORS)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence, collinearity
+        base = BASE_ESTIMATORS[kind]().fit(X, y)
+    return base, X, y
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problem=bases_and_problems())
+def test_an_accepted_base_is_read_as_its_own_decision_function(problem):
+    # Logit adjustment at tau=0 is the base itself: a head that accepts a base
+    # must predict what it predicts; one that cannot read it refuses.
+    base, X, y = problem
+    head = LogitAdjustedClassifier(FrozenEstimator(base), tau=0.0)
+    n_classes = len(base.classes_)
+    try:
+        head.fit(X, y)
+    except ValueError as exc:
+        assert "one row per pair of classes" in str(exc)
+        assert isinstance(base, (SVC, NuSVC)) and n_classes > 2
+        return
+    assert not (isinstance(base, (SVC, NuSVC)) and n_classes > 2)
+    # decision_function ties (equal logits) are the only way to disagree.
+    assert np.mean(head.predict(X) == base.predict(X)) == 1.0
+
+
+SCORER_HEADS = [(h, i) for h, i in zip(HEADS, HEAD_IDS)
+                if callable in type(h)._parameter_constraints.get("scoring", ())]
+
+
+@pytest.mark.parametrize("head", [h for h, _ in SCORER_HEADS], ids=[i for _, i in SCORER_HEADS])
+def test_a_scorer_returning_nan_is_named(head):
+    # A callable scorer's NaN was blamed on the shot-split thresholds (issue 24, item 22).
+    X, y = data()
+
+    def nan_scorer(estimator, X, y):
+        return float("nan")
+
+    with pytest.raises(ValueError, match=r"scoring=.*nan_scorer.* returned NaN"):
+        clone(head).set_params(scoring=nan_scorer).fit(X, y)

@@ -363,6 +363,30 @@ def test_max_norm_caps_the_rows_of_the_base():
     assert head.solver == "auto" and len(head.loss_curve_) == head.n_epochs  # SGD epochs
 
 
+@pytest.mark.parametrize("estimator", [None, "frozen"])
+def test_max_norm_from_a_random_start_is_relative_to_the_base(estimator):
+    # The radius came from the random start's norms (all near the init's
+    # bound): every row was capped there, the bias carried the prior and the
+    # head predicted the majority class (issue 24, item 4). The threshold is
+    # relative to the instance-balanced base's norms, as LTWB's stage two
+    # (from the stage-one classifier): 1 is the cap at its largest norm.
+    X, y = long_tailed()
+    X_test, y_test = _support.long_tailed((100,) * 5, 6, separation=1.5, seed=0)
+    base = SoftmaxClassifier(fit_intercept=False, random_state=0).fit(X, y)
+    frozen = FrozenEstimator(base) if estimator == "frozen" else None
+    uncapped = RetrainedClassifier(solver="sgd", random_state=0).fit(X, y)
+    reference = balanced_accuracy_score(y_test, uncapped.predict(X_test))
+    for threshold in (0.1, 1.0):
+        head = RetrainedClassifier(frozen, max_norm=threshold, random_state=0).fit(X, y)
+        start = np.linalg.norm(head.estimator_.coef_, axis=1)
+        if frozen is not None:
+            assert head.estimator_ is frozen
+        radius = start.min() + threshold * (start.max() - start.min())
+        assert np.linalg.norm(head.coef_, axis=1).max() <= radius * (1 + 1e-6)
+        assert balanced_accuracy_score(y_test, head.predict(X_test)) > reference - 0.03
+    assert np.mean(head.predict(X_test) == uncapped.predict(X_test)) > 0.95  # 1: no cap
+
+
 def test_deferred_reweighting_changes_the_path_from_its_epoch():
     X, y = long_tailed()
     params = {"reweight": "class_balanced", "n_epochs": 6, "random_state": 0}

@@ -85,19 +85,25 @@ def search_results(candidates, scores, scoring):
         ``best_index`` (ties go to the first candidate) and ``best_score``.
     """
     undefined = np.isnan(scores)
+    # A split scored here is NaN only without a class of the split; a scorer
+    # of the caller's may return NaN for any reason of its own.
+    split = isinstance(scoring, str) and scoring in SPLITS
     if undefined.all():
         what = next(iter(candidates)) if len(candidates) == 1 else "candidate"
-        raise ValueError(
-            f"Every {what} scored NaN with scoring={scoring!r}: no validation fold "
-            "has a class in that split. Lower the thresholds, use fewer folds, or "
-            "choose another scoring."
+        why = (
+            "no validation fold has a class in that split. Lower the thresholds, use "
+            "fewer folds, or choose another scoring."
+            if split
+            else "the scorer returned NaN on every validation fold. Check the scorer "
+            "(a shot-split scorer returns NaN where a fold has no class of its split)."
         )
+        raise ValueError(f"Every {what} scored NaN with scoring={scoring!r}: {why}")
     if undefined.any():
         bad = np.flatnonzero(undefined.any(axis=0)).tolist()
+        why = "no class of that split in the fold" if split else "the scorer returned NaN"
         warnings.warn(
-            f"With scoring={scoring!r}, validation folds {bad} scored NaN (for a shot "
-            "split: no class of that split in the fold); the mean score of each "
-            "candidate is taken over the other folds.",
+            f"With scoring={scoring!r}, validation folds {bad} scored NaN ({why}); "
+            "the mean score of each candidate is taken over the other folds.",
             UndefinedSplitWarning,
             stacklevel=4,
         )

@@ -56,8 +56,10 @@ def linear_weights(estimator, *, device=None, dtype=None):
     Raises
     ------
     ValueError
-        When the model has no ``coef_``, or transforms the features before
-        its linear layer (NCM): its ``coef_`` alone does not give its logits.
+        When the model has no ``coef_``, transforms the features before its
+        linear layer (NCM), or keeps other rows than one per class (a
+        multiclass ``SVC`` keeps one per pair of classes): its ``coef_`` then
+        does not give one logit per class.
     """
     model = estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
     name = type(model).__name__
@@ -82,9 +84,19 @@ def linear_weights(estimator, *, device=None, dtype=None):
         intercept = intercept.expand(coef.shape[0])
     if len(classes) == 2 and coef.shape[0] == 1:
         coef, intercept = two_class_rows(coef), two_class_rows(intercept)
+    # libsvm's classifiers (SVC, NuSVC) train one-vs-one: with 3 classes their
+    # 3 rows score the pairs (0, 1), (0, 2), (1, 2), not the classes.
+    if len(classes) > 2 and getattr(model, "decision_function_shape", None) is not None:
+        raise ValueError(
+            f"{name}'s coef_ has one row per pair of classes (one-vs-one: "
+            f"{coef.shape[0]} rows for {len(classes)} classes), not one logit per class, "
+            "which a rebalancing head reads. Use a linear model with one row per class "
+            "(LinearSVC, LogisticRegression, SoftmaxClassifier)."
+        )
     if coef.shape[0] != len(classes):
         raise ValueError(
-            f"{name}'s coef_ has {coef.shape[0]} rows for {len(classes)} classes."
+            f"{name}'s coef_ has {coef.shape[0]} rows for {len(classes)} classes: a "
+            "rebalancing head needs one row (one logit) per class."
         )
     order = np.argsort(classes, kind="stable")
     index = torch.as_tensor(order, device=coef.device)

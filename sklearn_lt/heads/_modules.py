@@ -74,10 +74,22 @@ def feature_scale(X):
     Row norms in ``X``'s dtype (overflow-safe, see :func:`row_norms`), their
     squares summed in float64: no temporary as large as ``X``. (A float64
     norm of float32 rows converts every entry: 37 ms at 2e4 x 512, a fifth
-    of a 2-epoch cRT fit.)
+    of a 2-epoch cRT fit.) The norms are divided by the largest first, as
+    :func:`row_norms` divides by the largest entry: squares of float64 norms
+    overflow above ~1e154 and underflow below ~1e-162.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_lt.heads._modules import feature_scale
+    >>> feature_scale(torch.tensor([[3e200, 4e200], [0.0, 0.0]], dtype=torch.float64))
+    3.535533905932737e+200
     """
     norms = row_norms(X)[:, 0].to(torch.float64)
-    scale = float(torch.sqrt(torch.mean(norms**2)))
+    peak = float(norms.max())
+    if not peak > 0:
+        return 1.0
+    scale = peak * float(torch.sqrt(torch.mean((norms / peak) ** 2)))
     return scale if math.isfinite(scale) and scale > 0 else 1.0
 
 
@@ -186,14 +198,20 @@ class MaxNormLinearLogits(LinearLogits):
     projected gradient descent: after each SGD step, every row above the
     radius is scaled back onto it (the bias is not constrained). As in the
     official code (``MaxNorm_via_PGD``), the radius is set once from the
-    starting weights, ``r = min_j ||w_j|| + threshold * (max_j ||w_j|| -
-    min_j ||w_j||)``, so ``threshold`` in [0, 1] is free of the weights'
-    scale.
+    weights of the classifier it fine-tunes, ``r = min_j ||w_j|| + threshold
+    * (max_j ||w_j|| - min_j ||w_j||)``, so ``threshold`` in [0, 1] is free of
+    the weights' scale.
+
+    ``reference`` gives those weights when training does not start from them
+    (a random start: its norms are the initialisation's, all near one value,
+    and would cap every row there).
     """
 
-    def __init__(self, coef, intercept, scale, *, threshold, fit_intercept=True):
+    def __init__(self, coef, intercept, scale, *, threshold, reference=None,
+                 fit_intercept=True):
         super().__init__(coef, intercept, scale, fit_intercept=fit_intercept)
-        norms = torch.linalg.vector_norm(self.weight.detach(), dim=1)
+        rows = self.weight.detach() if reference is None else reference * self.scale
+        norms = row_norms(rows)[:, 0]
         self.radius = float(norms.min() + threshold * (norms.max() - norms.min()))
 
     @torch.no_grad()

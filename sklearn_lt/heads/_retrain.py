@@ -47,7 +47,7 @@ _DOCS = {
     "estimator": ESTIMATOR_DOC.replace(
         "estimator : estimator with ``coef_`` or None, default=None",
         "estimator : estimator with ``coef_`` or None, default=None\n"
-        "        Read with ``init=\"base\"`` only.",
+        "        Read with ``init=\"base\"``, or for ``max_norm``'s radius.",
     ),
     "sampler": """sampler : PowerSampler, default=None
         The sampling ratio; ``None`` is instance-balanced (the losses
@@ -97,8 +97,10 @@ class RetrainedClassifier(TrainedHead):
     2019).
 
     ``max_norm``: caps the norm of each weight row by projected gradient
-    descent after every SGD step (MaxNorm, Alshammari et al. 2022), with the
-    official code's relative threshold (see :class:`MaxNormLinearLogits`).
+    descent after every SGD step (MaxNorm, Alshammari et al. 2022, eq. 4),
+    with the official code's threshold relative to the norms of the
+    classifier that LTWB's stage two fine-tunes: the base (``estimator``),
+    whichever ``init`` training starts from (see :class:`MaxNormLinearLogits`).
 
     Every prior (``n_j``, ``pi_j = n_j / N``) comes from the training counts
     of the labels given to ``fit``, never from the sampler's draws. The
@@ -150,7 +152,10 @@ class RetrainedClassifier(TrainedHead):
         (``init="base"``) with the weights deferred to epoch 5 of 10 gives
         0.787 at the default lr.
     max_norm : float in [0, 1] or None, default=None
-        MaxNorm's relative threshold; ``None``: no cap. Needs
+        MaxNorm's relative threshold; ``None``: no cap. The radius is
+        ``min_j ||w_j|| + max_norm * (max_j ||w_j|| - min_j ||w_j||)`` over
+        the rows of the base (``estimator``, fitted if needed, also with
+        ``init="random"``): 1 caps at the base's largest norm. Needs
         ``solver="sgd"`` and linear logits. Fine-tuning the default base
         with class-balanced weights on the validation sets: 0.798 at 0 and at
         the official 0.1, 0.794 at 0.5, 0.785 at 1 (the cap at the largest
@@ -310,10 +315,11 @@ class RetrainedClassifier(TrainedHead):
         weight_decay = self.weight_decay
         if weight_decay == "auto":
             weight_decay = 0.0 if self.logits == "cosine" else _LINEAR_WEIGHT_DECAY
-        if self.init == "random" and self.estimator is not None:
+        if self.init == "random" and self.estimator is not None and self.max_norm is None:
             raise ValueError(
                 "estimator is only read with init='base' (init='random' re-initialises "
-                "the classifier): set init='base' to start from it."
+                "the classifier) or for max_norm's radius: set init='base' to start "
+                "from it."
             )
         if self.max_norm is not None and self.logits == "cosine":
             raise ValueError(
@@ -355,6 +361,14 @@ class RetrainedClassifier(TrainedHead):
 
     def _start(self, X, y_encoded, counts, rng):
         attributes = {}
+        reference = None
+        if self.init == "random" and self.max_norm is not None:
+            # MaxNorm's radius is relative to the norms of the classifier that
+            # LTWB's stage two fine-tunes (the instance-balanced base), never to
+            # a random start's (all near the init's bound: every row capped there).
+            base = fit_base_classifier(self.estimator, X, y_encoded, counts, random_state=rng)
+            reference = base.coef
+            attributes["estimator_"] = base.estimator
         if self.init == "base":
             base = fit_base_classifier(self.estimator, X, y_encoded, counts, random_state=rng)
             coef, intercept = base.coef, base.intercept
@@ -378,7 +392,7 @@ class RetrainedClassifier(TrainedHead):
         elif self.max_norm is not None:
             module = MaxNormLinearLogits(
                 coef, intercept, feature_scale(X), threshold=self.max_norm,
-                fit_intercept=self.fit_intercept,
+                reference=reference, fit_intercept=self.fit_intercept,
             )
         else:
             module = LinearLogits(

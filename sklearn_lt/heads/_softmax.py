@@ -1,6 +1,7 @@
 """Linear softmax heads trained by the shared trainer: the plain classifier and cRT."""
 
 import copy
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -11,6 +12,7 @@ from sklearn.utils import check_random_state
 from ..metrics import ClassCounts
 from ..sampling import ClassBalancedSampler, InstanceBalancedSampler
 from ..utils import Substitution, validate_features, validate_labels
+from ..utils._array import feature_names
 from ._base import FittedLinear, LinearHead
 from ._cv import split_scores
 from ._modules import LinearLogits, feature_scale, init_linear
@@ -80,7 +82,8 @@ class TrainedHead(LinearHead):
                 f"X_val and y_val choose an epoch of solver='sgd'; solver={self.solver!r} "
                 "converges instead."
             )
-        return self._fit_and_set(X, y, validation=(X_val, y_val))
+        # X's column names, for X_val's to be checked against (read by position).
+        return self._fit_and_set(X, y, validation=(X_val, y_val, feature_names(X)))
 
     def _solver(self):
         """The solver that ``fit`` runs (subclasses resolve an ``"auto"``)."""
@@ -154,11 +157,36 @@ class _BestEpoch:
     """
 
     def __init__(self, head, X, validation, start):
-        X_val, y_val = validation
+        X_val, y_val, names = validation
         checker = copy.copy(head)
         checker.n_features_in_ = X.shape[1]
+        vars(checker).pop("feature_names_in_", None)  # a previous fit's
+        if names is not None:
+            checker.feature_names_in_ = names
+            val_names = feature_names(X_val)
+            if val_names is not None and sorted(val_names) == sorted(names):
+                if not np.array_equal(val_names, names):
+                    raise ValueError(
+                        f"X_val's columns {val_names.tolist()} are not X's "
+                        f"{names.tolist()} in the same order: pass X_val[X.columns]."
+                    )
         self.X = validate_features(checker, X_val, reset=False, device=X.device).to(X.dtype)
         classes, encoded, _ = validate_labels(y_val, len(self.X), min_classes=1)
+        known = np.isin(classes, start.counts.classes)
+        if not known.any():
+            raise ValueError(
+                f"y_val shares no label with y: y_val has {classes.tolist()}, y has "
+                f"{start.counts.classes.tolist()}. Every epoch would score 0; pass "
+                "validation rows of the training classes."
+            )
+        if not known.all():
+            warnings.warn(
+                f"y_val has labels {classes[~known].tolist()} that y lacks (the head's "
+                f"classes are {start.counts.classes.tolist()}): the head never predicts "
+                "them, which lowers the score of every epoch alike.",
+                UserWarning,
+                stacklevel=5,
+            )
         self.y = classes[encoded]
         self.counts = start.counts
         self.scores, self.epoch, self.state = [], 0, None

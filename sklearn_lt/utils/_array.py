@@ -17,6 +17,7 @@ from sklearn.utils.validation import assert_all_finite, validate_data
 
 __all__ = [
     "check_finite",
+    "feature_names",
     "is_tensor",
     "to_numpy",
     "to_tensor",
@@ -56,10 +57,21 @@ def to_tensor(x, *, device=None, dtype=None):
 
     Read-only numpy arrays (memory maps) are wrapped without a copy: torch
     warns that they are not writable, but nothing here ever writes to input.
+    Views with negative strides (``X[::-1]``, ``np.flip``, a frame's reversed
+    columns), which torch cannot wrap, are the only ones copied.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_lt.utils import to_tensor
+    >>> to_tensor(np.arange(3.0)[::-1])
+    tensor([2., 1., 0.], dtype=torch.float64)
     """
     if is_tensor(x):
         return x.to(device=device if device is not None else x.device, dtype=dtype)
     x = np.asarray(x)
+    if any(stride < 0 for stride in x.strides):
+        x = np.ascontiguousarray(x)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         t = torch.from_numpy(x) if x.dtype != object else torch.as_tensor(x.astype(float))
@@ -187,6 +199,28 @@ def validate_features_for_fit(estimator, X, *, device=None):
     if names is not None:
         record["feature_names_in_"] = names
     return X, record
+
+
+def feature_names(X):
+    """The column names that scikit-learn records as ``feature_names_in_``, or None.
+
+    Those of a dataframe whose columns are all strings (scikit-learn's rule);
+    anything else has none.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_lt.utils._array import feature_names
+    >>> feature_names(pd.DataFrame({"a": [1.0], "b": [2.0]}))
+    array(['a', 'b'], dtype=object)
+    >>> feature_names([[1.0, 2.0]]) is None
+    True
+    """
+    columns = getattr(X, "columns", None)
+    if columns is None or is_tensor(X):
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    return names if len(names) and all(isinstance(n, str) for n in names) else None
 
 
 def record_features(estimator, record):
