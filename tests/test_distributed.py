@@ -1,4 +1,4 @@
-"""Scale-out of the search: a dask cluster through joblib, and fitted heads between processes.
+"""Scale-out: a dask cluster through joblib, fitted heads between processes, torchrun.
 
 A ``LocalCluster`` of two worker processes listening on the loopback
 interface only (no dashboard) runs ``GridSearchCV`` over a resampling
@@ -7,35 +7,49 @@ pipeline with the shot-split scorers through joblib's dask backend; its
 number. Fitted heads holding torch tensors travel to a worker and back by
 pickle and answer exactly as they do here; their pickles hold CPU tensors
 only, so a model fitted on a GPU loads on a machine without one.
+
+One ``torchrun --standalone --nproc_per_node 2`` launch (two CPU processes,
+gloo) runs the multi-process stage one: ``AcceleratedBackboneEmbedder``'s
+epoch shards, and ``PretrainedEmbedder(distributed=True)`` splitting an image
+list into one shared cache. It is not opt-in: one launch serves both tests
+(its cost is two processes importing torch and the package).
 """
 
 import importlib
+import json
 import logging
 import os
 import pickle
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+import _support
+import joblib
 import numpy as np
 import pytest
 import torch
-from numpy.testing import assert_array_equal
+from imblearn.pipeline import Pipeline
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-distributed = pytest.importorskip("dask.distributed")
-joblib = pytest.importorskip("joblib")
-import _support  # noqa: E402
-from imblearn.pipeline import Pipeline  # noqa: E402
-
-from sklearn_lt import (  # noqa: E402
+from sklearn_lt import (
     BackboneEmbedder,
     ClassBalancedSampler,
     CRTClassifier,
     PowerSampler,
     TauNormClassifier,
 )
-from sklearn_lt.metrics import shot_scorers  # noqa: E402
+from sklearn_lt.metrics import shot_scorers
+from sklearn_lt.sampling import progressive_probabilities, target_counts
+
+try:
+    import dask.distributed as distributed
+except ImportError:  # the torchrun tests below run without dask
+    distributed = None
+needs_dask = pytest.mark.skipif(distributed is None, reason="needs dask.distributed")
 
 THRESHOLDS = {"many_threshold": 30, "few_threshold": 5}
 HAS_CUDA = torch.cuda.is_available()
@@ -163,6 +177,8 @@ def check_backbone_embedder_features_on_a_worker(client):
 
 @pytest.fixture(scope="module")
 def client(request):
+    if distributed is None:
+        pytest.skip("needs dask.distributed")
     """Two single-threaded worker processes on 127.0.0.1, closed by a finaliser.
 
     Only one test uses it: under ``pytest -n 2`` every test process that ran
@@ -182,6 +198,7 @@ def client(request):
     return client
 
 
+@needs_dask
 def test_search_and_fitted_models_on_a_dask_cluster(client):
     workers = client.scheduler_info()["workers"]
     assert len(workers) == 2
@@ -214,3 +231,158 @@ def test_head_fitted_on_gpu_loads_in_a_process_without_one(tmp_path):
         timeout=120,
     )
     assert_array_equal(np.load(tmp_path / "pred.npy"), head.predict(X))
+
+
+# --------------------------------------------------- torchrun: two CPU processes (gloo)
+_TORCHRUN_SCRIPT = """
+import json, sys, traceback
+from pathlib import Path
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import gather_object
+from skorch.callbacks import Callback
+from sklearn_lt import ProgressivelyBalancedSampler
+from sklearn_lt.backbone import AcceleratedBackboneEmbedder, PretrainedEmbedder
+
+folder = Path(sys.argv[1])
+accelerator = Accelerator(cpu=True)  # torch.distributed's process group, gloo
+rank = accelerator.process_index
+results = {"processes": accelerator.num_processes}
+
+
+class Rows(Callback):
+    def initialize(self):
+        self.rows_ = []
+        return self
+    def on_epoch_begin(self, net, **kwargs):
+        self.rows_.append([])
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.rows_[-1].extend(batch[0][:, 0, 0, 0].round().long().tolist())
+
+
+def stage_one():
+    rng = np.random.RandomState(0)
+    y = np.repeat(np.arange(4), [60, 30, 15, 7])
+    X = rng.rand(len(y), 1, 8, 8).astype("float32")
+    X[:, 0, 0, 0] = np.arange(len(y))
+    rows = Rows()
+    embedder = AcceleratedBackboneEmbedder(
+        accelerator=accelerator, sampler=ProgressivelyBalancedSampler(), callbacks=[rows],
+        module__width=4, batch_size=8, max_epochs=3, verbose=0, random_state=None,
+    ).fit(X, y)
+    return {"shards": gather_object([rows.rows_]), "y": y.tolist(),
+            "features": gather_object([embedder.transform(X[:10]).tolist()])}
+
+
+def pretrained():
+    paths = json.loads((folder / "paths.json").read_text())
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Conv2d(3, 6, 3), torch.nn.AdaptiveAvgPool2d(1),
+                                  torch.nn.Flatten())
+    embedder = PretrainedEmbedder(
+        net, preprocessing={"input_size": 16, "mean": 0.5, "std": 0.25}, batch_size=4,
+        cache_dir=folder / "cache", distributed=True, verbose=0,
+    ).fit(paths)
+    seen = []
+    embedder.module_.register_forward_hook(lambda module, args, out: seen.extend(args[0]))
+    out = {}
+    try:
+        embedder.transform([str(folder / "truncated.png")] + paths)
+    except ValueError as exc:
+        out["unreadable"] = str(exc)
+    out["computed"] = len(seen)
+    np.save(folder / f"features{rank}.npy", embedder.transform(paths))
+    out["computed_again"] = len(seen)
+    np.save(folder / f"reversed{rank}.npy", embedder.transform(paths[::-1]))
+    try:
+        embedder.transform(paths[:3] if rank == 0 else paths[:4])
+    except ValueError as exc:
+        out["different_lists"] = str(exc)
+    out["fingerprint"] = embedder.fingerprint_
+    return out
+
+
+for name, part in (("stage_one", stage_one), ("pretrained", pretrained)):
+    try:
+        results[name] = part()
+    except Exception:
+        results[name] = {"error": traceback.format_exc()}
+(folder / f"rank{rank}.json").write_text(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def torchrun(tmp_path_factory):
+    """One launch of two CPU processes; each leaves ``rank<r>.json`` in the folder."""
+    pytest.importorskip("accelerate")
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("torchrun")
+    rng = np.random.RandomState(0)
+    paths = []
+    for i in range(22):
+        paths.append(str(folder / f"img{i:02d}.png"))
+        Image.fromarray(rng.randint(0, 256, (20, 24, 3), dtype=np.uint8)).save(paths[-1])
+    (folder / "paths.json").write_text(json.dumps(paths))
+    (folder / "truncated.png").write_bytes(Path(paths[0]).read_bytes()[:70])
+    (folder / "run.py").write_text(_TORCHRUN_SCRIPT)
+    command = [shutil.which("torchrun") or "torchrun", "--standalone", "--nproc_per_node", "2",
+               str(folder / "run.py"), str(folder)]
+    done = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300,
+                          cwd=folder, capture_output=True, text=True)
+    if done.returncode:
+        pytest.fail(f"torchrun failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    ranks = [json.loads((folder / f"rank{r}.json").read_text()) for r in range(2)]
+    return folder, paths, ranks
+
+
+def _part(ranks, name):
+    for r, result in enumerate(ranks):
+        assert "error" not in result[name], f"process {r}:\n{result[name].get('error')}"
+    return [result[name] for result in ranks]
+
+
+def test_accelerated_embedder_two_cpu_processes(torchrun):
+    """The shards of each epoch make up exactly one epoch; the processes agree on features."""
+    _, _, ranks = torchrun
+    assert [r["processes"] for r in ranks] == [2, 2]
+    result = _part(ranks, "stage_one")[0]
+    y = np.array(result["y"])
+    counts = np.bincount(y)
+    first, second = result["shards"]
+    for epoch in range(3):
+        union = first[epoch] + second[epoch]
+        expected = target_counts(progressive_probabilities(counts, epoch, 3), len(y))
+        assert_array_equal(np.bincount(y[union], minlength=4), expected)
+    assert not set(first[0]) & set(second[0])  # instance-balanced epoch: a partition
+    assert_array_equal(result["features"][0], result["features"][1])
+
+
+def test_pretrained_embedder_splits_an_image_list_over_two_processes(torchrun):
+    from sklearn_lt.backbone import PretrainedEmbedder
+
+    folder, paths, ranks = torchrun
+    parts = _part(ranks, "pretrained")
+    # Each process computed its half (11 + 1 unreadable), once: later calls read the cache.
+    assert [p["computed"] for p in parts] == [11, 11]
+    assert [p["computed_again"] for p in parts] == [11, 11]
+    assert parts[0]["fingerprint"] == parts[1]["fingerprint"]
+    for p in parts:  # both processes name the image that the first could not read
+        assert p["unreadable"].startswith("1 of 23 images could not be read (the features of the "
+                                          "readable ones are cached): Cannot read image '")
+        assert "truncated.png': image file is truncated" in p["unreadable"]
+        assert "same list of images" in p["different_lists"]
+    shards = sorted((folder / "cache").glob("*/*.keys.npy"))
+    assert sorted(len(np.load(s)) for s in shards) == [11, 11]
+    # Both return the whole list in its order: what one process computes alone.
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 6, 3), torch.nn.AdaptiveAvgPool2d(1),
+                              torch.nn.Flatten())
+    alone = PretrainedEmbedder(net, preprocessing={"input_size": 16, "mean": 0.5, "std": 0.25},
+                               verbose=0).fit(paths).transform(paths)
+    for r in range(2):
+        assert_allclose(np.load(folder / f"features{r}.npy"), alone, rtol=1e-5, atol=1e-6)
+        assert_allclose(np.load(folder / f"reversed{r}.npy"), alone[::-1], rtol=1e-5, atol=1e-6)

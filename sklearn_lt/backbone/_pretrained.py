@@ -461,6 +461,7 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         todo = np.flatnonzero(shard < 0)
         _, first = np.unique(keys[todo], return_index=True)  # a file listed twice: once
         todo = todo[np.sort(first)]
+        n_todo = len(todo)
         group = _ProcessGroup() if self.distributed else None
         if group is not None:
             group.check_same_images(files, keys)
@@ -485,7 +486,7 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if group is not None:
             failed = group.gather_failures(failed, error)  # every process waits here
         if failed:
-            raise _unreadable(failed, len(todo) if group is None else None, cached=True)
+            raise _unreadable(failed, n_todo, cached=True)
         shards, shard, row = store.lookup(keys)
         if (shard < 0).any():
             raise RuntimeError(
@@ -556,11 +557,10 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 def _unreadable(failed, n_files, cached=False):
     """The error naming the images that could not be read."""
     shown = "; ".join(failed[:5]) + (" ..." if len(failed) > 5 else "")
-    of = f" of {n_files}" if n_files is not None else ""
     kept = " (the features of the readable ones are cached)" if cached else ""
     return ValueError(
-        f"{len(failed)}{of} images could not be read{kept}: {shown}. Replace or remove "
-        "them from the list."
+        f"{len(failed)} of {n_files} images could not be read{kept}: {shown}. Replace or "
+        "remove them from the list."
     )
 
 
