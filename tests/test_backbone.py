@@ -1,6 +1,5 @@
 """Stage one: BackboneEmbedder on real long-tailed digits, its networks, samplers, I/O."""
 
-import os
 import pickle
 import warnings
 
@@ -800,72 +799,3 @@ def test_cuda_training_and_features_on_the_device(data):
     cpu_copy = pickle.loads(pickle.dumps(gpu)).set_params(device="cpu", output="numpy")
     cpu_copy.module_.to("cpu")
     assert_allclose(cpu_copy.transform(X_test), features.cpu().numpy(), rtol=1e-4, atol=1e-4)
-
-
-_TWO_PROCESS_SCRIPT = '''
-import json, sys
-import numpy as np
-from accelerate import Accelerator
-from accelerate.utils import gather_object
-from skorch.callbacks import Callback
-from sklearn_lt import ProgressivelyBalancedSampler
-from sklearn_lt.backbone import AcceleratedBackboneEmbedder
-
-class Rows(Callback):
-    def initialize(self):
-        self.rows_ = []
-        return self
-    def on_epoch_begin(self, net, **kwargs):
-        self.rows_.append([])
-    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        if training:
-            self.rows_[-1].extend(batch[0][:, 0, 0, 0].round().long().tolist())
-
-rng = np.random.RandomState(0)
-y = np.repeat(np.arange(4), [60, 30, 15, 7])
-X = rng.rand(len(y), 1, 8, 8).astype("float32")
-X[:, 0, 0, 0] = np.arange(len(y))
-accelerator = Accelerator(cpu=True)
-rows = Rows()
-embedder = AcceleratedBackboneEmbedder(
-    accelerator=accelerator, sampler=ProgressivelyBalancedSampler(), callbacks=[rows],
-    module__width=4, batch_size=8, max_epochs=3, verbose=0, random_state=None,
-).fit(X, y)
-shards = gather_object([rows.rows_])
-features = gather_object([embedder.transform(X[:10]).tolist()])
-if accelerator.is_main_process:
-    json.dump({"shards": shards, "features": features, "y": y.tolist(),
-               "processes": accelerator.num_processes}, open(sys.argv[1], "w"))
-'''
-
-
-@pytest.mark.skipif(
-    os.environ.get("SKLEARN_LT_MULTIPROCESS") != "1",
-    reason="two torchrun processes (~20 s); set SKLEARN_LT_MULTIPROCESS=1",
-)
-def test_accelerated_embedder_two_cpu_processes(tmp_path):
-    """torchrun --nproc_per_node 2: the shards of each epoch make up exactly one epoch."""
-    import json
-    import shutil
-    import subprocess
-
-    pytest.importorskip("accelerate")
-    script, out = tmp_path / "train.py", tmp_path / "out.json"
-    script.write_text(_TWO_PROCESS_SCRIPT)
-    torchrun = shutil.which("torchrun") or "torchrun"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run(
-        [torchrun, "--nproc_per_node", "2", "--master_port", "29581", str(script), str(out)],
-        check=True, env=env, timeout=300, cwd=tmp_path, capture_output=True,
-    )
-    result = json.loads(out.read_text())
-    assert result["processes"] == 2
-    y = np.array(result["y"])
-    counts = np.bincount(y)
-    first, second = result["shards"]
-    for epoch in range(3):
-        union = first[epoch] + second[epoch]
-        expected = target_counts(progressive_probabilities(counts, epoch, 3), len(y))
-        assert_array_equal(np.bincount(y[union], minlength=4), expected)
-    assert not set(first[0]) & set(second[0])  # instance-balanced epoch: a partition
-    assert_array_equal(result["features"][0], result["features"][1])
