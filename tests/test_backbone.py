@@ -105,9 +105,11 @@ def test_tau_norm_of_joint_classifier_matches_numpy(data, fitted, tau):
     X, y, X_test, _ = data
     embedder = fitted
     W = embedder.module_.fc.weight.detach().numpy().astype(np.float64)
-    expected = W / np.linalg.norm(W, axis=1, keepdims=True) ** tau
     clf = TauNormClassifier(FrozenEstimator(embedder.classifier_), tau=tau)
     clf.fit(embedder.transform(X), y)
+    # Normalised in the units of the features over their RMS row norm s (tau_normalize).
+    s = clf.feature_scale_
+    expected = W / (s * np.linalg.norm(W, axis=1, keepdims=True)) ** tau
     assert_allclose(clf.coef_, expected, rtol=1e-6, atol=1e-7)
     assert_array_equal(clf.intercept_, 0)
     F_test = embedder.transform(X_test)

@@ -35,7 +35,10 @@ def test_tau_norm_on_frozen_logistic_regression_matches_numpy(tau):
     base = LogisticRegression(max_iter=1000).fit(X, y)
     clf = TauNormClassifier(FrozenEstimator(base), tau=tau).fit(X, y)
     W = base.coef_.astype(np.float32).astype(np.float64)
-    expected = (W / np.linalg.norm(W, axis=1, keepdims=True) ** tau).astype(np.float32)
+    # Normalised in the units of the features over their RMS row norm s.
+    s = clf.feature_scale_
+    assert s == pytest.approx(np.sqrt(np.mean(np.sum(X.astype(np.float64) ** 2, axis=1))))
+    expected = (W / (s * np.linalg.norm(W, axis=1, keepdims=True)) ** tau).astype(np.float32)
     assert clf.coef_.dtype == np.float32
     assert_array_equal(clf.coef_, expected)  # to the last digit of float32
     assert_array_equal(clf.intercept_, np.zeros(len(COUNTS), np.float32))

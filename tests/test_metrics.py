@@ -362,7 +362,8 @@ def test_weight_norms_of_estimators_arrays_and_tensors():
     np.testing.assert_allclose(weight_norms(lr.coef_), expected)
     np.testing.assert_allclose(weight_norms(torch.as_tensor(lr.coef_)), expected)
     head = TauNormClassifier(FrozenEstimator(lr), tau=1.0).fit(torch.as_tensor(X), y)
-    np.testing.assert_allclose(weight_norms(head), 1.0, rtol=1e-12)
+    # tau 1: unit rows in the normalised units of the features (see tau_normalize).
+    np.testing.assert_allclose(weight_norms(head) * head.feature_scale_, 1.0, rtol=1e-12)
     assert weight_norms(np.array([3.0, 4.0])).tolist() == [5.0]
     with pytest.raises(ValueError, match="coef_"):
         weight_norms(LogisticRegression())

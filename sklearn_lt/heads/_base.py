@@ -31,10 +31,74 @@ from ..utils import (
     validate_labels,
 )
 
-__all__ = ["FittedLinear", "LinearHead"]
+__all__ = ["FittedLinear", "LinearHead", "chunked_argmax", "row_chunks"]
 
-# Rows per block in predict: bounds its memory by the block, not by N.
-_PREDICT_BLOCK_ELEMENTS = 2**24
+# Entries of logits (64 MiB of float32) that one chunk of rows may hold. Every
+# pass that scores rows (predict, the CV sweeps and paths, early stopping,
+# LWS's base logits) goes through ``row_chunks``, so that its memory is one
+# chunk, never N x C. Read at call time (tests shrink it).
+_CHUNK_ELEMENTS = 2**24
+_PREDICT_BLOCK_ELEMENTS = _CHUNK_ELEMENTS  # the name benchmarks/bench_heads.py reads
+
+
+def row_chunks(X, n_columns, *, rows=None):
+    """Chunks of the rows of ``X`` whose ``n_columns``-wide logits fit in one chunk budget.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+    n_columns : int
+        Width of what the caller computes per row (the number of classes);
+        a chunk holds at most ``_CHUNK_ELEMENTS`` entries of it or of ``X``.
+    rows : torch.Tensor of int64, default=None
+        Take these rows of ``X`` (e.g. a validation fold), gathered chunk by
+        chunk: the selection is never copied whole.
+
+    Yields
+    ------
+    where : slice
+        The positions of the chunk among the rows (of ``rows`` when given).
+    block : torch.Tensor of shape (n_chunk_rows, n_features)
+        Those rows of ``X`` (a view when ``rows`` is None).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_lt.heads._base import row_chunks
+    >>> [where for where, _ in row_chunks(torch.zeros(5, 2), n_columns=2**23)]
+    [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
+    """
+    n = len(X) if rows is None else len(rows)
+    step = max(1, _CHUNK_ELEMENTS // max(n_columns, X.shape[1]))
+    for start in range(0, n, step):
+        where = slice(start, min(start + step, n))
+        yield where, X[where] if rows is None else X[rows[where]]
+
+
+@torch.no_grad()
+def chunked_argmax(X, logits, n_columns, *, rows=None):
+    """``logits(block).argmax(dim=1)`` of every row of ``X`` (or ``X[rows]``), chunk by chunk.
+
+    ``logits`` maps a block of rows to its ``n_columns`` logits; only one
+    chunk of them (see :func:`row_chunks`) exists at a time.
+
+    Returns
+    -------
+    torch.Tensor of int64, shape (n_rows,), on ``X``'s device
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_lt.heads._base import chunked_argmax
+    >>> W = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> chunked_argmax(torch.tensor([[2.0, 1.0], [0.0, 3.0]]), lambda B: B @ W.T, 2)
+    tensor([0, 1])
+    """
+    n = len(X) if rows is None else len(rows)
+    best = torch.empty(n, dtype=torch.long, device=X.device)
+    for where, block in row_chunks(X, n_columns, rows=rows):
+        torch.argmax(logits(block), dim=1, out=best[where])
+    return best
 
 
 @dataclass
@@ -272,10 +336,7 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         """
         X_t = self._validated(X)
         weights = self._weights(X_t)
-        block = max(1, _PREDICT_BLOCK_ELEMENTS // max(len(self.classes_), X_t.shape[1]))
-        best = torch.empty(len(X_t), dtype=torch.long, device=X_t.device)
-        for i in range(0, len(X_t), block):
-            torch.argmax(self._logits(X_t[i : i + block], weights), dim=1, out=best[i : i + block])
+        best = chunked_argmax(X_t, lambda block: self._logits(block, weights), len(self.classes_))
         if is_tensor(X) and self.classes_.dtype.kind in "biuf":
             return torch.as_tensor(self.classes_, device=best.device)[best]
         return self.classes_[best.cpu().numpy()]

@@ -8,7 +8,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from ..utils import Substitution
-from ._base import FittedLinear, LinearHead
+from ._base import FittedLinear, LinearHead, row_chunks
 from ._linear_base import fit_base_classifier
 from ._losses import log_priors
 from ._posthoc_cv import POSTHOC_CV_DOCS, PostHocCV
@@ -50,9 +50,12 @@ def logit_adjustment_sweep(coef, intercept, X, counts, taus):
     """Predicted class index of every row of ``X`` at every tau, from one product.
 
     The post-hoc adjusted logits ``X @ coef.T + intercept - tau * log pi``
-    (Menon et al. 2021, eq. 9) of every tau come from the base logits,
-    computed once in float64: what :class:`~sklearn_lt.LogitAdjustedClassifier`
-    predicts with each tau (up to logits tied within rounding).
+    (Menon et al. 2021, eq. 9) of every tau come from the product
+    ``X @ coef.T``, computed once per chunk of rows in ``X``'s dtype, as
+    :class:`~sklearn_lt.LogitAdjustedClassifier` computes its own: its
+    predictions with each tau (up to logits tied within rounding). Memory:
+    one chunk of logits and the ``(n_taus, n_samples)`` indices, never
+    ``n_samples x n_classes``.
 
     Parameters
     ----------
@@ -79,12 +82,17 @@ def logit_adjustment_sweep(coef, intercept, X, counts, taus):
     array([[0],
            [1]])
     """
-    logits = torch.addmm(
-        intercept.to(torch.float64), X.to(torch.float64), coef.to(torch.float64).T
-    )
-    log_pi = torch.as_tensor(log_priors(counts), dtype=torch.float64, device=logits.device)
     taus = np.asarray(taus, dtype=np.float64).reshape(-1)
-    best = torch.stack([(logits - float(tau) * log_pi).argmax(dim=1) for tau in taus])
+    # The adjusted intercept of every tau, rounded once to X's dtype (as the head's).
+    shifts = torch.stack(
+        [_adjusted_intercept(intercept.to(torch.float64), counts, tau) for tau in taus]
+    ).to(X.dtype)
+    coef = coef.to(X.dtype)
+    best = torch.empty((len(taus), len(X)), dtype=torch.long, device=X.device)
+    for where, block in row_chunks(X, len(coef)):
+        products = block @ coef.T
+        for i, shift in enumerate(shifts):
+            torch.argmax(products + shift, dim=1, out=best[i, where])
     return best.cpu().numpy()
 
 
@@ -221,8 +229,8 @@ class LogitAdjustedClassifierCV(PostHocCV):
         # Every fold and the final fit seed the default base alike.
         return _fit_base(self.estimator, X, y_encoded, counts, self.random_state)
 
-    def _adjusted(self, base, tau):
+    def _adjusted(self, base, tau, scale):
         return base.coef, _adjusted_intercept(base.intercept, base.counts.counts, tau)
 
-    def _sweep(self, base, X, taus):
+    def _sweep(self, base, X, taus, scale):
         return logit_adjustment_sweep(base.coef, base.intercept, X, base.counts.counts, taus)

@@ -13,7 +13,7 @@ from ..metrics import ClassCounts
 from ..metrics._counts import UndefinedSplitWarning
 from ..sampling import PowerSampler
 from ..utils import Substitution, to_numpy
-from ._base import FittedLinear, LinearHead
+from ._base import FittedLinear, LinearHead, chunked_argmax
 from ._cv import check_split_scoring, cv_folds, search_results, split_scores
 from ._linear_base import ESTIMATOR_DOC, fit_base_classifier
 from ._rebalance import LORTClassifier
@@ -159,13 +159,17 @@ class LORTClassifierCV(LinearHead):
 
     def _check_smoothings(self):
         smoothings = np.asarray(self.smoothings, dtype=np.float64).reshape(-1)
-        if smoothings.size == 0 or np.any((smoothings < 0) | (smoothings >= 1)):
-            raise ValueError(f"smoothings must be values in [0, 1), got {smoothings}.")
+        # NaN fails every comparison: test for the good values, not the bad.
+        if smoothings.size == 0 or not np.all((smoothings >= 0) & (smoothings < 1)):
+            raise ValueError(
+                f"smoothings must be a non-empty list of values in [0, 1) (no NaN), got "
+                f"{smoothings}."
+            )
         return smoothings
 
     def _lort(self, base_estimator, smoothing):
         """The LORT head that runs one path from a fitted (frozen) base."""
-        return LORTClassifier(
+        lort = LORTClassifier(
             FrozenEstimator(base_estimator),
             smoothing=float(smoothing),
             n_epochs=self.n_epochs,
@@ -177,6 +181,11 @@ class LORTClassifierCV(LinearHead):
             random_state=self.random_state,
             verbose=self.verbose,
         )
+        # The whole path is scored here: LORT's own early stopping (where it
+        # has one) would hold out rows and cut the path.
+        if "early_stopping" in lort.get_params():
+            lort.set_params(early_stopping=False)
+        return lort
 
     def _path(self, base, smoothing, X, record):
         """Run LORT from ``base`` on ``X``; ``record(epoch, coef, intercept)`` after each epoch."""
@@ -204,7 +213,8 @@ class LORTClassifierCV(LinearHead):
             for k, (train, test) in enumerate(folds):
                 fold_counts = ClassCounts.from_labels(labels[train])
                 X_train = X[torch.as_tensor(train, device=X.device)]
-                X_test = X[torch.as_tensor(test, device=X.device)]
+                # Scored chunk by chunk from X itself: no copy of the fold, no fold x C logits.
+                rows = torch.as_tensor(test, device=X.device)
                 base = fit_base_classifier(
                     self.estimator,
                     X_train,
@@ -215,8 +225,11 @@ class LORTClassifierCV(LinearHead):
                 for i, smoothing in enumerate(smoothings):
                     predictions = [None] * len(epochs)
 
-                    def record(epoch, coef, intercept, predictions=predictions, X_test=X_test):
-                        index = torch.addmm(intercept, X_test, coef.T).argmax(dim=1)
+                    def record(epoch, coef, intercept, predictions=predictions, rows=rows):
+                        index = chunked_argmax(
+                            X, lambda block: torch.addmm(intercept, block, coef.T), len(coef),
+                            rows=rows,
+                        )
                         predictions[epoch] = to_numpy(index)
 
                     record(0, base.coef, base.intercept)

@@ -4,6 +4,7 @@ import torch
 from sklearn.utils._param_validation import StrOptions
 
 from ..utils import to_tensor
+from . import _base
 from ._base import FittedLinear, LinearHead
 from ._modules import l2_normalize, row_norms
 
@@ -77,14 +78,21 @@ class NCMClassifier(LinearHead):
         self.device = device
 
     def _fit(self, X, y_encoded, counts):
-        # The mean is accumulated in float64: a float32 column sum can overflow.
+        # Chunk by chunk: memory beyond X is one chunk (and the d x C sums),
+        # whatever the number of rows (a centred, normalised copy of X would
+        # double it).
+        chunks = _row_chunks(X)
         mean = torch.zeros_like(X[0])
         if self.center:
-            mean = X.mean(dim=0, dtype=torch.float64).to(X.dtype)
-        Z = l2_normalize(X - mean)
+            # Accumulated in float64: a float32 column sum can overflow.
+            total = torch.zeros(X.shape[1], device=X.device, dtype=torch.float64)
+            for rows in chunks:
+                total += X[rows].sum(dim=0, dtype=torch.float64)
+            mean = (total / len(X)).to(X.dtype)
         y_t = torch.as_tensor(y_encoded, device=X.device)
         sums = torch.zeros(len(counts), X.shape[1], device=X.device, dtype=X.dtype)
-        sums.index_add_(0, y_t, Z)
+        for rows in chunks:
+            sums.index_add_(0, y_t[rows], l2_normalize(X[rows] - mean))
         n = torch.as_tensor(counts.counts, device=X.device, dtype=X.dtype)
         centroids = sums / n[:, None]
         if not bool(torch.isfinite(centroids).all()):
@@ -129,15 +137,16 @@ class NCMClassifier(LinearHead):
 # product stays efficient), so that the chunk stays in cache between the
 # product, the distances and the scaling (a block-sized centred copy also
 # costs a page fault per 4 KiB; it made NCM's predict 1.3-2.2x the bare
-# product, the chunks 1.0-1.2x).
+# product, the chunks 1.0-1.2x). Elsewhere (GPU), the shared chunk budget.
 _CPU_CHUNK_BYTES = 2**20
 _CPU_CHUNK_MIN_ROWS = 512
 
 
 def _row_chunks(X):
-    """Slices of cache-sized chunks of rows on the CPU; all rows at once elsewhere."""
-    step = len(X)
+    """Slices of chunks of rows: cache-sized on the CPU, the shared budget elsewhere."""
     if X.device.type == "cpu":
         row_bytes = X.shape[1] * X.element_size()
         step = max(_CPU_CHUNK_MIN_ROWS, _CPU_CHUNK_BYTES // row_bytes)
+    else:
+        step = max(1, _base._CHUNK_ELEMENTS // X.shape[1])
     return [slice(start, start + step) for start in range(0, len(X), step)]

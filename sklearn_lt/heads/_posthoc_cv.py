@@ -19,8 +19,9 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from ..metrics import ClassCounts
 from ..metrics._counts import UndefinedSplitWarning
 from ..utils import to_numpy
-from ._base import FittedLinear, LinearHead
+from ._base import FittedLinear, LinearHead, row_chunks
 from ._cv import check_split_scoring, cv_folds, search_results, split_scores
+from ._modules import feature_scale
 
 __all__ = ["PostHocCV", "POSTHOC_CV_DOCS"]
 
@@ -75,8 +76,10 @@ class PostHocCV(LinearHead):
     """Base class: a post-hoc rule's ``tau`` chosen on training folds.
 
     Subclasses give the fixed-tau head (``_fixed_head``), how the base is
-    fitted (``_base``), the rule (``_adjusted``: the head's weights at a tau)
-    and its sweep over many taus from one product (``_sweep``).
+    fitted (``_base``), the rule (``_adjusted``: the head's weights at a tau,
+    for features of RMS row norm ``scale``) and its sweep over many taus from
+    one product (``_sweep``). Validation rows are scored chunk by chunk,
+    gathered from ``X`` (no copy of the fold, no fold x C logits).
     """
 
     _parameter_constraints = {
@@ -139,12 +142,15 @@ class PostHocCV(LinearHead):
                 X_train = X if frozen else X[torch.as_tensor(train, device=X.device)]
                 # The fold's base, fitted once, as the fixed-tau head would (same seed).
                 base = self._base(X_train, fold_counts.positions(labels[train]), fold_counts)
-                X_test = X[torch.as_tensor(test, device=X.device)]
-                scores[:, k] = self._score_fold(base, taus, X_test, labels[test], scoring)
+                scale = feature_scale(X_train)
+                del X_train
+                rows = torch.as_tensor(test, device=X.device)
+                scores[:, k] = self._score_fold(base, taus, X, rows, labels[test], scoring, scale)
         results = search_results({"tau": taus}, scores, scoring)
         tau = float(taus[results.best_index])
         final = self._base(X, y_encoded, counts)
-        coef, intercept = self._adjusted(final, tau)
+        scale = feature_scale(X)
+        coef, intercept = self._adjusted(final, tau, scale)
         attributes = {
             "estimator_": final.estimator,
             "tau_": tau,
@@ -155,13 +161,13 @@ class PostHocCV(LinearHead):
         }
         return FittedLinear(coef, intercept, final.counts, attributes)
 
-    def _score_fold(self, base, taus, X_test, y_test, scoring):
-        """Validation score of every tau for one fold's base."""
+    def _score_fold(self, base, taus, X, test, y_test, scoring, scale):
+        """Validation score of every tau for one fold's base, on the rows ``test`` of ``X``."""
         if not isinstance(scoring, str):
-            X_numpy = to_numpy(X_test)
+            X_numpy = to_numpy(X[test])  # the scorer's own input: numpy rows
             scores = []
             for tau in taus:
-                coef, intercept = self._adjusted(base, float(tau))
+                coef, intercept = self._adjusted(base, float(tau), scale)
                 head = self._fixed_head.from_weights(
                     to_numpy(coef),
                     to_numpy(intercept),
@@ -172,7 +178,10 @@ class PostHocCV(LinearHead):
                 )
                 scores.append(scoring(head, X_numpy, y_test))
             return scores
-        predictions = base.counts.classes[self._sweep(base, X_test, taus)]
+        indices = np.empty((len(taus), len(test)), dtype=np.int64)
+        for where, block in row_chunks(X, len(base.counts), rows=test):
+            indices[:, where] = self._sweep(base, block, taus, scale)
+        predictions = base.counts.classes[indices]
         return split_scores(
             y_test,
             predictions,

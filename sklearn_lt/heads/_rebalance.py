@@ -15,9 +15,9 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ..sampling import ClassBalancedSampler
 from ..utils import Substitution
-from ._base import FittedLinear, LinearHead
+from ._base import FittedLinear, LinearHead, row_chunks
 from ._linear_base import ESTIMATOR_DOC, fit_base_classifier
-from ._modules import LinearLogits, ScaledLogits, feature_scale
+from ._modules import LinearLogits, ScaledLogits, feature_scale, row_norms
 from ._softmax import TrainedHead, TrainingStart
 from ._tau import tau_normalize
 from ._trainer import TRAINER_DOCS, cross_entropy
@@ -36,6 +36,13 @@ class TauNormClassifier(LinearHead):
     ``logits = X @ coef_.T``. Instance-balanced training leaves head classes
     with larger norms; ``tau`` between 0 (unchanged) and 1 (plain L2
     normalisation) trades head accuracy for tail accuracy. No re-training.
+
+    The norms are taken in the normalised units of the features (divided by
+    their RMS row norm ``s``, ``feature_scale_``), as the package trains:
+    ``coef_ = w_j / (s ||w_j||)**tau`` (see
+    :func:`~sklearn_lt.heads.tau_normalize`). Every logit differs from the
+    paper's by the same factor ``s**-tau``, so the predictions are the
+    paper's, and the logits stay finite at any feature scale.
 
     Choose ``tau`` on held-out training data (see ``TauNormClassifierCV``),
     never on the test set.
@@ -57,9 +64,11 @@ class TauNormClassifier(LinearHead):
     classes_ : ndarray of shape (n_classes,)
     class_counts_ : ndarray of shape (n_classes,)
     coef_ : ndarray or torch.Tensor of shape (n_classes, n_features)
-        ``w_j / ||w_j||**tau``.
+        ``w_j / (s ||w_j||)**tau``.
     intercept_ : ndarray or torch.Tensor of shape (n_classes,)
         Zeros (the bias is dropped).
+    feature_scale_ : float
+        ``s``, the RMS row norm of the training features.
     n_features_in_ : int
 
     Examples
@@ -73,7 +82,7 @@ class TauNormClassifier(LinearHead):
     >>> X = rng.normal(size=(len(y), 4)) + 2 * np.eye(4)[y]
     >>> base = LogisticRegression().fit(X, y)
     >>> clf = TauNormClassifier(FrozenEstimator(base), tau=1.0).fit(X, y)
-    >>> np.linalg.norm(clf.coef_, axis=1).round(6)
+    >>> (np.linalg.norm(clf.coef_, axis=1) * clf.feature_scale_).round(6)
     array([1., 1., 1.])
     """
 
@@ -94,10 +103,10 @@ class TauNormClassifier(LinearHead):
         base = fit_base_classifier(
             self.estimator, X, y_encoded, counts, random_state=check_random_state(self.random_state)
         )
-        coef = tau_normalize(base.coef, self.tau)
-        return FittedLinear(
-            coef, torch.zeros_like(coef[:, 0]), base.counts, {"estimator_": base.estimator}
-        )
+        scale = feature_scale(X)
+        coef = tau_normalize(base.coef, self.tau, scale=scale)
+        attributes = {"estimator_": base.estimator, "feature_scale_": scale}
+        return FittedLinear(coef, torch.zeros_like(coef[:, 0]), base.counts, attributes)
 
 
 class _RebalancingTrainedHead(TrainedHead):
@@ -133,8 +142,10 @@ class LWSClassifier(_RebalancingTrainedHead):
 
     ``W`` and ``b`` are frozen, so the base logits are computed once and the
     epochs train the scales on them when the ``N x C`` logits take no more
-    memory than the features or fit in ``sklearn.get_config()
-    ["working_memory"]``; otherwise each batch recomputes its logits.
+    memory than half the features or fit in ``sklearn.get_config()
+    ["working_memory"]``; otherwise each batch recomputes its logits, and no
+    ``N x C`` array is ever made (the scale of the logits is taken chunk by
+    chunk).
 
     Parameters
     ----------
@@ -214,16 +225,25 @@ class LWSClassifier(_RebalancingTrainedHead):
 
     def _start(self, X, y_encoded, counts, rng):
         base = self._base(X, y_encoded, counts, rng)
+        n_classes = len(base.coef)
+        # W and b are frozen: every epoch would recompute the same base
+        # logits. Keep them when they take no more memory than half the
+        # features or fit in scikit-learn's working_memory (MiB); decided
+        # from the shapes, before any logit exists.
+        budget = max(X.numel() * X.element_size() // 2, get_config()["working_memory"] * 2**20)
+        on_logits = len(X) * n_classes * X.element_size() <= budget
+        base_logits = X.new_empty((len(X), n_classes)) if on_logits else None
+        norms = X.new_empty((len(X), 1))
         with torch.no_grad():
-            base_logits = torch.addmm(base.intercept, X, base.coef.T)
+            for where, block in row_chunks(X, n_classes):
+                logits = torch.addmm(base.intercept, block, base.coef.T)
+                norms[where] = row_norms(logits)
+                if on_logits:
+                    base_logits[where] = logits
         # Each scale multiplies one logit: the unit is the RMS of a single
         # logit (the RMS row norm over sqrt(C)), so that its curvature is O(1).
-        logit_scale = feature_scale(base_logits) / math.sqrt(base_logits.shape[1])
-        # W and b are frozen: every epoch would recompute the same base
-        # logits. Keep them when they take no more memory than the features
-        # or fit in scikit-learn's working_memory (MiB).
-        budget = max(X.numel() * X.element_size(), get_config()["working_memory"] * 2**20)
-        on_logits = base_logits.numel() * base_logits.element_size() <= budget
+        # The RMS row norm of the logits is feature_scale of their row norms.
+        logit_scale = feature_scale(norms) / math.sqrt(n_classes)
         module = ScaledLogits(base.coef, base.intercept, logit_scale, on_logits=on_logits)
         inputs = base_logits if on_logits else X
         return TrainingStart(

@@ -13,7 +13,7 @@ from ..metrics import ClassCounts
 from ..sampling import ClassBalancedSampler, InstanceBalancedSampler
 from ..utils import Substitution, validate_features, validate_labels
 from ..utils._array import feature_names
-from ._base import FittedLinear, LinearHead
+from ._base import FittedLinear, LinearHead, chunked_argmax
 from ._cv import split_scores
 from ._modules import LinearLogits, feature_scale, init_linear
 from ._trainer import (
@@ -194,8 +194,10 @@ class _BestEpoch:
 
     def record(self, epoch, module):
         coef, intercept = module.linear_weights()
-        with torch.no_grad():
-            index = torch.addmm(intercept, self.X, coef.T).argmax(dim=1).cpu().numpy()
+        # Chunk by chunk: no n_val x C logits.
+        index = chunked_argmax(
+            self.X, lambda block: torch.addmm(intercept, block, coef.T), len(coef)
+        ).cpu().numpy()
         (score,) = split_scores(
             self.y, [self.counts.classes[index]], self.counts, "all",
             many_threshold=100, few_threshold=20,

@@ -3,19 +3,33 @@
 import numpy as np
 import torch
 
+from ._base import row_chunks
+from ._modules import feature_scale, row_norms
+
 __all__ = ["tau_normalize", "tau_sweep"]
 
 
-def tau_normalize(coef, tau):
-    """``w_j / ||w_j||**tau`` row by row (Kang et al. eq. 3); zero rows stay zero.
+def tau_normalize(coef, tau, *, scale=1.0):
+    """``w_j / (scale * ||w_j||)**tau`` row by row (Kang et al. eq. 3); zero rows stay zero.
 
-    Computed in float64 and rounded once to ``coef``'s dtype, so float32
-    weights come out correctly rounded.
+    ``scale=1`` is the paper's ``w_j / ||w_j||**tau``. The heads pass the RMS
+    row norm ``s`` of their training features: the rows are then normalised
+    as the weights of the features divided by ``s`` (the units every head of
+    the package trains in). Every logit gets the same factor ``s**-tau``, so
+    every prediction is the paper's, and the logits stay of the order of the
+    normalised features' at any feature scale: with ``s = 1e20`` and
+    ``tau=2``, ``scale=1`` would multiply them by ``1e40`` (inf in float32).
+
+    Norms are overflow-safe and the result is computed in float64, then
+    rounded once to ``coef``'s dtype (float32 weights come out correctly
+    rounded).
 
     Parameters
     ----------
     coef : torch.Tensor of shape (n_classes, n_features)
     tau : float >= 0
+    scale : float > 0, default=1.0
+        Units of the features that ``coef`` weighs (see above).
 
     Returns
     -------
@@ -28,10 +42,12 @@ def tau_normalize(coef, tau):
     >>> tau_normalize(torch.tensor([[3.0, 4.0], [0.0, 2.0]]), 1.0)
     tensor([[0.6000, 0.8000],
             [0.0000, 1.0000]])
+    >>> tau_normalize(torch.tensor([[3.0, 4.0], [0.0, 2.0]]), 1.0, scale=10.0)
+    tensor([[0.0600, 0.0800],
+            [0.0000, 0.1000]])
     """
     wide = coef.to(torch.float64)
-    norms = torch.linalg.vector_norm(wide, dim=1, keepdim=True)
-    return (wide / _norm_power(norms, tau)).to(coef.dtype)
+    return (wide / _norm_power(scale * row_norms(wide), tau)).to(coef.dtype)
 
 
 def _norm_power(norms, tau):
@@ -40,14 +56,16 @@ def _norm_power(norms, tau):
 
 
 @torch.no_grad()
-def tau_sweep(coef, X, taus):
+def tau_sweep(coef, X, taus, *, scale=None):
     """Predicted class index of every row of ``X`` at every tau, from one product.
 
-    ``X @ (w_j / ||w_j||**tau) = (X @ w_j) / ||w_j||**tau``: the logits of
-    every tau come from the base logits ``X @ coef.T`` (bias dropped, as
-    tau-normalisation does), computed once, in float64. Exactly
-    :class:`~sklearn_lt.TauNormClassifier`'s predictions in real arithmetic;
-    the two differ only on logits tied to within rounding.
+    ``X @ (w_j / (s ||w_j||)**tau) = (X @ w_j) / (s ||w_j||)**tau``: the
+    logits of every tau come from the base logits ``X @ coef.T`` (bias
+    dropped, as tau-normalisation does), computed once per chunk of rows in
+    ``X``'s dtype, as :class:`~sklearn_lt.TauNormClassifier` computes its
+    own: its predictions at every tau, up to logits tied within rounding.
+    Memory: one chunk of logits (see :func:`~sklearn_lt.heads._base.row_chunks`)
+    and the ``(n_taus, n_samples)`` indices, never ``n_samples x n_classes``.
 
     Parameters
     ----------
@@ -55,6 +73,10 @@ def tau_sweep(coef, X, taus):
         The base classifier's weights.
     X : torch.Tensor of shape (n_samples, n_features)
     taus : array-like of shape (n_taus,)
+    scale : float > 0, default=None
+        Units of the normalisation (see :func:`tau_normalize`); it keeps the
+        logits finite, never changes an argmax in exact arithmetic. ``None``:
+        the RMS row norm of ``X``.
 
     Returns
     -------
@@ -71,9 +93,16 @@ def tau_sweep(coef, X, taus):
     array([[0],
            [1]])
     """
-    coef = coef.to(torch.float64)
-    logits = X.to(torch.float64) @ coef.T
-    norms = torch.linalg.vector_norm(coef, dim=1)
+    if scale is None:
+        scale = feature_scale(X) if len(X) else 1.0
     taus = np.asarray(taus, dtype=np.float64).reshape(-1)
-    best = torch.stack([(logits / _norm_power(norms, tau)).argmax(dim=1) for tau in taus])
+    norms = float(scale) * row_norms(coef.to(torch.float64))[:, 0]
+    # Multipliers of the base logits, one row per tau, rounded once to X's dtype.
+    factors = torch.stack([1 / _norm_power(norms, tau) for tau in taus]).to(X.dtype)
+    coef = coef.to(X.dtype)
+    best = torch.empty((len(taus), len(X)), dtype=torch.long, device=X.device)
+    for where, block in row_chunks(X, len(coef)):
+        logits = block @ coef.T
+        for i, factor in enumerate(factors):
+            torch.argmax(logits * factor, dim=1, out=best[i, where])
     return best.cpu().numpy()

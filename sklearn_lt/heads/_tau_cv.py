@@ -48,7 +48,7 @@ class TauNormClassifierCV(PostHocCV):
     classes_ : ndarray of shape (n_classes,)
     class_counts_ : ndarray of shape (n_classes,)
     coef_ : ndarray or torch.Tensor of shape (n_classes, n_features)
-        ``w_j / ||w_j||**tau_``.
+        ``w_j / (s ||w_j||)**tau_``, as in :class:`TauNormClassifier`.
     intercept_ : ndarray or torch.Tensor of shape (n_classes,)
         Zeros (the bias is dropped).
     n_features_in_ : int
@@ -79,9 +79,9 @@ class TauNormClassifierCV(PostHocCV):
             self.estimator, X, y_encoded, counts, random_state=check_random_state(self.random_state)
         )
 
-    def _adjusted(self, base, tau):
-        coef = tau_normalize(base.coef, tau)
+    def _adjusted(self, base, tau, scale):
+        coef = tau_normalize(base.coef, tau, scale=scale)
         return coef, torch.zeros_like(coef[:, 0])
 
-    def _sweep(self, base, X, taus):
-        return tau_sweep(base.coef, X, taus)
+    def _sweep(self, base, X, taus, scale):
+        return tau_sweep(base.coef, X, taus, scale=scale)
