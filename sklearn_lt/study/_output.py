@@ -2,6 +2,7 @@
 
 import csv
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,8 @@ def _rounded(value):
 def write_results(result, out, *, figures=True):
     """Write ``results.{txt,csv,json}`` and, with ``figures``, ``figures/*.png``.
 
-    Returns the names of the files written, relative to ``out``.
+    Without matplotlib, the figures are skipped with a warning that names the
+    extra to install. Returns the names of the files written, relative to ``out``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -43,6 +45,7 @@ def write_results(result, out, *, figures=True):
             writer.writerow([name] + [f"{v:.{_DIGITS}f}" for s in SPLITS for v in row[s]])
     payload = {
         "dataset": result.dataset,
+        "stage_one": result.get("stage_one"),
         "seeds": result.seeds,
         "shot_thresholds": result.shot_thresholds,
         "class_counts": result.class_counts.as_dict(),
@@ -131,6 +134,13 @@ def _save_figures(result, folder):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        warnings.warn(
+            "matplotlib is not installed: the study wrote its tables but no figures. "
+            "Install the plot extra (`pip install -e \".[plot]\"` in a clone of sklearn-lt) "
+            "for figures/*.png, or pass figures=False (--no-figures) to skip them quietly.",
+            UserWarning,
+            stacklevel=3,
+        )
         return []
     folder.mkdir(parents=True, exist_ok=True)
     written = []

@@ -1,14 +1,16 @@
 """Run the decoupling study: per seed, stage one once, then every declared model."""
 
+import textwrap
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.utils import Bunch
 
 from ..backbone import BackboneEmbedder, PretrainedEmbedder
-from ..heads import SoftmaxClassifier, linear_weights, tau_sweep
+from ..heads import default_base, linear_weights, tau_sweep
 from ..metrics import ClassCounts, logits_magnitude, shot_accuracy, weight_norms
 from ..metrics._counts import ALL_SPLITS
 from ..utils import to_numpy
@@ -48,19 +50,40 @@ def _torch_threads(threads):
         torch.set_num_threads(previous)
 
 
-def _stage_one(d, *, module, backbone, max_epochs, device, seed, cache_dir):
+def _frozen_features(d, pool, *, backbone, device, cache_dir):
+    """``{part: features}`` of a frozen stage one, extracted once per run.
+
+    Features given (``d.kind == "features"``) are used as they are. Image files
+    go through the pretrained network once, on the first seed: every image any
+    split of any seed reads, so that later seeds (which only redraw the
+    validation part of the test list) look their rows up in ``pool``.
+    """
+    if d.kind == "features":
+        return {part: np.asarray(d[f"X_{part}"]) for part in ("train", "val", "test")}
+    if not pool:
+        paths = np.unique(np.concatenate([d.X_train, d.X_val, d.X_test]))
+        embedder = PretrainedEmbedder(backbone, device=device, cache_dir=cache_dir, verbose=0)
+        features = np.asarray(to_numpy(embedder.fit(paths).transform(paths)))
+        pool.update(paths=paths, features=features)
+    return {
+        part: pool["features"][np.searchsorted(pool["paths"], d[f"X_{part}"])]
+        for part in ("train", "val", "test")
+    }
+
+
+def _stage_one(d, pool, *, module, backbone, max_epochs, device, seed, cache_dir):
     """Stage one and the frozen features of every split.
 
     Arrays of images: a :class:`BackboneEmbedder` trained on the training
     images, whose joint classifier the rebalancing heads start from. Image
-    files (a split list): a pretrained network's features, frozen, and a
-    linear probe trained on them (instance-balanced) as the joint classifier.
+    files (a split list) or features: a frozen stage one (a pretrained
+    network, or none), and as the joint classifier the package's default
+    base, an instance-balanced softmax probe without intercept: a probe with
+    an intercept keeps the class prior in its bias, which tau-normalisation
+    drops (on post-ReLU features it collapsed to 0.257 against the probe's
+    0.543 on 233 digit images).
     """
-    if d.input_shape is None:
-        embedder = PretrainedEmbedder(
-            backbone, device=device, cache_dir=cache_dir, verbose=0
-        ).fit(d.X_train)
-    else:
+    if d.kind == "images":
         embedder = BackboneEmbedder(
             module,
             input_shape=d.input_shape,
@@ -69,14 +92,32 @@ def _stage_one(d, *, module, backbone, max_epochs, device, seed, cache_dir):
             random_state=seed,
             output="numpy",
         ).fit(d.X_train, d.y_train)
+        parts = {
+            part: np.asarray(to_numpy(embedder.transform(d[f"X_{part}"])))
+            for part in ("train", "val", "test")
+        }
+        joint = embedder.classifier_
+    else:
+        parts = _frozen_features(d, pool, backbone=backbone, device=device, cache_dir=cache_dir)
+        joint = default_base(random_state=seed).fit(parts["train"], d.y_train)
     features = Bunch(y_train=d.y_train, y_val=d.y_val, y_test=d.y_test)
-    for part in ("train", "val", "test"):
-        features[f"F_{part}"] = np.asarray(to_numpy(embedder.transform(d[f"X_{part}"])))
-    joint = getattr(embedder, "classifier_", None)
-    if joint is None:
-        joint = SoftmaxClassifier(random_state=seed).fit(features.F_train, d.y_train)
+    for part, F in parts.items():
+        features[f"F_{part}"] = F
     stage = StageOne(joint, seed, validation_split(len(d.y_train), len(d.y_val)))
     return stage, features
+
+
+def describe_stage_one(kind, *, module="convnet", backbone="efficientnet_lite0", max_epochs=30):
+    """One line on what stage one is and what the seeds vary, for the output."""
+    probe = ("joint classifier: a linear probe without intercept (instance-balanced softmax, "
+             "the heads' default base) on the training features")
+    if kind == "images":
+        return (f"stage one: {module} trained per seed ({max_epochs} epochs, instance-balanced), "
+                "frozen; joint classifier: its own. Seeds vary the split, stage one and the heads")
+    frozen = (f"stage one: {backbone} (pretrained, frozen), features extracted once for the run"
+              if kind == "image_files" else "stage one skipped (the data are features)")
+    return (f"{frozen}; {probe}. Seeds vary the heads' random starts and sampling, and the "
+            "validation draw when it comes from the test set; the features are the same")
 
 
 def _split_accuracies(y_true, y_pred, counts):
@@ -84,9 +125,9 @@ def _split_accuracies(y_true, y_pred, counts):
     return {s: float(result[s]) for s in SPLITS}
 
 
-def _run_seed(d, models, retraining_models, counts, **stage_one):
+def _run_seed(d, pool, models, retraining_models, counts, **stage_one):
     """Every model of one seed: test scores, the validation tau sweep, diagnostics."""
-    stage, f = _stage_one(d, **stage_one)
+    stage, f = _stage_one(d, pool, **stage_one)
 
     def scores_of(fitted):
         return {
@@ -116,6 +157,35 @@ def _run_seed(d, models, retraining_models, counts, **stage_one):
             if name in fitted
         },
     )
+
+
+def _check_device(device):
+    """Refuse a device this torch cannot use before anything runs."""
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device {device!r} is not a torch device ({exc}): use 'cpu' or "
+                         "'cuda'.") from None
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }
+    if not available.get(kind, False):
+        raise ValueError(
+            f"device {device!r}: this torch build ({torch.__version__}) has no {kind} device. "
+            "Use 'cpu'" + (", or install a CUDA build of torch." if kind == "cuda" else ".")
+        )
+
+
+def _make_output_folder(out):
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output folder {out} is an existing file: choose another --out.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create the output folder {out}: {exc.strerror or exc}.") from None
 
 
 def _mean_std(values):
@@ -149,6 +219,11 @@ def run_study(
     balanced validation set); score each on the balanced test set per shot
     split. The table, the CSV/JSON and every figure report the mean and the
     standard deviation over the seeds.
+
+    A stage one frozen already (a pretrained network on image files) runs once
+    per run, and features given in a ``.npz`` skip it; their joint classifier
+    is a linear probe without intercept (:func:`~sklearn_lt.heads.default_base`),
+    which tau-normalisation can rebalance.
 
     Parameters
     ----------
@@ -199,13 +274,26 @@ def run_study(
         chosen on validation per seed; ``weight_norms`` and
         ``logits_magnitude``: {model: per-class mean over seeds};
         ``class_counts`` (a :class:`~sklearn_lt.metrics.ClassCounts`),
-        ``dataset``, ``shot_thresholds``, ``seeds``, ``seconds``.
+        ``dataset``, ``stage_one`` (what stage one and the joint classifier
+        are, and what the seeds vary), ``shot_thresholds``, ``seeds``,
+        ``seconds``.
+
+    Raises
+    ------
+    ValueError
+        Before anything runs: an unusable ``device``, an ``out`` that is a
+        file or cannot be created, data that cannot be read (see
+        :func:`load_study_data`).
     """
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if not seeds:
         raise ValueError("seeds must be a positive number of seeds or a non-empty list.")
+    _check_device(device)
+    if out is not None:
+        _make_output_folder(out)  # before the run, not after it: never lose the results
     start = time.perf_counter()
     runs = []
+    pool = {}  # a frozen stage one's features, shared by the seeds
     with _torch_threads(threads):
         for i, seed in enumerate(seeds):
             d = load_study_data(
@@ -213,11 +301,16 @@ def run_study(
             )
             many, few = d.shot_thresholds
             counts = ClassCounts(d.classes, d.class_counts, many_threshold=many, few_threshold=few)
+            if i == 0:
+                stage_one = describe_stage_one(
+                    d.kind, module=module, backbone=backbone, max_epochs=max_epochs
+                )
+                _print(verbose, stage_one)
             _print(verbose, f"[seed {seed}, {i + 1}/{len(seeds)}] {d.name}: "
                    f"{len(d.y_train)} training images, counts {d.class_counts.tolist()}")
             t0 = time.perf_counter()
             run = _run_seed(
-                d, models, retraining_models, counts, module=module, backbone=backbone,
+                d, pool, models, retraining_models, counts, module=module, backbone=backbone,
                 max_epochs=max_epochs, device=device, seed=seed, cache_dir=cache_dir,
             )
             runs.append(run)
@@ -225,6 +318,7 @@ def run_study(
                    f"(stage one included); all-class accuracy: "
                    + ", ".join(f"{k} {v['all']:.3f}" for k, v in run.scores.items()))
     result = _aggregate(runs, seeds, d, counts, time.perf_counter() - start)
+    result.stage_one = stage_one
     _print(verbose, "\n" + format_table(result))
     if out is not None:
         from ._output import write_results
@@ -278,13 +372,17 @@ def _rows(table):
     ]
 
 
-def format_table(result):
-    """The paper-style tables: many / medium / few / all, mean +- std over seeds."""
+def format_table(result, *, timing=True):
+    """The paper-style tables: many / medium / few / all, mean +- std over seeds.
+
+    ``timing=False`` leaves out the run time (the one line that changes from run to run).
+    """
     many, few = result.shot_thresholds
     header = f"{'model':<20}" + "".join(f"{s:>16}" for s in SPLITS)
     lines = [
         f"{result.dataset}, {len(result.seeds)} seeds; top-1 accuracy on the balanced test "
         f"set (many: > {many} training images, few: < {few})",
+        *textwrap.wrap(result.get("stage_one") or "", width=100),
         header,
         *_rows(result.table),
     ]
@@ -299,10 +397,14 @@ def format_table(result):
     if result.retraining_table:
         lines += [
             "",
-            "Classifier re-training methods on the same frozen features (LORT's Table 1 "
-            "layout; starting from the joint classifier where a method starts from one):",
+            *textwrap.wrap(
+                "Classifier re-training methods on the same frozen features (LORT's Table 1 "
+                "layout; starting from the joint classifier where a method starts from one):",
+                width=100,
+            ),
             header,
             *_rows(result.retraining_table),
         ]
-    lines.append(f"{result.seconds:.0f} s in all")
+    if timing:
+        lines.append(f"{result.seconds:.0f} s in all")
     return "\n".join(lines)
