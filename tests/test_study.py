@@ -199,7 +199,7 @@ def test_image_files_are_embedded_once_per_run(image_study):
     n_images = sum(len(f.read_text().splitlines()) for f in list_file.parent.glob("digits_*.txt"))
     assert read == [n_images]
     assert "extracted once for the run" in result.stage_one
-    assert "Seeds vary the heads" in result.stage_one
+    assert "Seeds vary the heads. The features are the same for every seed." in result.stage_one
     assert "extracted once" in format_table(result)
 
 
@@ -239,7 +239,8 @@ def test_study_on_features(tmp_path, capsys):
     assert load_study_data(path).kind == "features"
     result = run_study(path, seeds=1, out=tmp_path / "out", figures=False, threads=1)
     printed = capsys.readouterr().out
-    assert "stage one skipped (the data are features)" in printed
+    assert "stage one skipped (features given)" in printed
+    assert "Seeds vary the heads and the validation draw. The features are the same" in printed
     assert "linear probe without intercept" in printed
     assert set(result.table) == {m.name for m in DECOUPLING_MODELS}
     assert list(result.retraining_table) == [name for name, _ in TABLE1_METHODS]

@@ -63,7 +63,8 @@ def load_study_data(data="digits", *, seed=0, imbalance_ratio=None, image_root=N
         ``kind``: ``"images"`` (stage one trains on them), ``"image_files"``
         (a split list: ``X_*`` hold image paths, for a pretrained stage one)
         or ``"features"`` (stage one skipped); ``input_shape`` is None but for
-        images.
+        images; ``seeded``: what ``seed`` draws, ``"split"`` (digits),
+        ``"validation"`` (set aside from the test set) or None.
 
     Raises
     ------
@@ -89,7 +90,7 @@ def load_study_data(data="digits", *, seed=0, imbalance_ratio=None, image_root=N
             X_train=d.X_train, y_train=d.y_train, X_val=d.X_val, y_val=d.y_val,
             X_test=d.X_test, y_test=d.y_test, input_shape=d.images_shape,
             name=f"digits-LT (IR {d.imbalance_ratio:g})", shot_thresholds=d.shot_thresholds,
-            classes=d.class_order, class_counts=d.class_counts, kind="images",
+            classes=d.class_order, class_counts=d.class_counts, kind="images", seeded="split",
         )
     path = Path(data)
     if not path.exists():
@@ -153,13 +154,16 @@ def load_study_data(data="digits", *, seed=0, imbalance_ratio=None, image_root=N
                 "test images."
             )
         X_val, y_val, X_test, y_test = _carve_validation(X_test, y_test, N_VAL_PER_CLASS, seed)
+        seeded = "validation"
+    else:
+        seeded = None
     classes, counts = np.unique(y_train, return_counts=True)
     order = np.argsort(-counts, kind="stable")
     return Bunch(
         X_train=X_train, y_train=y_train, X_val=X_val, y_val=y_val, X_test=X_test,
         y_test=y_test, input_shape=None if input_shape is None else tuple(input_shape), name=name,
         shot_thresholds=thresholds or log_thirds_thresholds(counts[order]),
-        classes=classes[order], class_counts=counts[order], kind=kind,
+        classes=classes[order], class_counts=counts[order], kind=kind, seeded=seeded,
     )
 
 

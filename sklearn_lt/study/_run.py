@@ -107,17 +107,23 @@ def _stage_one(d, pool, *, module, backbone, max_epochs, device, seed, cache_dir
     return stage, features
 
 
-def describe_stage_one(kind, *, module="convnet", backbone="efficientnet_lite0", max_epochs=30):
-    """One line on what stage one is and what the seeds vary, for the output."""
-    probe = ("joint classifier: a linear probe without intercept (instance-balanced softmax, "
-             "the heads' default base) on the training features")
-    if kind == "images":
-        return (f"stage one: {module} trained per seed ({max_epochs} epochs, instance-balanced), "
-                "frozen; joint classifier: its own. Seeds vary the split, stage one and the heads")
-    frozen = (f"stage one: {backbone} (pretrained, frozen), features extracted once for the run"
-              if kind == "image_files" else "stage one skipped (the data are features)")
-    return (f"{frozen}; {probe}. Seeds vary the heads' random starts and sampling, and the "
-            "validation draw when it comes from the test set; the features are the same")
+def describe_stage_one(d, *, module="convnet", backbone="efficientnet_lite0", max_epochs=30):
+    """What stage one and the joint classifier are, and what the seeds vary, for the output."""
+    varies = {"split": "the data split", "validation": "the validation draw"}.get(d.seeded)
+    if d.kind == "images":
+        varies = [varies, "stage one", "the heads"]
+        stage = (f"stage one: {module} trained per seed ({max_epochs} epochs, instance-"
+                 "balanced), frozen; joint classifier: its own.")
+    else:
+        varies = ["the heads", varies]
+        frozen = (f"stage one: {backbone} (pretrained, frozen), features extracted once for "
+                  "the run" if d.kind == "image_files" else "stage one skipped (features given)")
+        stage = (f"{frozen}; joint classifier: a linear probe without intercept "
+                 "(instance-balanced softmax, the heads' default base).")
+    varies = [v for v in varies if v]
+    same = "" if d.kind == "images" else " The features are the same for every seed."
+    return (f"{stage} Seeds vary {', '.join(varies[:-1])}{' and ' * (len(varies) > 1)}"
+            f"{varies[-1]}.{same}")
 
 
 def _split_accuracies(y_true, y_pred, counts):
@@ -303,7 +309,7 @@ def run_study(
             counts = ClassCounts(d.classes, d.class_counts, many_threshold=many, few_threshold=few)
             if i == 0:
                 stage_one = describe_stage_one(
-                    d.kind, module=module, backbone=backbone, max_epochs=max_epochs
+                    d, module=module, backbone=backbone, max_epochs=max_epochs
                 )
                 _print(verbose, stage_one)
             _print(verbose, f"[seed {seed}, {i + 1}/{len(seeds)}] {d.name}: "
