@@ -302,6 +302,13 @@ def pretrained():
     except ValueError as exc:
         out["different_lists"] = str(exc)
     out["fingerprint"] = embedder.fingerprint_
+    with torch.random.fork_rng():
+        torch.manual_seed(rank)  # other weights in each process
+        mine = torch.nn.Sequential(torch.nn.Conv2d(3, 6, 3), torch.nn.Flatten())
+    try:
+        embedder.set_params(model=mine).fit(paths).transform(paths)
+    except ValueError as exc:
+        out["different_networks"] = str(exc)
     return out
 
 
@@ -375,6 +382,7 @@ def test_pretrained_embedder_splits_an_image_list_over_two_processes(torchrun):
                                           "readable ones are cached): Cannot read image '")
         assert "truncated.png': image file is truncated" in p["unreadable"]
         assert "same list of images" in p["different_lists"]
+        assert "the processes hold different networks" in p["different_networks"]
     shards = sorted((folder / "cache").glob("*/*.keys.npy"))
     assert sorted(len(np.load(s)) for s in shards) == [11, 11]
     # Both return the whole list in its order: what one process computes alone.

@@ -464,7 +464,7 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         n_todo = len(todo)
         group = _ProcessGroup() if self.distributed else None
         if group is not None:
-            group.check_same_images(files, keys)
+            group.check_same_work(files, keys, self.fingerprint_)
             todo = np.array_split(todo, group.size)[group.rank]
         failed, error = [], None
         try:
@@ -591,19 +591,27 @@ class _ProcessGroup:
         torch.distributed.all_gather_object(out, obj)
         return out
 
-    def check_same_images(self, files, keys):
-        """Refuse when the processes were given different lists or see different files."""
+    def check_same_work(self, files, keys, fingerprint):
+        """Refuse when the processes were given different lists, files or networks."""
         paths = hashlib.blake2b("\0".join(files).encode("utf-8", "surrogateescape"))
-        seen = self._all((paths.hexdigest(), hashlib.blake2b(keys.tobytes()).hexdigest()))
-        if len({p for p, _ in seen}) > 1:
+        seen = self._all(
+            (paths.hexdigest(), hashlib.blake2b(keys.tobytes()).hexdigest(), fingerprint)
+        )
+        if len({s[0] for s in seen}) > 1:
             raise ValueError(
                 "distributed=True: transform is collective, every process must pass the same "
                 "list of images; they differ between processes."
             )
-        if len({k for _, k in seen}) > 1:
+        if len({s[1] for s in seen}) > 1:
             raise ValueError(
                 "distributed=True: the processes see different files under the same paths "
                 "(sizes or times differ): they must read one shared copy of the images."
+            )
+        if len({s[2] for s in seen}) > 1:
+            raise ValueError(
+                "distributed=True: the processes hold different networks (fingerprint_ "
+                f"differs: {sorted({s[2] for s in seen})}); load the same weights in each, and "
+                "keep per-process values (a device, a rank) out of the network's attributes."
             )
 
     def gather_failures(self, failed, error):
