@@ -19,6 +19,7 @@ __all__ = [
     "load_digits_png",
     "load_letter",
     "long_tailed_split",
+    "make_many_class",
     "opencv_data_file",
 ]
 
@@ -110,3 +111,52 @@ def long_tailed_split(X, y, *, n_test, n_val, imbalance_ratio, seed):
         train=train, val=val, test=test, classes=lt.class_order, class_counts=lt.class_counts,
         shot_thresholds=log_thirds_thresholds(lt.class_counts),
     )
+
+
+def make_many_class(
+    n_classes=300, n_features=128, *, n_max=1000, n_min=5, n_test=20, n_val=10, noise=2.0,
+    spread=0.6, seed=0,
+):
+    """Synthetic many-class features: unit-norm class clusters in a hierarchy, a Zipf tail.
+
+    Stands in for sentence embeddings of a many-class text set (unit norm,
+    ImageNet-LT's count range), none of which installs offline with its
+    labels. Per seed:
+
+    - ``sqrt(n_classes)`` super-class directions ``s_k`` on the unit sphere;
+      class ``j`` of a random super-class ``k`` has mean
+      ``mu_j = normalize(s_k + spread * g_j / sqrt(d))`` (``g_j`` standard
+      normal), so siblings overlap more than strangers, as in real label sets;
+    - a row of class ``j`` is ``normalize(mu_j + noise * g / sqrt(d))``;
+    - training counts follow Zipf's law from ``n_max`` down to ``n_min``:
+      ``n_(r) = max(n_min, floor(n_max * r**-a))`` for rank ``r = 1..C`` with
+      ``a = log(n_max / n_min) / log(C)``, ranks shuffled over the classes;
+    - balanced validation (``n_val`` per class) and test (``n_test``) sets.
+
+    Returns a dict of the fidelity arrays (float32 features, int64 labels)
+    and ``shot_thresholds`` (100, 20), ImageNet-LT's.
+    """
+    rng = np.random.RandomState(seed)
+    d = n_features
+    n_super = max(2, int(np.sqrt(n_classes)))
+    unit = lambda A: A / np.linalg.norm(A, axis=1, keepdims=True)  # noqa: E731
+    supers = unit(rng.normal(size=(n_super, d)))
+    means = unit(
+        supers[rng.randint(n_super, size=n_classes)]
+        + spread * rng.normal(size=(n_classes, d)) / np.sqrt(d)
+    )
+    exponent = np.log(n_max / n_min) / np.log(n_classes)
+    ranks = np.arange(1, n_classes + 1)
+    counts = np.maximum(n_min, np.floor(n_max * ranks**-exponent)).astype(np.int64)
+    counts = counts[rng.permutation(n_classes)]
+
+    def draw(per_class):
+        y = np.repeat(np.arange(n_classes), per_class)
+        X = unit(means[y] + noise * rng.normal(size=(len(y), d)) / np.sqrt(d))
+        return X.astype(np.float32), y
+
+    arrays = {}
+    for split, per_class in (("train", counts), ("val", n_val), ("test", n_test)):
+        arrays[f"F_{split}"], arrays[f"y_{split}"] = draw(np.broadcast_to(per_class, n_classes))
+    arrays["shot_thresholds"] = np.asarray([100, 20])
+    return arrays

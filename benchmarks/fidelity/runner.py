@@ -63,17 +63,19 @@ MODELS = {
     "LORT CV": head(LORTClassifierCV),
     "LORT CV (joint)": head(LORTClassifierCV, base="joint"),
     # LORT's Table 1 (issue #15); the logit-adjusted loss at tau=1 is Balanced Softmax.
-    "Cosine": head(RetrainedClassifier, logits="cosine"),
-    "CB loss": head(RetrainedClassifier, reweight="class_balanced"),
+    "Cosine": head(RetrainedClassifier, logits="cosine", loss="cross_entropy"),
+    "CB loss": head(RetrainedClassifier, loss="cross_entropy", reweight="class_balanced"),
     "Focal": head(RetrainedClassifier, loss="focal"),
+    # RetrainedClassifier()'s default loss (issue #23).
     "Balanced Softmax": head(RetrainedClassifier, loss="balanced_softmax"),
     "LDAM-DRW": head(RetrainedClassifier, init="base", logits="cosine", loss="ldam",
                      reweight="class_balanced", reweight_from_epoch=5),
     "LDAM-DRW (joint)": head(RetrainedClassifier, base="joint", init="base", logits="cosine",
                              loss="ldam", reweight="class_balanced", reweight_from_epoch=5),
-    "MaxNorm": head(RetrainedClassifier, init="base", max_norm=0.1, reweight="class_balanced"),
+    "MaxNorm": head(RetrainedClassifier, init="base", max_norm=0.1, loss="cross_entropy",
+                    reweight="class_balanced"),
     "MaxNorm (joint)": head(RetrainedClassifier, base="joint", init="base", max_norm=0.1,
-                            reweight="class_balanced"),
+                            loss="cross_entropy", reweight="class_balanced"),
     "post-hoc LA": head(LogitAdjustedClassifier),
     "post-hoc LA (joint)": head(LogitAdjustedClassifier, base="joint"),
     "post-hoc LA CV": head(LogitAdjustedClassifierCV),
@@ -193,7 +195,7 @@ def run(sources=None, seeds=SEEDS, models=None, *, verbose=True):
             info["mean_row_norm"].append(float(np.linalg.norm(d.F_train, axis=1).mean()))
             for name in names:
                 model = MODELS[name]
-                if model.needs_joint and d.joint is None:
+                if model.needs_joint and d.joint is None or name in d.get("skip", ()):
                     continue
                 per_model[name][seed] = evaluate(model, d, seed)
             if verbose:

@@ -44,7 +44,7 @@ from sklearn_lt.study import run_study
 from . import data
 from .pretrained import pretrained_digits
 
-__all__ = ["SOURCES", "get_source", "scaled"]
+__all__ = ["EXTRA_SOURCES", "SOURCES", "get_source", "scaled"]
 
 PACKAGE_ROOT = Path(sklearn_lt.__file__).resolve().parent
 HERE = Path(__file__).resolve().parent
@@ -316,6 +316,36 @@ def digits_png(seed):
     )
 
 
+# -------------------------------------------------------------- many classes
+MANY_CLASS = {"n_classes": 300, "n_features": 128}
+
+
+# Random over-sampling makes every class 1,000 rows: 300,000 rows, 650 s a seed.
+MANY_CLASS_SKIP = ("ROS + LogReg",)
+
+
+def _many_class(name, n_classes, seed):
+    arrays = data.make_many_class(**{**MANY_CLASS, "n_classes": n_classes}, seed=seed)
+    d = _bunch(
+        arrays, _logistic_joint(arrays), name,
+        f"synthetic {n_classes} classes, Zipf counts 1000..5, unit-norm "
+        f"{MANY_CLASS['n_features']}-d clusters in a class hierarchy (20 test, 10 validation "
+        "per class)",
+    )
+    d.skip = MANY_CLASS_SKIP
+    return d
+
+
+def many_class(seed):
+    """Synthetic: 300 unit-norm 128-d class clusters, Zipf counts 1000..5; joint: LogReg."""
+    return _many_class("many_class", MANY_CLASS["n_classes"], seed)
+
+
+def many_class_1000(seed):
+    """``many_class`` at ImageNet-LT's 1,000 classes (not in the default run: minutes a seed)."""
+    return _many_class("many_class_1000", 1000, seed)
+
+
 # ------------------------------------------------------------------ scaled
 def scaled(source, factor):
     """``source`` with every feature multiplied by ``factor``; the joint sees the same logits.
@@ -351,20 +381,24 @@ SOURCES = {
     for source in (
         backbone, torch_cnn, pixels, letter, letter_unit, digits_png, pretrained_digits,
         scaled(torch_cnn, 0.1), scaled(torch_cnn, 10), scaled(letter, 0.1), scaled(letter, 10),
+        many_class,
     )
 }
+# Named on the command line only (``--sources many_class_1000``).
+EXTRA_SOURCES = {many_class_1000.__name__: many_class_1000}
 
 
 def get_source(name):
     """A source of :data:`SOURCES` by name, or ``"NAME*FACTOR"`` for any of them scaled."""
-    if name in SOURCES:
-        return SOURCES[name]
+    known = {**SOURCES, **EXTRA_SOURCES}
+    if name in known:
+        return known[name]
     base, star, factor = name.partition("*")
-    if star and base in SOURCES:
+    if star and base in known:
         try:
-            return scaled(SOURCES[base], float(factor))
+            return scaled(known[base], float(factor))
         except ValueError:
             pass
     raise KeyError(
-        f"Unknown source {name!r}: choose among {', '.join(SOURCES)} or 'NAME*FACTOR'."
+        f"Unknown source {name!r}: choose among {', '.join(known)} or 'NAME*FACTOR'."
     )

@@ -124,7 +124,16 @@ class RetrainedClassifier(TrainedHead):
         accuracy over 3 seeds): 0.700 at 8, 0.729 at 16, 0.742 at 30, 0.742 at
         64, 0.726 at 128; LDAM: 0.713 at 16, 0.733 at 30, 0.740 at 64.
     loss : {"cross_entropy", "focal", "ldam", "balanced_softmax", \
-"logit_adjusted"}, default="cross_entropy"
+"logit_adjusted"}, default="balanced_softmax"
+        The default is the strongest row of LORT's Table 1 that this head
+        expresses, on the validation sets of the fidelity suite (balanced
+        accuracy, mean of seeds 0-2 over its seven sources of 10-26 classes;
+        ``TABLE1_METHODS``): Balanced Softmax 0.819, class-balanced loss
+        0.808, MaxNorm 0.801, LDAM-DRW 0.783, focal 0.757, vanilla FC
+        (``"cross_entropy"``, the former default) 0.756, vanilla cosine
+        0.746; of the other rows, post-hoc LA 0.820, cRT 0.806. On the 300
+        classes of ``many_class`` (seeds 0-1): Balanced Softmax 0.462,
+        class-balanced 0.440, vanilla FC 0.299.
     gamma : float >= 0, default=2.0
         Focal loss's focusing parameter (``loss="focal"``; Lin et al.'s
         default 2; on the validation sets 0.756 at 0.5, 0.758 at 1, 0.755
@@ -221,8 +230,8 @@ class RetrainedClassifier(TrainedHead):
     >>> cosine = RetrainedClassifier(logits="cosine", random_state=0).fit(X, y)
     >>> np.linalg.norm(cosine.coef_, axis=1).round(6)  # s * w_j / ||w_j||
     array([30., 30., 30.])
-    >>> drw = RetrainedClassifier(reweight="class_balanced", reweight_from_epoch=8,
-    ...                           random_state=0).fit(X, y)
+    >>> drw = RetrainedClassifier(loss="cross_entropy", reweight="class_balanced",
+    ...                           reweight_from_epoch=8, random_state=0).fit(X, y)
     >>> drw.n_iter_  # SGD epochs: deferred re-weighting is a schedule
     10
     """
@@ -254,7 +263,7 @@ class RetrainedClassifier(TrainedHead):
         init="random",
         logits="linear",
         scale=30.0,
-        loss="cross_entropy",
+        loss="balanced_softmax",
         gamma=2.0,
         max_margin=0.5,
         tau=1.0,
@@ -436,10 +445,15 @@ class RetrainedClassifier(TrainedHead):
 # ``set_params(estimator=FrozenEstimator(joint))`` runs them on a joint
 # classifier instead (the papers' protocol).
 TABLE1_METHODS = [
-    ("Vanilla FC", lambda random_state: RetrainedClassifier(random_state=random_state)),
+    (
+        "Vanilla FC",
+        lambda random_state: RetrainedClassifier(loss="cross_entropy", random_state=random_state),
+    ),
     (
         "Vanilla Cosine",
-        lambda random_state: RetrainedClassifier(logits="cosine", random_state=random_state),
+        lambda random_state: RetrainedClassifier(
+            logits="cosine", loss="cross_entropy", random_state=random_state
+        ),
     ),
     ("cRT", lambda random_state: CRTClassifier(random_state=random_state)),
     ("LWS", lambda random_state: LWSClassifier(random_state=random_state)),
@@ -453,13 +467,17 @@ TABLE1_METHODS = [
     (
         "MaxNorm",
         lambda random_state: RetrainedClassifier(
-            init="base", max_norm=0.1, reweight="class_balanced", random_state=random_state
+            init="base",
+            max_norm=0.1,
+            loss="cross_entropy",
+            reweight="class_balanced",
+            random_state=random_state,
         ),
     ),
     (
         "CB loss",
         lambda random_state: RetrainedClassifier(
-            reweight="class_balanced", random_state=random_state
+            loss="cross_entropy", reweight="class_balanced", random_state=random_state
         ),
     ),
     ("Focal", lambda random_state: RetrainedClassifier(loss="focal", random_state=random_state)),
