@@ -12,6 +12,10 @@
   (which concatenates its batches; the embedder fills one preallocated
   output). Goal: within 1.1x, and a peak memory of at most the returned
   features plus 32 MiB at both sizes: it must not grow with N beyond them.
+* ``fit ... n_threads=1``: the default ``n_threads=1`` against torch's own
+  default (``n_threads=None``: one thread per core), wall time, the same fit
+  otherwise; on the ConvNet (digits-sized images) and ResNet-32 (CIFAR-sized).
+  What ``BackboneEmbedder``'s default was chosen from. Goal: not slower (1.0x).
 """
 
 import torch
@@ -31,9 +35,10 @@ def _images(n_rows, shape, seed=0):
     return X.numpy(), y
 
 
-def _embedder(network, batch_size, device):
+def _embedder(network, batch_size, device, n_threads=None):
+    # n_threads=None: the process's setting (--threads), as the hand-written loops have it
     return BackboneEmbedder(network, max_epochs=1, batch_size=batch_size, lr=LR,
-                            device=str(device), verbose=0, random_state=0)
+                            device=str(device), verbose=0, random_state=0, n_threads=n_threads)
 
 
 def hand_written_epoch(network, X, y, batch_size, device, seed=0):
@@ -74,6 +79,12 @@ def _fit_setup(network, shape, n_rows, batch_size, device):
             lambda: hand_written_epoch(network, X_in, y, batch_size, device))
 
 
+def _threads_setup(network, shape, n_rows, batch_size, device):
+    X, y = _images(n_rows, shape)
+    return (lambda: _embedder(network, batch_size, device, n_threads=1).fit(X, y),
+            lambda: _embedder(network, batch_size, device).fit(X, y))
+
+
 def _transform_setup(n_rows, batch_size, device):
     embedder = _embedder("convnet", batch_size, device).fit(*_images(4 * batch_size, (1, 8, 8), 1))
     X, _ = _images(n_rows, (1, 8, 8))
@@ -92,6 +103,14 @@ def cases(quick, device):
              lambda a=(network, shape, n, batch): _fit_setup(*a, device), goal=1.1)
         for network, shape, n, batch in fits
     ]
+    if device.type == "cpu":
+        out += [
+            Case(f"fit one epoch ({network}) n_threads=1",
+                 {"N": n, "image": "x".join(map(str, shape)), "batch": batch},
+                 f"torch's default threads ({torch.get_num_threads()})",
+                 lambda a=(network, shape, n, batch): _threads_setup(*a, device), goal=1.0)
+            for network, shape, n, batch in fits
+        ]
     feature_dim = build_network("convnet", 1).feature_dim
     for n in (20_000,) if quick else (100_000, 500_000):
         output_mb = n * feature_dim * 4 / 2**20

@@ -27,6 +27,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..sampling import InstanceBalancedSampler, PowerSampler
+from ..utils import limit_threads
 from ._callbacks import (
     PROBABILITIES_KEY,
     ClassSampling,
@@ -120,6 +121,16 @@ class BackboneEmbedder(
         Seeds the initial weights, the sampler, the augmentation and any
         dropout (torch's global generators are restored after ``fit``). The
         same integer gives bit-identical features on the CPU.
+    n_threads : int or None, default=1
+        CPU threads of torch (and of the BLAS/OpenMP pools that
+        ``threadpoolctl`` sees) while ``fit``, ``transform`` and ``predict``
+        run; the caller's setting is restored afterwards. ``None`` uses
+        torch's current setting (``torch.get_num_threads()``, one per core by
+        default). One thread is the default because the built-in networks'
+        small per-batch operations gain little from more threads and lose
+        much when the cores are shared (a search with ``n_jobs``, other
+        processes): see "Threads" in the GPU and CPU guide. Raise it for a
+        large network on a machine of your own.
     criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
         The module returns logits.
     optimizer : torch optimizer class, default=torch.optim.SGD
@@ -213,6 +224,7 @@ compile, use_caching, torch_load_kwargs
         "augment": ["boolean", dict],
         "output": [StrOptions({"auto", "numpy", "torch"})],
         "random_state": ["random_state"],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
@@ -232,6 +244,7 @@ compile, use_caching, torch_load_kwargs
         augment=False,
         output="auto",
         random_state=None,
+        n_threads=1,
         criterion=nn.CrossEntropyLoss,
         optimizer=torch.optim.SGD,
         lr=0.05,
@@ -281,6 +294,7 @@ compile, use_caching, torch_load_kwargs
         self.augment = augment
         self.output = output
         self.random_state = random_state
+        self.n_threads = n_threads
 
     # ------------------------------------------------------------ parameters
     def _get_param_names(self):
@@ -367,8 +381,13 @@ compile, use_caching, torch_load_kwargs
         augment_options(self.augment, shape)  # a bad dict fails before any training
         _check_feature_names(self, X, reset=reset)
         # Training needs autograd whatever mode the caller is in (no_grad,
-        # inference_mode), and runs under random_state.
-        with torch.inference_mode(False), torch.enable_grad(), torch_seeded(self):
+        # inference_mode), and runs under random_state and n_threads.
+        with (
+            torch.inference_mode(False),
+            torch.enable_grad(),
+            torch_seeded(self),
+            limit_threads(self.n_threads),
+        ):
             if reset:
                 self.input_shape_ = shape
                 if self.classes is None:
@@ -378,6 +397,11 @@ compile, use_caching, torch_load_kwargs
             self.sampler_ = self.sampler if self.sampler is not None else InstanceBalancedSampler()
             super().partial_fit(dataset, y_encoded, _routing_method=method, **fit_params)
         return self
+
+    def _forward_all(self, X, *, features):
+        # transform, predict and predict_proba all run through here
+        with limit_threads(self.n_threads):
+            return super()._forward_all(X, features=features)
 
     def check_data(self, X, y=None):
         # fit validated and encoded the data already; skorch's version would

@@ -14,12 +14,14 @@ from ._array import (
     validate_labels,
 )
 from ._docstring import Substitution
+from ._threads import limit_threads
 
 __all__ = [
     "Substitution",
     "check_finite",
     "is_tensor",
     "like_input",
+    "limit_threads",
     "record_features",
     "resolve_device",
     "to_numpy",
