@@ -5,7 +5,8 @@ logits retargeting (LORT, 2024) as scikit-learn estimators on numpy arrays and
 torch tensors.
 """
 
-from .backbone import AcceleratedBackboneEmbedder, BackboneEmbedder, PretrainedEmbedder
+import importlib
+
 from .heads import (
     CRTClassifier,
     LogitAdjustedClassifier,
@@ -29,6 +30,14 @@ from .sampling import (
 
 __version__ = "0.2.0.dev0"
 
+# Stage one needs skorch (and accelerate, the pretrained models): imported on
+# first use (PEP 562), so that a user of the heads does not wait for them.
+_LAZY = {
+    "AcceleratedBackboneEmbedder": "backbone",
+    "BackboneEmbedder": "backbone",
+    "PretrainedEmbedder": "backbone",
+}
+
 __all__ = [
     "AcceleratedBackboneEmbedder",
     "BackboneEmbedder",
@@ -50,3 +59,15 @@ __all__ = [
     "TauNormClassifier",
     "TauNormClassifierCV",
 ]
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

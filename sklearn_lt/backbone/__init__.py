@@ -4,33 +4,39 @@
 a stage-two head; the networks it knows by name live here too.
 :class:`PretrainedEmbedder` takes a pretrained network instead and turns image
 files into cached features.
+
+Names are imported on first use (PEP 562), so that ``import sklearn_lt`` does
+not pay for skorch and accelerate when only the heads are used.
 """
 
-from ._accelerate import AcceleratedBackboneEmbedder
-from ._callbacks import CosineAnnealing
-from ._data import augment_batch
-from ._efficientnet_lite import EfficientNetLite0, efficientnet_lite0
-from ._embedder import BackboneEmbedder
-from ._networks import (
-    CifarResNet,
-    ConvNet,
-    JointNet,
-    available_networks,
-    build_network,
-)
-from ._pretrained import PretrainedEmbedder
+import importlib
 
-__all__ = [
-    "AcceleratedBackboneEmbedder",
-    "BackboneEmbedder",
-    "CifarResNet",
-    "ConvNet",
-    "CosineAnnealing",
-    "EfficientNetLite0",
-    "JointNet",
-    "PretrainedEmbedder",
-    "augment_batch",
-    "available_networks",
-    "build_network",
-    "efficientnet_lite0",
-]
+# public name -> private module that defines it
+_LAZY = {
+    "AcceleratedBackboneEmbedder": "_accelerate",
+    "BackboneEmbedder": "_embedder",
+    "CifarResNet": "_networks",
+    "ConvNet": "_networks",
+    "CosineAnnealing": "_callbacks",
+    "EfficientNetLite0": "_efficientnet_lite",
+    "JointNet": "_networks",
+    "PretrainedEmbedder": "_pretrained",
+    "augment_batch": "_data",
+    "available_networks": "_networks",
+    "build_network": "_networks",
+    "efficientnet_lite0": "_efficientnet_lite",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
