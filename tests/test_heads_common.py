@@ -559,6 +559,23 @@ def test_feature_scale_does_not_change_the_fit(head, digits_lt_features):
         assert abs(gap) <= 0.02, (factor, gap)
 
 
+@every_head
+@pytest.mark.parametrize("exponent", [-37, 38])
+def test_float32_features_at_the_ends_of_the_range(head, exponent):
+    # The largest entry at 1e-37 or 1e38 in float32: coef_ came out inf, or
+    # L-BFGS failed inside torch (issue 24's fuzzing). Fit cleanly or refuse.
+    X, y = data()
+    X = (X / np.abs(X).max() * 10.0**exponent).astype(np.float32)
+    try:
+        clf = clone(head).fit(X, y)
+    except ValueError as exc:
+        assert "Convert the features to float64 or rescale them" in str(exc)
+        return
+    assert np.all(np.isfinite(clf.coef_)) and np.all(np.isfinite(clf.intercept_))
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-4)
+
+
 # ================================================================= fuzzing
 @st.composite
 def long_tailed_problems(draw):
@@ -593,6 +610,11 @@ def long_tailed_problems(draw):
 # Features of norm 1e24: cosine logits once started from weights of norm 1e-25,
 # below F.normalize's eps, and trained to NaN.
 @example(problem=(np.array([[6.2e24], [4.1e24], [-9.8e23]]), np.array([0, 1, 2])))
+# float32 near its ends (issue 24's widened draws): coef_ inf at 1e-38, L-BFGS
+# overflowing inside torch at 1e37 (now refused, naming the features' scale).
+@example(problem=(np.array([[1e-38], [6.6e-39], [-1.6e-39]], np.float32), np.array([0, 1, 2])))
+@example(problem=(np.array([[1e37, 8e36], [5.8e36, 2.8e36], [7e36, 6.9e36]], np.float32),
+                  np.array([0, -7, -14])))
 def test_fuzzed_problems_fit_cleanly_or_refuse_clearly(head, problem):
     X, y = problem
     head = clone(head)
@@ -735,6 +757,24 @@ def test_an_accepted_base_is_read_as_its_own_decision_function(problem):
     assert not (isinstance(base, (SVC, NuSVC)) and n_classes > 2)
     # decision_function ties (equal logits) are the only way to disagree.
     assert np.mean(head.predict(X) == base.predict(X)) == 1.0
+
+
+@every_base_head
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problem=bases_and_problems())
+@pytest.mark.filterwarnings("ignore:The least populated class:UserWarning")  # the CV heads
+def test_every_base_head_reads_or_refuses_bases_of_any_shape(head, problem):
+    base, X, y = problem
+    one_vs_one = isinstance(base, (SVC, NuSVC)) and len(base.classes_) > 2
+    head = clone(head).set_params(estimator=FrozenEstimator(base))
+    if one_vs_one:
+        with pytest.raises(ValueError, match="one row per pair of classes"):
+            head.fit(X, y)
+        return
+    head.fit(X, y)
+    assert_array_equal(head.classes_, base.classes_)
+    assert np.all(np.isfinite(head.coef_)) and head.coef_.shape == (len(base.classes_), 4)
+    assert set(head.predict(X)) <= set(y)
 
 
 SCORER_HEADS = [(h, i) for h, i in zip(HEADS, HEAD_IDS)

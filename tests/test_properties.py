@@ -9,6 +9,7 @@ from numpy.testing import assert_allclose
 
 from sklearn_lt import NCMClassifier
 from sklearn_lt.heads import tau_normalize
+from sklearn_lt.heads._modules import feature_scale
 from sklearn_lt.sampling import power_probabilities, progressive_probabilities, target_counts
 from sklearn_lt.sampling._probabilities import class_indices, draw_indices
 
@@ -73,14 +74,46 @@ def test_tau_normalize_sets_norms_to_power(W, tau):
     assert np.all(out[~nonzero] == 0)
 
 
+@given(arrays(np.float64, st.tuples(st.integers(1, 8), st.integers(1, 5)),
+              elements=st.floats(-1e3, 1e3).filter(lambda v: v == 0 or abs(v) > 1e-3)),
+       st.integers(-1000, 1000))
+@example(np.ones((2, 3)), 600)  # squared norms near 2**1200: overflowed to scale 1 (issue 24)
+@example(np.ones((2, 3)), -600)  # near 2**-1200: underflowed to scale 1
+def test_feature_scale_is_the_rms_row_norm_at_any_scale(X, k):
+    # Times 2**k (exact in binary): the RMS row norm scales by 2**k, over the
+    # whole float64 range; all-zero X has scale 1.
+    rms = np.sqrt(np.mean(np.sum(X**2, axis=1)))
+    scale = feature_scale(torch.from_numpy(X * 2.0**k))
+    if rms == 0:
+        assert scale == 1.0
+    else:
+        assert_allclose(scale, rms * 2.0**k, rtol=1e-12)
+
+
+@st.composite
+def dtypes_and_powers_of_two(draw):
+    """A float dtype and a power of two over its range (issue 24: 1e+-300, 1e+-38).
+
+    Powers of two scale every entry exactly, so the predictions must not move
+    at all. float32 from 2**-100 (~1e-30) only: below, small entries are
+    subnormal (fewer significant bits).
+    """
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    low, high = (-990, 990) if dtype == np.float64 else (-100, 124)
+    return dtype, draw(st.integers(low, high))
+
+
 @settings(max_examples=30, deadline=None)
-@given(st.integers(0, 2**31 - 1), st.floats(0.01, 100))
-def test_ncm_predictions_invariant_to_feature_scale(seed, scale):
+@given(st.integers(0, 2**31 - 1), dtypes_and_powers_of_two())
+@example(0, (np.float32, 124))  # rows near 1e38: squares and sums overflow float32
+@example(0, (np.float64, -990))  # rows near 1e-298: squares underflow float64
+def test_ncm_predictions_invariant_to_feature_scale(seed, dtype_and_power):
+    dtype, k = dtype_and_power
     rng = np.random.RandomState(seed)
     y = np.repeat([0, 1, 2], [20, 8, 3])
     X = rng.normal(size=(len(y), 4)) + np.eye(4)[y]
     Xq = rng.normal(size=(10, 4))
-    for metric in ("cosine", "euclidean"):
-        a = NCMClassifier(metric).fit(X, y).predict(Xq)
-        b = NCMClassifier(metric).fit(X * scale, y).predict(Xq * scale)
-        np.testing.assert_array_equal(a, b)
+    for metric in ("cosine", "euclidean", "dot"):
+        a = NCMClassifier(metric).fit(X.astype(dtype), y).predict(Xq.astype(dtype))
+        b = NCMClassifier(metric).fit((X * 2.0**k).astype(dtype), y)
+        np.testing.assert_array_equal(b.predict((Xq * 2.0**k).astype(dtype)), a)

@@ -93,6 +93,45 @@ def feature_scale(X):
     return scale if math.isfinite(scale) and scale > 0 else 1.0
 
 
+# Room left between the features' scale and the ends of their dtype for the
+# weights of normalised features (the logits of training are x @ w, the
+# weights in the features' units w / scale): up to 1e4, far above what the
+# weak default penalties let them reach.
+_SCALE_HEADROOM = 1e4
+
+
+def check_trainable_scale(scale, dtype):
+    """Refuse a feature scale too close to ``dtype``'s range for a linear head to train.
+
+    Near float32's ends (1e-38, 3e38) the weights in the units of the
+    features (normalised weights over the scale) overflow, or so do the
+    logits of training (rows times normalised weights): ``coef_`` came out
+    inf, or L-BFGS failed inside torch. Within ``_SCALE_HEADROOM`` of either
+    end is refused: float32 trains from 1.2e-34 to 3.4e34.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_lt.heads._modules import check_trainable_scale
+    >>> check_trainable_scale(1e30, torch.float64)
+    >>> check_trainable_scale(1e36, torch.float32)
+    Traceback (most recent call last):
+    ...
+    ValueError: The features' RMS row norm, 1e+36, is within a factor 1e+04 of the largest...
+    """
+    finfo = torch.finfo(dtype)
+    low, high = float(finfo.tiny) * _SCALE_HEADROOM, float(finfo.max) / _SCALE_HEADROOM
+    if not low <= scale <= high:
+        end = "largest" if scale > high else "smallest normal"
+        name = str(dtype).removeprefix("torch.")
+        raise ValueError(
+            f"The features' RMS row norm, {scale:.3g}, is within a factor "
+            f"{_SCALE_HEADROOM:.0e} of the {end} {name} ({low:.3g} .. {high:.3g} trains): "
+            "the weights in the features' units (which scale as 1 / norm) or the logits "
+            "of training would overflow. Convert the features to float64 or rescale them."
+        )
+
+
 class LinearLogits(nn.Module):
     """Linear logits ``x @ coef.T + intercept``, trained on normalised features.
 
@@ -114,6 +153,7 @@ class LinearLogits(nn.Module):
 
     def __init__(self, coef, intercept, scale, *, fit_intercept=True):
         super().__init__()
+        check_trainable_scale(scale, coef.dtype)
         self.scale = float(scale)
         self.weight = nn.Parameter(coef * self.scale)
         if fit_intercept:

@@ -70,6 +70,9 @@ class TrainedHead(LinearHead):
             best balanced accuracy on them (scikit-learn's
             ``HistGradientBoostingClassifier`` takes validation data the same
             way). ``validation_scores_`` and ``best_epoch_`` record it.
+            A DataFrame ``X_val`` must have ``X``'s columns in ``X``'s order,
+            and ``y_val`` labels of ``y`` (none in common is an error, some
+            unknown a warning).
 
         Returns
         -------
