@@ -84,7 +84,8 @@ def fitted_head(name, d, c, device):
         "TauNormClassifier": lambda: TauNormClassifier(base),
         "CRTClassifier": lambda: CRTClassifier(max_iter=5, random_state=0),
         "LWSClassifier": lambda: LWSClassifier(base, n_epochs=1, random_state=0),
-        "LORTClassifier": lambda: LORTClassifier(base, n_epochs=1, random_state=0),
+        "LORTClassifier": lambda: LORTClassifier(base, n_epochs=1, early_stopping=False,
+                                                 random_state=0),
         "NCMClassifier": NCMClassifier,
     }[name]()
     return head.fit(X, y)
@@ -221,7 +222,7 @@ def _fit_setup(name, n, d, c, epochs, device):
                  balanced=True)),
         "LORTClassifier": (
             LORTClassifier(frozen, smoothing=0.98, batch_size=64, lr=0.1, weight_decay=0.0,
-                           **sgd),
+                           early_stopping=False, **sgd),
             dict(kind="lort", base=weights, batch=64, lr=0.1, weight_decay=0.0, smoothing=0.98,
                  balanced=False)),
     }.get(name, (None, None))
