@@ -4,7 +4,10 @@
   reference, ``docs/api.rst``;
 - every name the API reference lists exists;
 - every gallery example the docs link to exists, and every example has a
-  title and code lines that fit the gallery's width.
+  title and code lines that fit the gallery's width;
+- the README's Python snippet runs, warnings as errors; every extra of
+  pyproject.toml is named where installing is explained;
+- MathJax's ``\\text{}`` holds no backslash escape (it would print it).
 
 On the built HTML (``bash docs/build.sh``; CI builds the docs before the
 tests, elsewhere these tests skip until the docs are built):
@@ -12,16 +15,19 @@ tests, elsewhere these tests skip until the docs are built):
 - every internal link and anchor resolves;
 - no page loads a script, style or image from the network;
 - every formula is typeset by the packaged MathJax, in headless Chromium
-  (Debian's ``chromium``; skipped where it is not installed).
+  (Debian's ``chromium``; skipped where it is not installed, except on CI:
+  ``.ci/run`` installs it as root).
 """
 
 import ast
 import html
 import importlib
+import os
 import posixpath
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -143,6 +149,62 @@ def test_user_guide_doctests(page):
     assert result.failed == 0, f"{result.failed} doctest(s) failed in {page.name}"
 
 
+def _readme_python():
+    blocks = re.findall(r"^```python\n(.*?)^```", (ROOT / "README.md").read_text(), re.M | re.S)
+    assert len(blocks) == 1, "the README has one Python snippet, run by the test below"
+    return blocks[0]
+
+
+def test_readme_snippet_runs_warning_free_and_deterministic():
+    """The README's snippet, as a user pastes it: data, fit, a printed result, no warning."""
+    run = [sys.executable, "-W", "error", "-c", _readme_python()]
+    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    runs = [subprocess.Popen(run, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=env, cwd=ROOT) for _ in range(2)]  # side by side: one thread each
+    (out, err), (out_again, _) = (run.communicate(timeout=600) for run in runs)
+    assert runs[0].returncode == 0, err[-3000:]
+    assert err == ""
+    assert "balanced test accuracy" in out
+    assert out == out_again  # the same tau, the same score
+
+
+def test_every_extra_is_named_where_installing_is_explained():
+    tomllib = pytest.importorskip("tomllib", reason="reads pyproject.toml (Python 3.11)")
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    pages = {"README.md": (ROOT / "README.md").read_text(),
+             "docs/index.rst": (DOCS / "index.rst").read_text()}
+    missing = [f"{page}: [{extra}]" for page, text in pages.items() for extra in extras
+               if f"`[{extra}]`" not in text]
+    assert not missing, f"extras of pyproject.toml not named: {missing}"
+
+
+def test_install_commands_install_from_the_clone():
+    # The package is not on a package index: `pip install "sklearn-lt[...]"` finds nothing.
+    pages = [ROOT / "README.md", *DOCS.rglob("*.rst"), *DOCS.rglob("*.md"),
+             *EXAMPLES.glob("*.py")]
+    wrong = [
+        f"{page.relative_to(ROOT)}: {match}"
+        for page in pages
+        if not {"_build", "auto_examples"} & set(page.parts)
+        for match in re.findall(r"pip\s+install\s+[\"']?sklearn-lt\[[^]]*\]", page.read_text())
+    ]
+    assert not wrong, f"install from the clone (pip install -e \".[extra]\"): {wrong}"
+
+
+def test_text_in_formulas_has_no_backslash_escapes():
+    # MathJax 3 typesets \text{...} as plain text: `\text{weight\_decay}` shows "weight\_decay".
+    sources = [*DOCS.rglob("*.rst"), *EXAMPLES.glob("*.py"), *(ROOT / "sklearn_lt").rglob("*.py")]
+    escaped = [
+        f"{path.relative_to(ROOT)}: {match}"
+        for path in sources
+        if not {"_build", "auto_examples"} & set(path.parts)
+        for match in re.findall(r"\\text\{[^}]*\\[^}]*\}", path.read_text())
+    ]
+    assert not escaped, f"write \\mathtt{{a\\_b}} (math mode) instead: {escaped}"
+
+
 @pytest.mark.parametrize("example", sorted(EXAMPLES.glob("plot_*.py")), ids=lambda p: p.name)
 def test_example_code_fits_the_gallery_width(example):
     source = example.read_text()
@@ -234,7 +296,6 @@ def test_some_pages_have_formulas():
 
 
 @needs_built_docs
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
 @pytest.mark.parametrize("page", _math_pages() or ["(docs not built)"])
 def test_formulas_are_typeset_offline(page, tmp_path):
     """MathJax, served from the build itself, typesets every formula of the page.
@@ -243,6 +304,10 @@ def test_formulas_are_typeset_offline(page, tmp_path):
     page's scripts ran (virtual time), each Sphinx math element must hold a
     MathJax container, with no TeX error.
     """
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI runs this test: .ci/run installs chromium as root")
+        pytest.skip("needs Debian's chromium: `sudo apt-get install chromium` enables it")
     n_formulas = (BUILT / page).read_text().count('class="math notranslate')
     profile = tmp_path / "profile"
     profile.mkdir()
