@@ -529,6 +529,21 @@ def test_feature_names_are_recorded_and_checked(head):
         fitted(head).predict(frame)
 
 
+# ================================================================ documentation
+@every_head
+def test_every_parameter_and_fitted_attribute_is_documented(head):
+    # RetrainedClassifier's docstring lost momentum, device, random_state and
+    # verbose, and its Attributes header (they parsed as parameters).
+    numpydoc = pytest.importorskip("numpydoc.docscrape")
+    doc = numpydoc.ClassDoc(type(head))
+
+    def names(section):
+        return {name.strip() for entry in doc[section] for name in entry.name.split(",")}
+
+    assert set(head.get_params(deep=False)) <= names("Parameters")
+    assert set(fitted_state(fitted(head))) <= names("Attributes")
+
+
 # ============================================================== scikit-learn use
 @every_head
 @pytest.mark.filterwarnings("ignore:The least populated class:UserWarning")  # the CV heads

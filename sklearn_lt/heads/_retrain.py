@@ -202,6 +202,13 @@ class RetrainedClassifier(TrainedHead):
         softmax of normalised features can diverge (``lr * L > 2 (1 +
         momentum)``, the curvature ``L`` up to 1/2, times the largest class
         weight).
+    %(momentum)s
+    %(device)s
+    %(random_state)s
+    %(verbose)s
+
+    Attributes
+    ----------
     classes_ : ndarray of shape (n_classes,)
     class_counts_ : ndarray of shape (n_classes,)
     coef_ : ndarray or torch.Tensor of shape (n_classes, n_features)
@@ -211,6 +218,9 @@ class RetrainedClassifier(TrainedHead):
     loss_curve_ : list of float
     n_iter_ : int
     sampler_ : PowerSampler
+    estimator_ : estimator
+        The base: fitted on the training data (or the frozen one given), with
+        ``init="base"`` or ``max_norm``; absent otherwise.
     n_features_in_ : int
 
     See Also
