@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
@@ -537,6 +539,49 @@ def test_16_bit_and_float_images_are_scaled_not_clipped(tmp_path):
     for path in (bright, nan):
         with pytest.raises(ValueError, match=f"{path.name}' has float pixels .* rescale it"):
             embedder.transform([str(path)])
+
+
+# (mode, format, pixel value of grey g): lossless ways to store one grey level.
+_GREY_KINDS = [
+    ("L", "PNG", lambda g: g), ("L", "TIFF", lambda g: g), ("L", "BMP", lambda g: g),
+    ("RGB", "PNG", lambda g: (g, g, g)), ("RGB", "BMP", lambda g: (g, g, g)),
+    ("RGBA", "PNG", lambda g: (g, g, g, 255)), ("LA", "PNG", lambda g: (g, 255)),
+    ("P", "PNG", None), ("I;16", "PNG", lambda g: g * 257), ("I;16", "TIFF", lambda g: g * 257),
+    ("I", "TIFF", lambda g: g * 257), ("F", "TIFF", lambda g: g / 255),
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kind=st.sampled_from(_GREY_KINDS),
+    grey=st.integers(0, 255),
+    size=st.one_of(
+        st.tuples(st.integers(1, 48), st.integers(1, 48)),
+        st.tuples(st.just(1), st.integers(200, 5000)),  # strips: resized inside the crop
+        st.tuples(st.integers(200, 5000), st.just(1)),
+    ),
+    interpolation=st.sampled_from(["bilinear", "bicubic", "nearest", "lanczos"]),
+)
+def test_every_kind_of_grey_image_reads_as_its_grey(kind, grey, size, interpolation):
+    """Any mode, format and shape: a (3, 16, 16) uint8 crop of the same grey."""
+    import tempfile
+
+    from sklearn_lt.backbone._pretrained_data import image_dataset
+
+    mode, fmt, value = kind
+    if mode == "P":
+        image = Image.new("P", size, 0)
+        image.putpalette([grey, grey, grey] * 256)
+    else:
+        image = Image.new(mode, size, value(grey))
+    cfg = resolve_preprocessing({"input_size": 16, "mean": 0.5, "std": 0.5,
+                                 "interpolation": interpolation})
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, f"grey.{fmt.lower()}")
+        image.save(path, fmt)
+        pixels, _ = image_dataset([path], cfg)[0]
+    assert pixels.dtype == torch.uint8 and tuple(pixels.shape) == (3, 16, 16)
+    assert int((pixels.int() - grey).abs().max()) <= 1, (mode, fmt, grey)
 
 
 def _scaled_module(scale, source="mean"):
