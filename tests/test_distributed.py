@@ -302,6 +302,21 @@ def pretrained():
     except ValueError as exc:
         out["different_lists"] = str(exc)
     out["fingerprint"] = embedder.fingerprint_
+    local = embedder.set_params(cache_dir=folder / f"local{rank}").fit(paths)  # not shared
+    try:
+        local.transform(paths)
+    except RuntimeError as exc:
+        out["unshared_cache"] = str(exc)
+
+    def fail(module, args, output):
+        raise ArithmeticError("a bad batch")
+
+    if rank == 1:
+        local.module_.register_forward_hook(fail)
+    try:
+        local.set_params(cache_dir=folder / "failing").transform(paths)
+    except Exception as exc:
+        out["failure"] = f"{type(exc).__name__}: {exc}"
     with torch.random.fork_rng():
         torch.manual_seed(rank)  # other weights in each process
         mine = torch.nn.Sequential(torch.nn.Conv2d(3, 6, 3), torch.nn.Flatten())
@@ -383,6 +398,11 @@ def test_pretrained_embedder_splits_an_image_list_over_two_processes(torchrun):
         assert "truncated.png': image file is truncated" in p["unreadable"]
         assert "same list of images" in p["different_lists"]
         assert "the processes hold different networks" in p["different_networks"]
+        assert "must be one folder every process sees" in p["unshared_cache"]
+    # An error in one process is raised there, and named in the other, which does not hang.
+    assert parts[1]["failure"] == "ArithmeticError: a bad batch"
+    assert parts[0]["failure"] == ("RuntimeError: Feature extraction failed in another "
+                                   "process: process 1: ArithmeticError('a bad batch')")
     shards = sorted((folder / "cache").glob("*/*.keys.npy"))
     assert sorted(len(np.load(s)) for s in shards) == [11, 11]
     # Both return the whole list in its order: what one process computes alone.

@@ -479,7 +479,7 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                     )
                 finally:
                     new.commit()  # what was computed is kept, whatever stopped the run
-        except BaseException as exc:
+        except Exception as exc:  # reported after the other processes are done (no hang)
             if group is None:
                 raise
             error = exc
@@ -490,9 +490,9 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         shards, shard, row = store.lookup(keys)
         if (shard < 0).any():
             raise RuntimeError(
-                f"The features of {(shard < 0).sum()} images are not in the cache after the "
-                f"processes computed them: cache_dir '{self.cache_dir}' must be one folder "
-                "every process sees (not a local folder per machine), left alone meanwhile."
+                f"The features of {(shard < 0).sum()} images are not in the cache after they "
+                f"were computed: cache_dir '{self.cache_dir}' must be one folder every process "
+                "sees (not a local folder per machine), left alone meanwhile."
             )
         return gather(shards, shard, row)
 
