@@ -44,6 +44,7 @@ from sklearn_lt import (
     SoftmaxClassifier,
     TauNormClassifier,
 )
+from sklearn_lt.metrics import UndefinedSplitWarning
 from sklearn_lt.utils import validate_features
 
 CUDA = torch.cuda.is_available()
@@ -806,3 +807,10 @@ def test_a_scorer_returning_nan_is_named(head):
 
     with pytest.raises(ValueError, match=r"scoring=.*nan_scorer.* returned NaN"):
         clone(head).set_params(scoring=nan_scorer).fit(X, y)
+
+    def nan_above_one(estimator, X, y):  # NaN for some taus only: those rank last
+        return float("nan") if estimator.tau > 1 else estimator.score(X, y)
+
+    with pytest.warns(UndefinedSplitWarning, match=r"scored NaN \(the scorer returned NaN\)"):
+        clf = clone(head).set_params(scoring=nan_above_one, taus=[0.5, 2.0]).fit(X, y)
+    assert clf.tau_ == 0.5
