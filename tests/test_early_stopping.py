@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
@@ -107,3 +108,29 @@ def test_validation_labels_unknown_to_the_training_labels():
         head = CRTClassifier(solver="sgd", n_epochs=2, random_state=0).fit(
             X, y, X_val=X_val, y_val=partial)
     assert max(head.validation_scores_) > 0.5
+
+
+@pytest.mark.parametrize(
+    "kind", ["float32", "torch", "list", "reversed rows", "flipped F-order", "frame"]
+)
+def test_every_kind_of_validation_set_scores_as_its_numpy_form(kind):
+    # The same rows in another container, layout or order score every epoch
+    # the same (reversed rows: numpy views with negative strides, issue 24).
+    pd = pytest.importorskip("pandas")
+    torch = pytest.importorskip("torch")
+    X, y, X_val, y_val = data()
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+    forms = {
+        "float32": (X, X_val.astype(np.float32), y_val),
+        "torch": (X, torch.from_numpy(X_val), torch.from_numpy(y_val)),
+        "list": (X, X_val.tolist(), y_val.tolist()),
+        "reversed rows": (X, X_val[::-1], y_val[::-1]),
+        "flipped F-order": (X, np.flip(np.asfortranarray(X_val), axis=0), y_val[::-1]),
+        "frame": (frame, pd.DataFrame(X_val, columns=frame.columns), y_val),
+    }
+    X_fit, X_val_kind, y_val_kind = forms[kind]
+    head = SoftmaxClassifier(solver="sgd", n_epochs=4, random_state=0)
+    reference = clone(head).fit(X, y, X_val=X_val, y_val=y_val).validation_scores_
+    # X_val is scored in X's dtype (float64 here), whatever its own.
+    scores = clone(head).fit(X_fit, y, X_val=X_val_kind, y_val=y_val_kind).validation_scores_
+    assert_allclose(scores, reference)
