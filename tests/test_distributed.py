@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import pickle
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -47,7 +46,7 @@ from sklearn_lt.sampling import progressive_probabilities, target_counts
 
 try:
     import dask.distributed as distributed
-except ImportError:  # the torchrun tests below run without dask
+except ImportError:  # the torchrun test below runs without dask
     distributed = None
 needs_dask = pytest.mark.skipif(distributed is None, reason="needs dask.distributed")
 
@@ -336,13 +335,10 @@ for name, part in (("stage_one", stage_one), ("pretrained", pretrained)):
 """
 
 
-@pytest.fixture(scope="module")
-def torchrun(tmp_path_factory):
+def _torchrun(folder):
     """One launch of two CPU processes; each leaves ``rank<r>.json`` in the folder."""
-    pytest.importorskip("accelerate")
     from PIL import Image
 
-    folder = tmp_path_factory.mktemp("torchrun")
     rng = np.random.RandomState(0)
     paths = []
     for i in range(22):
@@ -351,8 +347,8 @@ def torchrun(tmp_path_factory):
     (folder / "paths.json").write_text(json.dumps(paths))
     (folder / "truncated.png").write_bytes(Path(paths[0]).read_bytes()[:70])
     (folder / "run.py").write_text(_TORCHRUN_SCRIPT)
-    command = [shutil.which("torchrun") or "torchrun", "--standalone", "--nproc_per_node", "2",
-               str(folder / "run.py"), str(folder)]
+    command = [sys.executable, "-m", "torch.distributed.run",  # torchrun, of this Python
+               "--standalone", "--nproc_per_node", "2", str(folder / "run.py"), str(folder)]
     done = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300,
                           cwd=folder, capture_output=True, text=True)
     if done.returncode:
@@ -367,9 +363,16 @@ def _part(ranks, name):
     return [result[name] for result in ranks]
 
 
-def test_accelerated_embedder_two_cpu_processes(torchrun):
+def test_two_cpu_processes_under_torchrun(tmp_path):
+    """Both checks in one test: under ``pytest -n 2`` a fixture would launch once per worker."""
+    pytest.importorskip("accelerate")
+    folder, paths, ranks = _torchrun(tmp_path)
+    check_accelerated_embedder(ranks)
+    check_pretrained_embedder_splits_an_image_list(folder, paths, ranks)
+
+
+def check_accelerated_embedder(ranks):
     """The shards of each epoch make up exactly one epoch; the processes agree on features."""
-    _, _, ranks = torchrun
     assert [r["processes"] for r in ranks] == [2, 2]
     result = _part(ranks, "stage_one")[0]
     y = np.array(result["y"])
@@ -383,10 +386,9 @@ def test_accelerated_embedder_two_cpu_processes(torchrun):
     assert_array_equal(result["features"][0], result["features"][1])
 
 
-def test_pretrained_embedder_splits_an_image_list_over_two_processes(torchrun):
+def check_pretrained_embedder_splits_an_image_list(folder, paths, ranks):
     from sklearn_lt.backbone import PretrainedEmbedder
 
-    folder, paths, ranks = torchrun
     parts = _part(ranks, "pretrained")
     # Each process computed its half (11 + 1 unreadable), once: later calls read the cache.
     assert [p["computed"] for p in parts] == [11, 11]
