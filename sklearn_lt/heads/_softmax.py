@@ -169,13 +169,18 @@ class _BestEpoch:
         vars(checker).pop("feature_names_in_", None)  # a previous fit's
         if names is not None:
             checker.feature_names_in_ = names
+            # Other names: scikit-learn's own error below; the same ones reordered:
+            # this one, naming both orders.
             val_names = feature_names(X_val)
-            if val_names is not None and sorted(val_names) == sorted(names):
-                if not np.array_equal(val_names, names):
-                    raise ValueError(
-                        f"X_val's columns {val_names.tolist()} are not X's "
-                        f"{names.tolist()} in the same order: pass X_val[X.columns]."
-                    )
+            if (
+                val_names is not None
+                and sorted(val_names) == sorted(names)
+                and not np.array_equal(val_names, names)
+            ):
+                raise ValueError(
+                    f"X_val's columns {val_names.tolist()} are not X's "
+                    f"{names.tolist()} in the same order: pass X_val[X.columns]."
+                )
         self.X = validate_features(checker, X_val, reset=False, device=X.device).to(X.dtype)
         classes, encoded, _ = validate_labels(y_val, len(self.X), min_classes=1)
         known = np.isin(classes, start.counts.classes)
