@@ -706,7 +706,10 @@ def status(field):  # kB
 cfg = resolve_preprocessing({"input_size": 16, "mean": 0.5, "std": 0.5})
 image = Image.new("RGB", (1, int(sys.argv[1])), (200, 40, 90))
 ImagePreprocessor(cfg)(Image.new("RGB", (30, 20)))  # first-call allocations
-open("/proc/self/clear_refs", "w").write("5")  # the peak (VmHWM) restarts from here
+try:
+    open("/proc/self/clear_refs", "w").write("5")  # the peak (VmHWM) restarts from here
+except OSError:
+    sys.exit("no clear_refs")
 before = status("VmRSS")
 out = ImagePreprocessor(cfg)(image)
 grown = status("VmHWM") - before
@@ -721,11 +724,14 @@ def test_an_extreme_aspect_ratio_is_not_resized_whole():
     # A 1 x 100000 strip at input 16 (resize 18): resized whole to 18 x 1.8M pixels, +200 MB.
     import sys
 
-    grown_kib = subprocess.run(
-        [sys.executable, "-c", _PEAK_MEMORY, "100000"], check=True, capture_output=True,
-        text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"},
-    ).stdout
-    assert int(grown_kib) < 32 * 1024
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_MEMORY, "100000"], capture_output=True, text=True,
+        timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    if "no clear_refs" in done.stderr:
+        pytest.skip("cannot reset the peak RSS (/proc/self/clear_refs)")
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) < 32 * 1024
 
 
 @pytest.mark.parametrize("interpolation", ["bilinear", "bicubic", "lanczos"])
