@@ -111,7 +111,8 @@ def as_image_tensor(X, *, fitted_shape=None, input_shape=None):
         X = X if X.dtype == torch.float32 else X.to(torch.float32)
     else:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+            # np.exceptions is numpy >= 1.25; numpy 2 has no np.ComplexWarning
+            warnings.simplefilter("ignore", getattr(np, "exceptions", np).ComplexWarning)
             arr = np.asarray(X)
         if arr.dtype.kind == "c":
             raise ValueError("Complex data not supported.")
