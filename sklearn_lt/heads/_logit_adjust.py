@@ -89,10 +89,11 @@ def logit_adjustment_sweep(coef, intercept, X, counts, taus):
     ).to(X.dtype)
     coef = coef.to(X.dtype)
     best = torch.empty((len(taus), len(X)), dtype=torch.long, device=X.device)
-    for where, block in row_chunks(X, len(coef)):
+    for where, block in row_chunks(X, len(coef), in_cache=True):
         products = block @ coef.T
+        adjusted = torch.empty_like(products)
         for i, shift in enumerate(shifts):
-            torch.argmax(products + shift, dim=1, out=best[i, where])
+            torch.argmax(torch.add(products, shift, out=adjusted), dim=1, out=best[i, where])
     return best.cpu().numpy()
 
 

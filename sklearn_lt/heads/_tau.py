@@ -101,8 +101,9 @@ def tau_sweep(coef, X, taus, *, scale=None):
     factors = torch.stack([1 / _norm_power(norms, tau) for tau in taus]).to(X.dtype)
     coef = coef.to(X.dtype)
     best = torch.empty((len(taus), len(X)), dtype=torch.long, device=X.device)
-    for where, block in row_chunks(X, len(coef)):
+    for where, block in row_chunks(X, len(coef), in_cache=True):
         logits = block @ coef.T
+        scaled = torch.empty_like(logits)
         for i, factor in enumerate(factors):
-            torch.argmax(logits * factor, dim=1, out=best[i, where])
+            torch.argmax(torch.mul(logits, factor, out=scaled), dim=1, out=best[i, where])
     return best.cpu().numpy()
