@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose
 
 from sklearn_lt import NCMClassifier
 from sklearn_lt.heads import tau_normalize
-from sklearn_lt.heads._modules import feature_scale
+from sklearn_lt.heads._modules import feature_scale, row_norms
 from sklearn_lt.sampling import power_probabilities, progressive_probabilities, target_counts
 from sklearn_lt.sampling._probabilities import class_indices, draw_indices
 
@@ -88,6 +88,22 @@ def test_feature_scale_is_the_rms_row_norm_at_any_scale(X, k):
         assert scale == 1.0
     else:
         assert_allclose(scale, rms * 2.0**k, rtol=1e-12)
+
+
+@given(arrays(np.float64, st.tuples(st.integers(1, 40), st.integers(1, 8)),
+              elements=st.floats(-1e3, 1e3).filter(lambda v: v == 0 or abs(v) > 1e-3)),
+       st.sampled_from([np.float32, np.float64]), st.data())
+# 31 x 4 at 2**-73: subnormal squares, off by up to 10% (issue 24's NCM draw).
+@example(np.random.RandomState(0).normal(size=(31, 4)), np.float32, None)
+def test_row_norms_are_exact_at_any_scale(X, dtype, data):
+    # Rows times 2**k over the dtype's range: no overflow, no underflow, and no
+    # bits lost to subnormal squares (float32 rows near 1e-22 once lost half).
+    low, high = (-100, 110) if dtype == np.float32 else (-1000, 1000)
+    k = -73 if data is None else data.draw(st.integers(low, high))
+    X = X.astype(dtype)
+    expected = np.linalg.norm(X.astype(np.float64), axis=1) * 2.0**k
+    norms = row_norms(torch.from_numpy(X * dtype(2.0**k)))[:, 0].double().numpy()
+    assert_allclose(norms, expected, rtol=4 * np.finfo(dtype).eps)
 
 
 @st.composite

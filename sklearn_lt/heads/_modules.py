@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._base import row_chunks
+
 __all__ = [
     "CosineLogits",
     "LinearLogits",
@@ -50,11 +52,15 @@ def row_norms(V):
     """L2 norm of each row, without overflow or underflow of the squares.
 
     The plain norm squares the entries: float32 rows near 1e20 overflow to
-    inf and rows near 1e-25 underflow to 0. Only those rows (and zero rows)
+    inf, rows near 1e-25 underflow to 0, and rows below ~3e-16 lose bits to
+    subnormal squares (float64: ~1e-146). Only those rows (and zero rows)
     are recomputed, in float64 after dividing by their largest entry.
     """
     norms = torch.linalg.vector_norm(V, dim=1, keepdim=True)
-    bad = (~torch.isfinite(norms) | (norms == 0))[:, 0]
+    finfo = torch.finfo(V.dtype)
+    # Below sqrt(tiny / eps), squares near the row's norm are subnormal.
+    inexact = math.sqrt(finfo.tiny / finfo.eps)
+    bad = (~torch.isfinite(norms) | (norms < inexact))[:, 0]
     if bool(bad.any()):
         rows = V[bad].to(torch.float64)
         peak = rows.abs().amax(dim=1, keepdim=True)
@@ -69,7 +75,7 @@ def l2_normalize(X):
 
 
 def feature_scale(X):
-    """RMS row norm ``sqrt(mean_i ||x_i||**2)`` of ``X`` (1 for all-zero ``X``).
+    """RMS row norm ``sqrt(mean_i ||x_i||**2)`` of ``X`` (1 for an all-zero or empty ``X``).
 
     Row norms in ``X``'s dtype (overflow-safe, see :func:`row_norms`), their
     squares summed in float64: no temporary as large as ``X``. (A float64
@@ -85,7 +91,13 @@ def feature_scale(X):
     >>> feature_scale(torch.tensor([[3e200, 4e200], [0.0, 0.0]], dtype=torch.float64))
     3.535533905932737e+200
     """
-    norms = row_norms(X)[:, 0].to(torch.float64)
+    if not len(X):
+        return 1.0
+    # Chunks of rows made contiguous (a copy for strided views only): a strided
+    # row's norm rounds differently in the last bits, and a fit must not depend
+    # on how X lies in memory.
+    norms = torch.cat([row_norms(block.contiguous()) for _, block in row_chunks(X, 1)])
+    norms = norms[:, 0].to(torch.float64)
     peak = float(norms.max())
     if not peak > 0:
         return 1.0
