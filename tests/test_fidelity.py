@@ -38,6 +38,10 @@ FAILING_TODAY = {
     # on the pixels it picks tau=0 for every seed, the joint itself (docs: retraining).
     ("letter", "Cosine", "all"): -0.003,
     ("pixels", "post-hoc LA CV (joint)", "few"): 0.000,
+    # Issue #23, measured at 70c5933: LORTClassifier keeps the epoch its held-out training
+    # rows prefer; from a frozen joint classifier those rows were trained on, epoch 0 (the
+    # joint itself) looks best on the pixels, so it ties the joint.
+    ("pixels", "LORT (joint)", "few"): 0.000,
 }
 # The heads at their defaults (not the "(joint)" variants of the papers' protocol): they
 # must beat the joint classifier on all-class accuracy too.
@@ -62,7 +66,7 @@ def results(tmp_path_factory):
         folder = data.opencv_data_file("letter-recognition.data").parent
         monkeypatch.setenv("SKLEARN_LT_OPENCV_DATA", str(folder))
         monkeypatch.setenv("SKLEARN_LT_FIDELITY_CACHE", str(tmp_path_factory.mktemp("fidelity")))
-        models = HEADS + ["joint"]
+        models = HEADS + ["joint", "default base", "Softmax"]
         return runner.run(ORDERING_SOURCES, SEEDS, models, verbose=False)["sources"]
 
 
@@ -89,6 +93,64 @@ def test_head_beats_joint(results, source, model, split):
     assert not models[model]["errors"], models[model]["errors"]
     mine, joint = models[model]["mean"][split], models["joint"]["mean"][split]
     assert mine > joint, f"{model} {mine:.3f} <= joint {joint:.3f} on {split} ({source})"
+
+
+# The classifier each rebalancing head starts from (issue #23: a head at its defaults must
+# not leave the user below it). The "(joint)" variants start from the joint classifier.
+STARTS = {
+    **dict.fromkeys(["tau-norm", "tau-norm CV", "LWS", "LORT", "LORT CV", "LDAM-DRW",
+                     "MaxNorm"], "default base"),
+    **dict.fromkeys(["post-hoc LA", "post-hoc LA CV"], "Softmax"),
+    **{name: "joint" for name in HEADS if name.endswith("(joint)")},
+}
+# Measured at 70c5933 (mean over seeds 0-2, head minus its start, all-class): tau-norm
+# drops the joint classifier's bias, which carries much of letter's prior.
+BELOW_START_TODAY = {("letter", "tau-norm (joint)"): -0.013}
+
+
+def _at_or_above(source, model):
+    known = BELOW_START_TODAY.get((source, model))
+    marks = () if known is None else pytest.mark.xfail(
+        strict=True, reason=f"today's defaults: {model} - its start = {known:+.3f}"
+    )
+    return pytest.param(source, model, marks=marks, id=f"{source}-{model}")
+
+
+@pytest.mark.parametrize(
+    "source, model", [_at_or_above(s, m) for s in ORDERING_SOURCES for m in STARTS]
+)
+def test_rebalancing_head_at_or_above_its_start(results, source, model):
+    """Every rebalancing head, at its defaults, is at or above the classifier it starts
+    from on all-class accuracy (means over seeds)."""
+    models = results[source]["models"]
+    mine, start = models[model]["mean"]["all"], models[STARTS[model]]["mean"]["all"]
+    assert mine >= start - 1e-12, f"{model} {mine:.3f} < {STARTS[model]} {start:.3f}"
+
+
+# ------------------------------------------------------------- many classes
+MANY_CLASS_HEADS = ["cRT", "tau-norm", "LWS", "LORT"]
+
+
+@pytest.fixture(scope="module")
+def many_class():
+    """The many-class source (300 classes), seeds 0-2: about a minute on one thread."""
+    models = [*MANY_CLASS_HEADS, "default base", runner.BALANCED_BASELINE]
+    return runner.run(["many_class"], SEEDS, models, verbose=False)["sources"]["many_class"]
+
+
+def test_crt_is_balanced_logistic_regression_on_many_classes(many_class):
+    """Issue #22: a converged cRT is LogisticRegression(class_weight="balanced"); with a
+    fixed weight decay of 1e-4 it fell 0.010 below it here (0.025 at 1,000 classes)."""
+    models = many_class["models"]
+    crt, logreg = (models[m]["mean"]["all"] for m in ("cRT", runner.BALANCED_BASELINE))
+    assert abs(crt - logreg) <= 0.01, (crt, logreg)
+
+
+@pytest.mark.parametrize("model", MANY_CLASS_HEADS[1:])
+def test_many_class_head_at_or_above_its_start(many_class, model):
+    models = many_class["models"]
+    mine, start = models[model]["mean"]["all"], models["default base"]["mean"]["all"]
+    assert mine >= start - 1e-12, f"{model} {mine:.3f} < default base {start:.3f}"
 
 
 def test_every_seed_scored(results):
