@@ -689,6 +689,9 @@ def test_shot_accuracy_warns_for_a_split_of_one_class():
 def test_class_counts_refuse_nan_labels(make):
     with pytest.raises(ValueError, match=r"non-finite labels \[(nan|inf)\].*equals no label"):
         make()
+    # without classes, shot_accuracy's classes are y_true's labels: the message names y_true
+    with pytest.raises(ValueError, match=r"^y_true holds non-finite labels \[nan\]"):
+        shot_accuracy([0.0, np.nan], [0.0, 1.0], [5, 50])
 
 
 # --------------------------- issue #22.5: label lookup by table, same answers

@@ -21,6 +21,7 @@ from ._counts import (
     UndefinedSplitWarning,
     as_labels,
     check_counts,
+    check_finite_labels,
     check_same_label_kind,
     encode_labels,
 )
@@ -80,6 +81,7 @@ def shot_counts(class_counts, classes=None, y_true=None, **thresholds):
     """
     if classes is None and not isinstance(class_counts, (ClassCounts, Mapping)):
         counts = check_counts(class_counts)
+        check_finite_labels(y_true, "y_true")  # the classes come from its labels
         classes = encode_labels(y_true)[0]
         if len(classes) != len(counts):
             raise ValueError(
