@@ -106,7 +106,8 @@ def test_lort_default_never_leaves_the_base_when_held_out_rows_say_no():
     X, y = long_tailed()
     base = LogisticRegression(max_iter=1000).fit(X, y)
     lort = LORTClassifier(FrozenEstimator(base), lr=1e4, random_state=0).fit(X, y)
-    assert lort.best_epoch_ == 0 and lort.n_iter_ == 0 and lort.loss_curve_ == []
+    # n_iter_ counts the held-out run's epochs (scikit-learn: >= 1), the refit ran none
+    assert lort.best_epoch_ == 0 and lort.n_iter_ == lort.n_epochs and lort.loss_curve_ == []
     assert_allclose(lort.coef_, base.coef_)
     assert_allclose(lort.intercept_, base.intercept_)
     assert len(lort.validation_scores_) == lort.n_epochs + 1
@@ -122,7 +123,8 @@ def test_lort_refits_on_every_row_and_stops_at_the_chosen_epoch():
     lort = LORTClassifier(n_epochs=4, random_state=0).fit(X, y)
     scores = lort.validation_scores_
     assert len(scores) == 5 and lort.best_epoch_ == int(np.argmax(scores))
-    assert lort.n_iter_ == lort.best_epoch_ == len(lort.loss_curve_)
+    assert lort.best_epoch_ == len(lort.loss_curve_)
+    assert lort.n_iter_ == lort.n_epochs + lort.best_epoch_  # held-out run, then the refit
     assert_array_equal(lort.class_counts_, np.bincount(y))  # the refit saw every row
     again = LORTClassifier(n_epochs=4, random_state=0).fit(X, y)
     assert_array_equal(again.coef_, lort.coef_)  # deterministic

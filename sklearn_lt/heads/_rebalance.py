@@ -338,7 +338,11 @@ class LORTClassifier(_RebalancingTrainedHead):
     validation_scores_ : list of float
         Balanced accuracy of epochs 0..``n_epochs`` on the held-out rows
         (``X_val`` or, with ``early_stopping``, the held-out training rows).
-    classes_, class_counts_, coef_, intercept_, loss_curve_, n_iter_, sampler_, n_features_in_
+    n_iter_ : int
+        The SGD epochs run: with ``early_stopping``, the held-out run's whole
+        schedule plus the refit's ``best_epoch_`` (``loss_curve_`` holds the
+        refit's only).
+    classes_, class_counts_, coef_, intercept_, loss_curve_, sampler_, n_features_in_
         As in :class:`CRTClassifier`.
 
     Examples
@@ -434,11 +438,12 @@ class LORTClassifier(_RebalancingTrainedHead):
         stop = probe.best_epoch_
         scores = {"best_epoch_": stop, "validation_scores_": probe.validation_scores_}
         # ... then refit on every row and stop there (epoch 0: the base itself).
+        # n_iter_ counts every epoch run: the held-out run's, then the refit's.
         if stop == 0:
             start = self._start(X, y_encoded, counts, check_random_state(self.random_state))
             coef, intercept = start.module.linear_weights()
             sampler = self.sampler if self.sampler is not None else self._default_sampler()
-            attributes = {"loss_curve_": [], "n_iter_": 0, "sampler_": sampler}
+            attributes = {"loss_curve_": [], "n_iter_": probe.n_iter_, "sampler_": sampler}
             return FittedLinear(
                 coef, intercept, start.counts, {**attributes, **start.attributes, **scores}
             )
@@ -449,7 +454,7 @@ class LORTClassifier(_RebalancingTrainedHead):
             return epoch + 1 >= stop
 
         fitted = super()._fit(X, y_encoded, counts, on_epoch_end=stop_at)
-        fitted.attributes.update(scores)
+        fitted.attributes.update(scores, n_iter_=probe.n_iter_ + fitted.attributes["n_iter_"])
         return fitted
 
 
