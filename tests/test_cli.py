@@ -35,11 +35,21 @@ def test_study_rejects_non_positive_counts(option, value, capsys):
     assert option in capsys.readouterr().err
 
 
-def test_threads_apply_to_the_run_only(tmp_path):
+def test_threads_apply_to_the_run_only(tmp_path, monkeypatch):
     before = torch.get_num_threads()
     other = 2 if before == 1 else 1
+    # Stage one's convolutions see the run's threads (BackboneEmbedder's own
+    # n_threads default must not override --threads).
+    seen, conv_forward = set(), torch.nn.Conv2d.forward
+
+    def spy(module, x):
+        seen.add(torch.get_num_threads())
+        return conv_forward(module, x)
+
+    monkeypatch.setattr(torch.nn.Conv2d, "forward", spy)
     assert main(["study", "--seeds", "1", "--epochs", "1", "--out", str(tmp_path),
                  "--no-figures", "--quiet", "--threads", str(other)]) == 0
+    assert seen == {other}
     assert torch.get_num_threads() == before
     assert (tmp_path / "results.json").exists()
 

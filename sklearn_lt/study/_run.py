@@ -91,6 +91,7 @@ def _stage_one(d, pool, *, module, backbone, max_epochs, device, seed, cache_dir
             device=device,
             random_state=seed,
             output="numpy",
+            n_threads=None,  # the run's own setting (the CLI's --threads) governs
         ).fit(d.X_train, d.y_train)
         parts = {
             part: np.asarray(to_numpy(embedder.transform(d[f"X_{part}"])))
