@@ -347,6 +347,27 @@ def test_input_forms_give_the_same_features(data, tmp_path):
     assert from_disk.transform(images[:5]).shape == (5, 16)
 
 
+class _FlippedImages(torch.utils.data.Dataset):
+    """Items as numpy views flipped left-right (a common augmentation): negative strides."""
+
+    def __init__(self, images, y):
+        self.images, self.targets = images, list(y)
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return np.flip(self.images[i], axis=-1), self.targets[i]
+
+
+def test_dataset_of_flipped_numpy_views(data):
+    X, y, X_test, _ = data
+    images = X_test.reshape(-1, 1, 8, 8)
+    embedder = BackboneEmbedder(**FAST).fit(_FlippedImages(X.reshape(-1, 1, 8, 8), y))
+    flipped = embedder.transform(_FlippedImages(images, np.zeros(len(images), dtype=int)))
+    assert_array_equal(flipped, embedder.transform(np.ascontiguousarray(images[..., ::-1])))
+
+
 def test_string_labels_and_absent_classes(data):
     X, y, X_test, _ = data
     names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven",

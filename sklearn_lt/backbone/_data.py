@@ -18,7 +18,7 @@ import torch
 from skorch.utils import is_dataset
 from torch.utils.data import Dataset, Subset
 
-from ..utils import check_finite, to_numpy, validate_labels
+from ..utils import check_finite, to_numpy, to_tensor, validate_labels
 
 __all__ = [
     "ArrayImageDataset",
@@ -237,8 +237,7 @@ def image_from_item(item, image_shape=None, *, index=0):
             "The dataset returns PIL images; give it a transform that returns tensors "
             "of shape (C, H, W), e.g. torchvision.transforms.ToTensor()."
         )
-    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
-    x = x.to(torch.float32)
+    x = to_tensor(x, dtype=torch.float32)  # numpy views with negative strides too (np.flip)
     if image_shape is None:
         if x.ndim == 3:
             return x
