@@ -541,6 +541,21 @@ def test_16_bit_and_float_images_are_scaled_not_clipped(tmp_path):
             embedder.transform([str(path)])
 
 
+def test_image_list_dataset_reads_16_bit_and_float_images_as_the_embedder_does(tmp_path):
+    """One reader for both: ImageListDataset's default loader scales, it does not clip."""
+    from sklearn_lt.datasets import ImageListDataset
+
+    paths = _grey_files(tmp_path / "grey", 7)
+    dataset = ImageListDataset(tmp_path / "grey", [Path(p).name for p in paths], [0, 0, 0])
+    pixels = [np.asarray(dataset[i][0]) for i in range(3)]
+    assert all(p.shape == (24, 20, 3) and p.dtype == np.uint8 for p in pixels)
+    np.testing.assert_array_equal(pixels[1], pixels[0])
+    np.testing.assert_array_equal(pixels[2], pixels[0])
+    (tmp_path / "grey" / "broken.png").write_bytes(b"\x89PNG\r\n")
+    with pytest.raises(ValueError, match="Cannot read image .*broken.png"):
+        ImageListDataset(tmp_path / "grey", ["broken.png"], [0])[0]
+
+
 # (mode, format, pixel value of grey g): lossless ways to store one grey level.
 _GREY_KINDS = [
     ("L", "PNG", lambda g: g), ("L", "TIFF", lambda g: g), ("L", "BMP", lambda g: g),

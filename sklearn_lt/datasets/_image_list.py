@@ -27,12 +27,59 @@ def _require_pil():
         ) from exc
 
 
-def pil_loader(path):
-    """Open an image file with Pillow as an RGB ``PIL.Image`` (as the LT codebases do)."""
+def _to_8bit(image, path):
+    """16-bit and float pixels as 8-bit ``L``, scaled by their mode's range, not clipped.
+
+    Pillow's ``convert`` clips them: 16-bit PNGs came out white, float TIFFs
+    black. 16-bit integers (``I;16*``, and ``I`` holding 0..65535, as Pillow
+    reads 16-bit PNGs) are divided by 257 (65535 -> 255); floats (``F``) are
+    intensities in [0, 1], the convention of float images.
+    """
     from PIL import Image
 
-    with open(path, "rb") as f:
-        return Image.open(f).convert("RGB")
+    pixels = np.asarray(image)
+    if image.mode == "F":
+        low, high = (float(pixels.min()), float(pixels.max())) if pixels.size else (0, 0)
+        if not (0 <= low and high <= 1):  # NaN fails too
+            raise ValueError(
+                f"Image '{path}' has float pixels (mode F) in [{low}, {high}]; float images "
+                "are read as intensities in [0, 1]: rescale it to [0, 1], or save it as 8-bit."
+            )
+        scaled = pixels * 255.0
+    else:
+        if image.mode == "I" and pixels.size and not 0 <= pixels.min() <= pixels.max() <= 65535:
+            raise ValueError(
+                f"Image '{path}' has 32-bit integer pixels (mode I) in [{pixels.min()}, "
+                f"{pixels.max()}]; integer images are read as 16-bit (0 to 65535): "
+                "save it as 8- or 16-bit."
+            )
+        scaled = pixels / 257.0
+    return Image.fromarray(np.rint(scaled).astype(np.uint8))  # 2-D uint8: mode L
+
+
+def pil_loader(path):
+    """Read an image file with Pillow as an 8-bit RGB ``PIL.Image``; any failure names the file.
+
+    As the LT codebases do (``Image.open(path).convert("RGB")``), except that
+    16-bit and float images are scaled by their range instead of clipped.
+
+    Raises
+    ------
+    ValueError
+        The file is not an image Pillow can read (truncated, corrupt, an
+        unknown format), or its pixels are out of range; the message names
+        the file and the cause.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, EOFError, zlib.error...
+        raise ValueError(f"Cannot read image '{path}': {exc}") from exc
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        image = _to_8bit(image, path)
+    return image.convert("RGB")
 
 
 class ImageListDataset(torch.utils.data.Dataset):
