@@ -35,6 +35,10 @@ from sklearn_lt.metrics import (  # noqa: E402
     weight_norms,
 )
 from sklearn_lt.metrics._counts import ALL_SPLITS as SPLITS  # noqa: E402
+
+# Most displays here draw toy problems of one class per split, which the metrics rightly
+# warn about (SingleClassSplitWarning, tested in test_metrics.py); not this module's subject.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn_lt.metrics.SingleClassSplitWarning")
 from sklearn_lt.plotting import (  # noqa: E402
     LogitsMagnitudeDisplay,
     SamplingProbabilityDisplay,
