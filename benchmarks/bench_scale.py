@@ -77,7 +77,7 @@ HEADS = {
         "1 epoch on 2/3 of the rows, 2 scorings of 1/3, predict 1",
     ),
     "NCMClassifier": (
-        lambda base: NCMClassifier(), 3, "mean 1, centroids 1 (no logits), predict 1",
+        lambda base: NCMClassifier(), 1, "predict 1 (mean and centroids: 2 reads of X, no logits)",
     ),
 }
 
