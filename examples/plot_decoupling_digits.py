@@ -72,7 +72,10 @@ print("features:", F_train.shape)
 # (``FrozenEstimator`` keeps it as it is); cRT and NCM only need the features.
 # tau is chosen on the balanced validation set by
 # :class:`~sklearn_lt.heads.TauNormClassifierCV` with a predefined split
-# (the training rows are not used to fit anything: the base is frozen).
+# (the training rows are not used to fit anything: the base is frozen), and
+# LORT's stopping epoch on the same set (``X_val``, as the study does; by
+# default it would hold out training rows, on which the frozen joint
+# classifier, trained on them, looks best: it would keep epoch 0).
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import PredefinedSplit
 
@@ -96,7 +99,9 @@ heads = {
         np.r_[F_train, F_val], np.r_[y_train, y_val]
     ),
     "LWS": LWSClassifier(joint, random_state=0).fit(F_train, y_train),
-    "LORT": LORTClassifier(joint, random_state=0).fit(F_train, y_train),
+    "LORT": LORTClassifier(joint, random_state=0).fit(
+        F_train, y_train, X_val=F_val, y_val=y_val
+    ),
 }
 print(f"tau chosen on the validation set: {heads['tau-norm'].tau_:g}")
 

@@ -121,8 +121,9 @@ print(f"{n_images} images -> {F['train'].shape[1]} features each: "
 # *joint* classifier is a plain linear probe trained on the instance-balanced
 # (long-tailed) features: :class:`~sklearn_lt.SoftmaxClassifier`, the
 # multinomial logistic regression of the package. tau-normalisation, LWS and
-# LORT rebalance that probe (``FrozenEstimator`` keeps it as it is; tau is
-# chosen on the balanced validation set); cRT and NCM only need the features.
+# LORT rebalance that probe (``FrozenEstimator`` keeps it as it is; tau and
+# LORT's stopping epoch are chosen on the balanced validation set); cRT and
+# NCM only need the features.
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import PredefinedSplit
 
@@ -147,7 +148,9 @@ heads = {
         np.r_[F["train"], F["val"]], np.r_[y["train"], y["val"]]
     ),
     "LWS": LWSClassifier(frozen, random_state=0).fit(F["train"], y["train"]),
-    "LORT": LORTClassifier(frozen, random_state=0).fit(F["train"], y["train"]),
+    "LORT": LORTClassifier(frozen, random_state=0).fit(
+        F["train"], y["train"], X_val=F["val"], y_val=y["val"]
+    ),
 }
 print(f"tau chosen on the validation set: {heads['tau-norm'].tau_:g}")
 
