@@ -31,7 +31,7 @@ from ..utils import (
     validate_labels,
 )
 
-__all__ = ["FittedLinear", "LinearHead", "chunked_argmax", "row_chunks"]
+__all__ = ["FittedLinear", "LinearHead", "chunked_argmax", "row_chunks", "sweep_argmax"]
 
 # Entries of logits (64 MiB of float32) that one chunk of rows may hold. Every
 # pass that scores rows (predict, the CV sweeps and paths, early stopping,
@@ -107,6 +107,45 @@ def chunked_argmax(X, logits, n_columns, *, rows=None):
     for where, block in row_chunks(X, n_columns, rows=rows):
         torch.argmax(logits(block), dim=1, out=best[where])
     return best
+
+
+@torch.no_grad()
+def sweep_argmax(X, coef, adjustments, op):
+    """``argmax(op(X @ coef.T, a))`` for every ``a`` of ``adjustments``, from one product.
+
+    The post-hoc sweeps (tau-norm's per-class factors with ``torch.mul``,
+    logit adjustment's per-class shifts with ``torch.add``): per chunk of
+    rows, the base logits are computed once and every adjustment is applied
+    in one reused buffer, chunks sized to stay in cache (see
+    :func:`row_chunks`); never ``n_samples x n_classes`` in memory.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+    coef : torch.Tensor of shape (n_classes, n_features), in ``X``'s dtype
+    adjustments : torch.Tensor of shape (n_adjustments, n_classes), in ``X``'s dtype
+    op : ``torch.mul`` or ``torch.add`` (any binary op taking ``out=``)
+
+    Returns
+    -------
+    ndarray of int64, shape (n_adjustments, n_samples)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_lt.heads._base import sweep_argmax
+    >>> X, coef = torch.tensor([[1.0, 0.8]]), torch.eye(2)
+    >>> sweep_argmax(X, coef, torch.tensor([[0.0, 0.0], [0.0, 0.5]]), torch.add)
+    array([[0],
+           [1]])
+    """
+    best = torch.empty((len(adjustments), len(X)), dtype=torch.long, device=X.device)
+    for where, block in row_chunks(X, len(coef), in_cache=True):
+        products = block @ coef.T
+        adjusted = torch.empty_like(products)
+        for i, adjustment in enumerate(adjustments):
+            torch.argmax(op(products, adjustment, out=adjusted), dim=1, out=best[i, where])
+    return best.cpu().numpy()
 
 
 @dataclass

@@ -8,7 +8,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from ..utils import Substitution
-from ._base import FittedLinear, LinearHead, row_chunks
+from ._base import FittedLinear, LinearHead, sweep_argmax
 from ._linear_base import fit_base_classifier
 from ._losses import log_priors
 from ._posthoc_cv import POSTHOC_CV_DOCS, PostHocCV
@@ -87,14 +87,7 @@ def logit_adjustment_sweep(coef, intercept, X, counts, taus):
     shifts = torch.stack(
         [_adjusted_intercept(intercept.to(torch.float64), counts, tau) for tau in taus]
     ).to(X.dtype)
-    coef = coef.to(X.dtype)
-    best = torch.empty((len(taus), len(X)), dtype=torch.long, device=X.device)
-    for where, block in row_chunks(X, len(coef), in_cache=True):
-        products = block @ coef.T
-        adjusted = torch.empty_like(products)
-        for i, shift in enumerate(shifts):
-            torch.argmax(torch.add(products, shift, out=adjusted), dim=1, out=best[i, where])
-    return best.cpu().numpy()
+    return sweep_argmax(X, coef.to(X.dtype), shifts, torch.add)
 
 
 @Substitution(estimator=_ESTIMATOR_DOC)

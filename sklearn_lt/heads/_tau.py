@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from ._base import row_chunks
+from ._base import sweep_argmax
 from ._modules import feature_scale, row_norms
 
 __all__ = ["tau_normalize", "tau_sweep"]
@@ -99,11 +99,4 @@ def tau_sweep(coef, X, taus, *, scale=None):
     norms = float(scale) * row_norms(coef.to(torch.float64))[:, 0]
     # Multipliers of the base logits, one row per tau, rounded once to X's dtype.
     factors = torch.stack([1 / _norm_power(norms, tau) for tau in taus]).to(X.dtype)
-    coef = coef.to(X.dtype)
-    best = torch.empty((len(taus), len(X)), dtype=torch.long, device=X.device)
-    for where, block in row_chunks(X, len(coef), in_cache=True):
-        logits = block @ coef.T
-        scaled = torch.empty_like(logits)
-        for i, factor in enumerate(factors):
-            torch.argmax(torch.mul(logits, factor, out=scaled), dim=1, out=best[i, where])
-    return best.cpu().numpy()
+    return sweep_argmax(X, coef.to(X.dtype), factors, torch.mul)
