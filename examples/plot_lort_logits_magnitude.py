@@ -119,7 +119,8 @@ for lr in learning_rates:
     rows[lr] = []
     for delta in deltas:
         lort = LORTClassifier(
-            frozen, smoothing=delta, lr=lr, early_stopping=False, random_state=0
+            frozen, smoothing=delta, lr=lr, early_stopping=False,
+            random_state=0,
         )
         lort.fit(X_train, y_train)
         logits = lort.decision_function(X_test)
