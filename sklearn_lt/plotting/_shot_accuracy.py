@@ -57,14 +57,15 @@ class ShotAccuracyDisplay:
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> from sklearn_lt.plotting import ShotAccuracyDisplay
-    >>> y_true = [0, 0, 1, 1, 2, 2]
+    >>> y_true = [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]  # two classes per split
     >>> display = ShotAccuracyDisplay.from_predictions(
     ...     y_true,
-    ...     {"joint": [0, 0, 1, 0, 0, 0], "balanced": [0, 1, 1, 1, 2, 0]},
-    ...     {0: 500, 1: 50, 2: 5},
+    ...     {"joint": [0, 0, 1, 1, 2, 0, 3, 0, 0, 0, 0, 0],
+    ...      "balanced": [0, 1, 1, 1, 2, 2, 3, 0, 4, 4, 5, 0]},
+    ...     {0: 500, 1: 400, 2: 50, 3: 40, 4: 5, 5: 4},
     ... )
     >>> display.accuracies["balanced"]["few"], display.accuracies["joint"]["all"]
-    (0.5, 0.5)
+    (0.75, 0.5)
     >>> [float(bar.get_height()) for bar in display.bars_["joint"]]
     [1.0, 0.5, 0.0, 0.5]
     """
