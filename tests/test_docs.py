@@ -180,28 +180,28 @@ def test_every_extra_is_named_where_installing_is_explained():
     assert not missing, f"extras of pyproject.toml not named: {missing}"
 
 
+def _matches(pattern, files):
+    """``"path: match"`` for every match of ``pattern`` in ``files`` (built pages left out)."""
+    return [
+        f"{path.relative_to(ROOT)}: {match}"
+        for path in files
+        if not {"_build", "auto_examples"} & set(path.parts)
+        for match in re.findall(pattern, path.read_text())
+    ]
+
+
 def test_install_commands_install_from_the_clone():
     # The package is not on a package index: `pip install "sklearn-lt[...]"` finds nothing.
     pages = [ROOT / "README.md", *DOCS.rglob("*.rst"), *DOCS.rglob("*.md"),
              *EXAMPLES.glob("*.py")]
-    wrong = [
-        f"{page.relative_to(ROOT)}: {match}"
-        for page in pages
-        if not {"_build", "auto_examples"} & set(page.parts)
-        for match in re.findall(r"pip\s+install\s+[\"']?sklearn-lt\[[^]]*\]", page.read_text())
-    ]
+    wrong = _matches(r"pip\s+install\s+[\"']?sklearn-lt\[[^]]*\]", pages)
     assert not wrong, f"install from the clone (pip install -e \".[extra]\"): {wrong}"
 
 
 def test_text_in_formulas_has_no_backslash_escapes():
     # MathJax 3 typesets \text{...} as plain text: `\text{weight\_decay}` shows "weight\_decay".
     sources = [*DOCS.rglob("*.rst"), *EXAMPLES.glob("*.py"), *(ROOT / "sklearn_lt").rglob("*.py")]
-    escaped = [
-        f"{path.relative_to(ROOT)}: {match}"
-        for path in sources
-        if not {"_build", "auto_examples"} & set(path.parts)
-        for match in re.findall(r"\\text\{[^}]*\\[^}]*\}", path.read_text())
-    ]
+    escaped = _matches(r"\\text\{[^}]*\\[^}]*\}", sources)
     assert not escaped, f"write \\mathtt{{a\\_b}} (math mode) instead: {escaped}"
 
 
