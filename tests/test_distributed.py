@@ -332,6 +332,10 @@ for name, part in (("stage_one", stage_one), ("pretrained", pretrained)):
     except Exception:
         results[name] = {"error": traceback.format_exc()}
 (folder / f"rank{rank}.json").write_text(json.dumps(results))
+# Without this, gloo's worker threads can outlive the interpreter: the process
+# then aborts at exit ("terminate called without an active exception").
+torch.distributed.barrier()
+torch.distributed.destroy_process_group()
 """
 
 
