@@ -17,8 +17,8 @@ from sklearn.metrics import balanced_accuracy_score
 
 from benchmarks.fidelity import data
 from sklearn_lt import CRTClassifier, LORTClassifier
+from sklearn_lt.heads._lort import _held_out_rows
 from sklearn_lt.heads._modules import LinearLogits
-from sklearn_lt.heads._rebalance import _held_out_rows
 from sklearn_lt.heads._trainer import auto_weight_decay, cross_entropy, train
 from sklearn_lt.sampling import InstanceBalancedSampler
 

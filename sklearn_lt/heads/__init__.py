@@ -2,19 +2,18 @@
 
 from ._base import FittedLinear, LinearHead
 from ._linear_base import default_base, linear_weights
-from ._logit_adjust import (
-    LogitAdjustedClassifier,
-    LogitAdjustedClassifierCV,
-    logit_adjustment_sweep,
-)
+from ._logit_adjust import LogitAdjustedClassifier, logit_adjustment_sweep
+from ._logit_adjust_cv import LogitAdjustedClassifierCV
+from ._lort import LORTClassifier, auto_smoothing
 from ._lort_cv import LORTClassifierCV
 from ._losses import RetrainingLoss, class_balanced_weights, ldam_margins, log_priors
+from ._lws import LWSClassifier
 from ._modules import CosineLogits, MaxNormLinearLogits
 from ._ncm import NCMClassifier
-from ._rebalance import LORTClassifier, LWSClassifier, TauNormClassifier, auto_smoothing
-from ._retrain import TABLE1_METHODS, RetrainedClassifier
+from ._retrain import RetrainedClassifier
 from ._softmax import CRTClassifier, SoftmaxClassifier
-from ._tau import tau_normalize, tau_sweep
+from ._table1 import TABLE1_METHODS
+from ._tau import TauNormClassifier, tau_normalize, tau_sweep
 from ._tau_cv import TauNormClassifierCV
 
 __all__ = [

@@ -13,12 +13,22 @@ import numpy as np
 import torch
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
+from sklearn.utils._param_validation import HasMethods
 
 from ..metrics import ClassCounts
 from ..utils import to_numpy, to_tensor, two_class_rows
 from ._base import LinearHead
 
-__all__ = ["BaseFit", "default_base", "fit_base_classifier", "linear_weights"]
+__all__ = [
+    "BaseFit",
+    "ESTIMATOR_CONSTRAINT",
+    "default_base",
+    "fit_base_classifier",
+    "linear_weights",
+]
+
+# The ``estimator`` parameter of the heads that start from a base classifier.
+ESTIMATOR_CONSTRAINT = {"estimator": [HasMethods(["fit"]), None]}
 
 # Shared docstring entry of the ``estimator`` parameter.
 ESTIMATOR_DOC = """estimator : estimator with ``coef_`` or None, default=None

@@ -11,10 +11,9 @@ from ..utils import Substitution
 from ._base import FittedLinear, LinearHead, sweep_argmax
 from ._linear_base import fit_base_classifier
 from ._losses import log_priors
-from ._posthoc_cv import POSTHOC_CV_DOCS, PostHocCV
 from ._softmax import SoftmaxClassifier
 
-__all__ = ["LogitAdjustedClassifier", "LogitAdjustedClassifierCV", "logit_adjustment_sweep"]
+__all__ = ["LogitAdjustedClassifier", "logit_adjustment_sweep"]
 
 
 # The adjustment removes the prior from the logits: the default base has a
@@ -164,67 +163,3 @@ class LogitAdjustedClassifier(LinearHead):
         base = _fit_base(self.estimator, X, y_encoded, counts, self.random_state)
         intercept = _adjusted_intercept(base.intercept, base.counts.counts, self.tau)
         return FittedLinear(base.coef, intercept, base.counts, {"estimator_": base.estimator})
-
-
-@Substitution(estimator=_ESTIMATOR_DOC, **POSTHOC_CV_DOCS)
-class LogitAdjustedClassifierCV(PostHocCV):
-    """Post-hoc logit adjustment with tau chosen by cross-validation.
-
-    As :class:`TauNormClassifierCV` for tau-normalisation: each fold fits the
-    base classifier once on its training part, every tau is scored on its
-    validation part from the same base logits
-    (:func:`~sklearn_lt.heads.logit_adjustment_sweep`, the priors of the
-    fold's training counts), then the base is refitted on all the data and
-    adjusted with the best tau, exactly as :class:`LogitAdjustedClassifier`
-    with that tau would. A base wrapped in
-    :class:`~sklearn.frozen.FrozenEstimator` is never fitted.
-
-    Parameters
-    ----------
-    %(estimator)s
-    taus : array-like of float, default=None
-        The candidates, in order; ``None`` is ``np.linspace(0, 2, 21)``.
-    %(cv)s
-    %(scoring)s
-    %(random_state)s
-    %(device)s
-    %(thresholds)s
-
-    Attributes
-    ----------
-    %(search_attributes)s
-    classes_, class_counts_, coef_, intercept_, n_features_in_
-        As in :class:`LogitAdjustedClassifier`.
-
-    See Also
-    --------
-    LogitAdjustedClassifier : A fixed tau.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn_lt import LogitAdjustedClassifierCV
-    >>> rng = np.random.RandomState(0)
-    >>> y = np.repeat([0, 1, 2], [200, 40, 10])
-    >>> X = rng.normal(size=(len(y), 4)) + 1.5 * np.eye(4)[y]
-    >>> clf = LogitAdjustedClassifierCV(LogisticRegression(), taus=[0, 0.5, 1], cv=3)
-    >>> clf = clf.fit(X, y)
-    >>> log_prior = np.log(np.bincount(y) / len(y))
-    >>> shift = clf.intercept_ - clf.estimator_.intercept_  # -tau_ * log pi_j
-    >>> bool(np.allclose(shift, -clf.tau_ * log_prior))
-    True
-    """
-
-    _fixed_head = LogitAdjustedClassifier
-    _negative_taus = True
-
-    def _base(self, X, y_encoded, counts):
-        # Every fold and the final fit seed the default base alike.
-        return _fit_base(self.estimator, X, y_encoded, counts, self.random_state)
-
-    def _adjusted(self, base, tau, scale):
-        return base.coef, _adjusted_intercept(base.intercept, base.counts.counts, tau)
-
-    def _sweep(self, base, X, taus, scale):
-        return logit_adjustment_sweep(base.coef, base.intercept, X, base.counts.counts, taus)

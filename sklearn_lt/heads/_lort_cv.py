@@ -16,7 +16,7 @@ from ..utils import Substitution, to_numpy
 from ._base import FittedLinear, LinearHead, chunked_argmax
 from ._cv import check_split_scoring, cv_folds, search_results, split_scores
 from ._linear_base import ESTIMATOR_DOC, fit_base_classifier
-from ._rebalance import LORTClassifier
+from ._lort import LORTClassifier
 from ._trainer import TRAINER_DOCS
 
 __all__ = ["LORTClassifierCV"]

@@ -1,12 +1,18 @@
 """tau-normalisation (Kang et al. 2020, eq. 3) and the sweep over tau, written once."""
 
+from numbers import Real
+
 import numpy as np
 import torch
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
 
-from ._base import sweep_argmax
+from ..utils import Substitution
+from ._base import FittedLinear, LinearHead, sweep_argmax
+from ._linear_base import ESTIMATOR_CONSTRAINT, ESTIMATOR_DOC, fit_base_classifier
 from ._modules import feature_scale, row_norms
 
-__all__ = ["tau_normalize", "tau_sweep"]
+__all__ = ["TauNormClassifier", "tau_normalize", "tau_sweep"]
 
 
 def tau_normalize(coef, tau, *, scale=1.0):
@@ -100,3 +106,85 @@ def tau_sweep(coef, X, taus, *, scale=None):
     # Multipliers of the base logits, one row per tau, rounded once to X's dtype.
     factors = torch.stack([1 / _norm_power(norms, tau) for tau in taus]).to(X.dtype)
     return sweep_argmax(X, coef.to(X.dtype), factors, torch.mul)
+
+
+@Substitution(estimator=ESTIMATOR_DOC)
+class TauNormClassifier(LinearHead):
+    """tau-normalised classifier (Kang et al. 2020, eq. 3).
+
+    Rescales each class's weight row by a power of its L2 norm,
+    ``w_j <- w_j / ||w_j||**tau``, and drops the bias:
+    ``logits = X @ coef_.T``. Instance-balanced training leaves head classes
+    with larger norms; ``tau`` between 0 (unchanged) and 1 (plain L2
+    normalisation) trades head accuracy for tail accuracy. No re-training.
+
+    The norms are taken in the normalised units of the features (divided by
+    their RMS row norm ``s``, ``feature_scale_``), as the package trains:
+    ``coef_ = w_j / (s ||w_j||)**tau`` (see
+    :func:`~sklearn_lt.heads.tau_normalize`). Every logit differs from the
+    paper's by the same factor ``s**-tau``, so the predictions are the
+    paper's, and the logits stay finite at any feature scale.
+
+    Choose ``tau`` on held-out training data (see ``TauNormClassifierCV``),
+    never on the test set.
+
+    Parameters
+    ----------
+    %(estimator)s
+    tau : float >= 0, default=1.0
+        Normalisation power.
+    device : str or torch.device, default=None
+        Where to compute; ``None`` uses the input's device.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the default base (unused otherwise).
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted base classifier.
+    classes_ : ndarray of shape (n_classes,)
+    class_counts_ : ndarray of shape (n_classes,)
+    coef_ : ndarray or torch.Tensor of shape (n_classes, n_features)
+        ``w_j / (s ||w_j||)**tau``.
+    intercept_ : ndarray or torch.Tensor of shape (n_classes,)
+        Zeros (the bias is dropped).
+    feature_scale_ : float
+        ``s``, the RMS row norm of the training features.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.frozen import FrozenEstimator
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_lt import TauNormClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> y = np.repeat([0, 1, 2], [100, 30, 5])
+    >>> X = rng.normal(size=(len(y), 4)) + 2 * np.eye(4)[y]
+    >>> base = LogisticRegression().fit(X, y)
+    >>> clf = TauNormClassifier(FrozenEstimator(base), tau=1.0).fit(X, y)
+    >>> (np.linalg.norm(clf.coef_, axis=1) * clf.feature_scale_).round(6)
+    array([1., 1., 1.])
+    """
+
+    _parameter_constraints = {
+        **ESTIMATOR_CONSTRAINT,
+        "tau": [Interval(Real, 0, None, closed="left")],
+        "device": [str, torch.device, None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, estimator=None, *, tau=1.0, device=None, random_state=None):
+        self.estimator = estimator
+        self.tau = tau
+        self.device = device
+        self.random_state = random_state
+
+    def _fit(self, X, y_encoded, counts):
+        base = fit_base_classifier(
+            self.estimator, X, y_encoded, counts, random_state=check_random_state(self.random_state)
+        )
+        scale = feature_scale(X)
+        coef = tau_normalize(base.coef, self.tau, scale=scale)
+        attributes = {"estimator_": base.estimator, "feature_scale_": scale}
+        return FittedLinear(coef, torch.zeros_like(coef[:, 0]), base.counts, attributes)

@@ -6,8 +6,7 @@ from sklearn.utils import check_random_state
 from ..utils import Substitution
 from ._linear_base import ESTIMATOR_DOC, fit_base_classifier
 from ._posthoc_cv import POSTHOC_CV_DOCS, PostHocCV
-from ._rebalance import TauNormClassifier
-from ._tau import tau_normalize, tau_sweep
+from ._tau import TauNormClassifier, tau_normalize, tau_sweep
 
 __all__ = ["TauNormClassifierCV"]
 

@@ -1,260 +1,28 @@
-"""Heads that rebalance an existing (instance-balanced) linear classifier.
+"""LORT, logits retargeting (Lu et al. 2024): the head and its smoothing rule."""
 
-tau-normalisation and LWS (Kang et al. 2020) and LORT (logits retargeting,
-2024) all start from the weights of a classifier trained with
-instance-balanced sampling (see :mod:`._linear_base`).
-"""
-
-import math
 from numbers import Real
 
 import numpy as np
 import torch
-from sklearn import get_config
 from sklearn.base import clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..sampling import ClassBalancedSampler
 from ..sampling._probabilities import class_indices
 from ..utils import Substitution
-from ._base import FittedLinear, LinearHead, row_chunks
-from ._linear_base import ESTIMATOR_DOC, fit_base_classifier
-from ._modules import LinearLogits, ScaledLogits, feature_scale, row_norms
-from ._softmax import TrainedHead, TrainingStart
-from ._tau import tau_normalize
-from ._trainer import TRAINER_DOCS, cross_entropy
-
-__all__ = ["LORTClassifier", "LWSClassifier", "TauNormClassifier", "auto_smoothing"]
-
-_ESTIMATOR_CONSTRAINT = {"estimator": [HasMethods(["fit"]), None]}
-
-
-@Substitution(estimator=ESTIMATOR_DOC)
-class TauNormClassifier(LinearHead):
-    """tau-normalised classifier (Kang et al. 2020, eq. 3).
-
-    Rescales each class's weight row by a power of its L2 norm,
-    ``w_j <- w_j / ||w_j||**tau``, and drops the bias:
-    ``logits = X @ coef_.T``. Instance-balanced training leaves head classes
-    with larger norms; ``tau`` between 0 (unchanged) and 1 (plain L2
-    normalisation) trades head accuracy for tail accuracy. No re-training.
-
-    The norms are taken in the normalised units of the features (divided by
-    their RMS row norm ``s``, ``feature_scale_``), as the package trains:
-    ``coef_ = w_j / (s ||w_j||)**tau`` (see
-    :func:`~sklearn_lt.heads.tau_normalize`). Every logit differs from the
-    paper's by the same factor ``s**-tau``, so the predictions are the
-    paper's, and the logits stay finite at any feature scale.
-
-    Choose ``tau`` on held-out training data (see ``TauNormClassifierCV``),
-    never on the test set.
-
-    Parameters
-    ----------
-    %(estimator)s
-    tau : float >= 0, default=1.0
-        Normalisation power.
-    device : str or torch.device, default=None
-        Where to compute; ``None`` uses the input's device.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the default base (unused otherwise).
-
-    Attributes
-    ----------
-    estimator_ : estimator
-        The fitted base classifier.
-    classes_ : ndarray of shape (n_classes,)
-    class_counts_ : ndarray of shape (n_classes,)
-    coef_ : ndarray or torch.Tensor of shape (n_classes, n_features)
-        ``w_j / (s ||w_j||)**tau``.
-    intercept_ : ndarray or torch.Tensor of shape (n_classes,)
-        Zeros (the bias is dropped).
-    feature_scale_ : float
-        ``s``, the RMS row norm of the training features.
-    n_features_in_ : int
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn.frozen import FrozenEstimator
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn_lt import TauNormClassifier
-    >>> rng = np.random.RandomState(0)
-    >>> y = np.repeat([0, 1, 2], [100, 30, 5])
-    >>> X = rng.normal(size=(len(y), 4)) + 2 * np.eye(4)[y]
-    >>> base = LogisticRegression().fit(X, y)
-    >>> clf = TauNormClassifier(FrozenEstimator(base), tau=1.0).fit(X, y)
-    >>> (np.linalg.norm(clf.coef_, axis=1) * clf.feature_scale_).round(6)
-    array([1., 1., 1.])
-    """
-
-    _parameter_constraints = {
-        **_ESTIMATOR_CONSTRAINT,
-        "tau": [Interval(Real, 0, None, closed="left")],
-        "device": [str, torch.device, None],
-        "random_state": ["random_state"],
-    }
-
-    def __init__(self, estimator=None, *, tau=1.0, device=None, random_state=None):
-        self.estimator = estimator
-        self.tau = tau
-        self.device = device
-        self.random_state = random_state
-
-    def _fit(self, X, y_encoded, counts):
-        base = fit_base_classifier(
-            self.estimator, X, y_encoded, counts, random_state=check_random_state(self.random_state)
-        )
-        scale = feature_scale(X)
-        coef = tau_normalize(base.coef, self.tau, scale=scale)
-        attributes = {"estimator_": base.estimator, "feature_scale_": scale}
-        return FittedLinear(coef, torch.zeros_like(coef[:, 0]), base.counts, attributes)
-
-
-class _RebalancingTrainedHead(TrainedHead):
-    """A trained head that starts from the base classifier's weights."""
-
-    def _base(self, X, y_encoded, counts, rng):
-        return fit_base_classifier(self.estimator, X, y_encoded, counts, random_state=rng)
-
-
-@Substitution(
-    estimator=ESTIMATOR_DOC,
-    **{
-        **TRAINER_DOCS,
-        "sampler": """sampler : PowerSampler, default=None
-        The sampling ratio; ``None`` is class-balanced (as the paper).""",
-    },
+from ._base import FittedLinear
+from ._linear_base import ESTIMATOR_CONSTRAINT, ESTIMATOR_DOC
+from ._modules import (
+    LinearLogits,
+    feature_scale,
 )
-class LWSClassifier(_RebalancingTrainedHead):
-    """Learnable weight scaling, LWS (Kang et al. 2020, section 4).
+from ._trained import TrainedHead, TrainingStart, _RebalancingTrainedHead
+from ._trainer import (
+    TRAINER_DOCS,
+    cross_entropy,
+)
 
-    Keeps the instance-balanced classifier and learns one scale ``f_j`` per
-    class (initialised to 1) with class-balanced sampling:
-    ``logits_j = f_j * (w_j . x + b_j)`` (the official code scales the whole
-    logit, bias included). After fit, ``coef_ = f[:, None] * W`` and
-    ``intercept_ = f * b``.
-
-    The defaults are the official configuration (5 epochs, SGD with momentum
-    0.9, weight decay 5e-4 on the scales, the cosine schedule stepped
-    *before* each epoch, class-balanced sampling), with the learning rate
-    stated in units of the RMS of the base logits, so that it does not
-    depend on their scale, and a batch of at most 512 that gives small sets
-    at least 16 steps per epoch.
-
-    ``W`` and ``b`` are frozen, so the base logits are computed once and the
-    epochs train the scales on them when the ``N x C`` logits take no more
-    memory than half the features or fit in ``sklearn.get_config()
-    ["working_memory"]``; otherwise each batch recomputes its logits, and no
-    ``N x C`` array is ever made (the scale of the logits is taken chunk by
-    chunk).
-
-    Parameters
-    ----------
-    %(estimator)s
-    %(solver)s
-        Default ``"sgd"`` (the official procedure).
-    %(sampler)s
-    %(weight_decay)s
-        Default 5e-4 (official).
-    %(max_iter)s
-    %(tol)s
-    %(n_epochs)s
-        Default 5 (official).
-    %(batch_size)s
-    %(lr)s
-        Default 1.0.
-    %(momentum)s
-    %(device)s
-    %(random_state)s
-    %(verbose)s
-
-    Attributes
-    ----------
-    estimator_ : estimator
-        The fitted base classifier.
-    scales_ : ndarray or torch.Tensor of shape (n_classes,)
-        The learned ``f_j``.
-    classes_, class_counts_, coef_, intercept_, loss_curve_, n_iter_, sampler_, n_features_in_
-        As in :class:`CRTClassifier`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_lt import LWSClassifier
-    >>> rng = np.random.RandomState(0)
-    >>> y = np.repeat([0, 1, 2], [200, 40, 8])
-    >>> X = rng.normal(size=(len(y), 5)) + 3 * np.eye(5)[y]
-    >>> clf = LWSClassifier(random_state=0).fit(X, y)
-    >>> clf.scales_.shape
-    (3,)
-    """
-
-    _parameter_constraints = {**TrainedHead._parameter_constraints, **_ESTIMATOR_CONSTRAINT}
-    _default_sampler = ClassBalancedSampler
-    _lr_stepped_before = True
-
-    def __init__(
-        self,
-        estimator=None,
-        *,
-        solver="sgd",
-        sampler=None,
-        weight_decay=5e-4,
-        max_iter=1000,
-        tol=1e-6,
-        n_epochs=5,
-        batch_size="auto",
-        lr=1.0,
-        momentum=0.9,
-        device=None,
-        random_state=None,
-        verbose=0,
-    ):
-        self.estimator = estimator
-        self.solver = solver
-        self.sampler = sampler
-        self.weight_decay = weight_decay
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_epochs = n_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.momentum = momentum
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-
-    def _start(self, X, y_encoded, counts, rng):
-        base = self._base(X, y_encoded, counts, rng)
-        n_classes = len(base.coef)
-        # W and b are frozen: every epoch would recompute the same base
-        # logits. Keep them when they take no more memory than half the
-        # features or fit in scikit-learn's working_memory (MiB); decided
-        # from the shapes, before any logit exists.
-        budget = max(X.numel() * X.element_size() // 2, get_config()["working_memory"] * 2**20)
-        on_logits = len(X) * n_classes * X.element_size() <= budget
-        base_logits = X.new_empty((len(X), n_classes)) if on_logits else None
-        norms = X.new_empty((len(X), 1))
-        with torch.no_grad():
-            for where, block in row_chunks(X, n_classes):
-                logits = torch.addmm(base.intercept, block, base.coef.T)
-                norms[where] = row_norms(logits)
-                if on_logits:
-                    base_logits[where] = logits
-        # Each scale multiplies one logit: the unit is the RMS of a single
-        # logit (the RMS row norm over sqrt(C)), so that its curvature is O(1).
-        # The RMS row norm of the logits is feature_scale of their row norms.
-        logit_scale = feature_scale(norms) / math.sqrt(n_classes)
-        module = ScaledLogits(base.coef, base.intercept, logit_scale, on_logits=on_logits)
-        inputs = base_logits if on_logits else X
-        return TrainingStart(
-            module, inputs, base.y_encoded, base.counts, {"estimator_": base.estimator}
-        )
-
-    def _fitted_attributes(self, module):
-        return {"scales_": module.scales()}
+__all__ = ["LORTClassifier", "auto_smoothing"]
 
 
 @Substitution(
@@ -361,7 +129,7 @@ class LORTClassifier(_RebalancingTrainedHead):
 
     _parameter_constraints = {
         **TrainedHead._parameter_constraints,
-        **_ESTIMATOR_CONSTRAINT,
+        **ESTIMATOR_CONSTRAINT,
         "smoothing": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
