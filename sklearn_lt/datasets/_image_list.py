@@ -63,6 +63,16 @@ def pil_loader(path):
     As the LT codebases do (``Image.open(path).convert("RGB")``), except that
     16-bit and float images are scaled by their range instead of clipped.
 
+    Parameters
+    ----------
+    path : str or Path
+        The image file.
+
+    Returns
+    -------
+    image : PIL.Image.Image
+        The image in mode ``"RGB"``.
+
     Raises
     ------
     ValueError
@@ -157,7 +167,13 @@ class ImageListDataset(torch.utils.data.Dataset):
         return f"{source}, {locations[index]}"
 
     def missing_files(self):
-        """Indices of the samples whose image file does not exist."""
+        """Indices of the samples whose image file does not exist.
+
+        Returns
+        -------
+        indices : list of int
+            Positions in the list, in its order.
+        """
         return [i for i, p in enumerate(self.paths) if not (self.root / p).is_file()]
 
     def __getitem__(self, index):
@@ -452,8 +468,17 @@ def load_imagenet_lt(root, split_file, **kwargs):
     listed paths start from (``train/n01440764/n01440764_190.JPEG``). The
     training list is already long-tailed (1000 classes, 1280 down to 5 images
     each); its test list is balanced (50 per class). Same as
-    :func:`load_split_list` (and its rules on the file), whose parameters
-    ``kwargs`` takes.
+    :func:`load_split_list` (and its rules on the file).
+
+    Parameters
+    ----------
+    root : str or Path
+        The ImageNet (Places-365) image folder.
+    split_file : str or Path
+        The split list.
+    **kwargs
+        The other parameters of :func:`load_split_list` (``transform``,
+        ``check_files``, ...).
 
     Returns
     -------
