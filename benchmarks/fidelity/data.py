@@ -1,4 +1,5 @@
-"""The fidelity suite's data: where files live, the two OpenCV data sets, the splits.
+"""The fidelity suite's data: where files live, the two OpenCV data sets, the splits,
+and the Bunch every source returns (with its joint classifier where no network made one).
 
 Every source splits a (roughly) balanced labelled set the way CIFAR-LT and
 digits-LT are made: per class, a balanced test set and a small balanced
@@ -10,21 +11,29 @@ import os
 from pathlib import Path
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Bunch
 
 from sklearn_lt.datasets import log_thirds_thresholds, make_long_tailed
 
 __all__ = [
+    "ARRAYS",
+    "LOGISTIC_MAX_ITER",
     "cache_dir",
     "load_digits_png",
     "load_letter",
+    "logistic_joint",
     "long_tailed_split",
     "make_many_class",
     "opencv_data_file",
+    "source_bunch",
 ]
 
 FETCH_SCRIPT = "benchmarks/fidelity/fetch_data.sh"
 DEBIAN_OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+# Large enough for lbfgs to converge on every source (it stops far earlier).
+LOGISTIC_MAX_ITER = 10_000
+ARRAYS = ("F_train", "y_train", "F_val", "y_val", "F_test", "y_test")
 
 
 def cache_dir():
@@ -160,3 +169,18 @@ def make_many_class(
         arrays[f"F_{split}"], arrays[f"y_{split}"] = draw(np.broadcast_to(per_class, n_classes))
     arrays["shot_thresholds"] = np.asarray([100, 20])
     return arrays
+
+
+def source_bunch(arrays, joint, name, description):
+    """The source's Bunch from its (cached) arrays and its joint classifier."""
+    classes, counts = np.unique(arrays["y_train"], return_counts=True)
+    return Bunch(
+        **{k: arrays[k] for k in ARRAYS}, joint=joint, name=name, description=description,
+        classes=classes, class_counts=counts,
+        shot_thresholds=tuple(int(t) for t in arrays["shot_thresholds"]),
+    )
+
+
+def logistic_joint(arrays):
+    """The joint classifier where no network made the features: plain LogisticRegression."""
+    return LogisticRegression(max_iter=LOGISTIC_MAX_ITER).fit(arrays["F_train"], arrays["y_train"])

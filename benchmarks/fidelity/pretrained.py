@@ -41,8 +41,6 @@ def _features():
 
 def pretrained_digits(seed):
     """Frozen EfficientNet-Lite0 ImageNet features of OpenCV's digits.png files (IR 50)."""
-    from .sources import _bunch, _logistic_joint  # (sources imports this module)
-
     F, y = _features()
     split = data.long_tailed_split(F, y, n_test=100, n_val=20, imbalance_ratio=50, seed=seed)
     arrays = {
@@ -50,8 +48,8 @@ def pretrained_digits(seed):
         "y_val": y[split.val], "F_test": F[split.test], "y_test": y[split.test],
         "shot_thresholds": np.asarray(split.shot_thresholds),
     }
-    return _bunch(
-        arrays, _logistic_joint(arrays), "pretrained_digits",
+    return data.source_bunch(
+        arrays, data.logistic_joint(arrays), "pretrained_digits",
         "OpenCV digits.png as image files (IR 50; 100 test, 20 validation per class), "
         f"EfficientNet-Lite0 ImageNet features ({INPUT_SIZE}x{INPUT_SIZE} input, 1280-d)",
     )

@@ -38,9 +38,9 @@ from sklearn_lt import (
 from sklearn_lt.metrics import shot_accuracy
 from sklearn_lt.utils import to_numpy
 
-from .data import cache_dir
+from .data import LOGISTIC_MAX_ITER, cache_dir
 from .models import Model, fit_with_validation_fold, head
-from .sources import LOGISTIC_MAX_ITER, SOURCES, get_source
+from .sources import SOURCES, get_source
 
 MODELS = {
     "joint": Model(make=lambda d, seed: d.joint, kind="joint", needs_joint=True),

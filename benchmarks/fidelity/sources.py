@@ -32,9 +32,7 @@ from pathlib import Path
 import numpy as np
 import sklearn
 import torch
-from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import Bunch
 
 import sklearn_lt
 from sklearn_lt import BackboneEmbedder, SoftmaxClassifier
@@ -42,6 +40,7 @@ from sklearn_lt.datasets import load_digits_lt
 from sklearn_lt.study import run_study
 
 from . import data
+from .data import logistic_joint, source_bunch
 from .pretrained import pretrained_digits
 
 __all__ = ["EXTRA_SOURCES", "SOURCES", "get_source", "scaled"]
@@ -50,9 +49,6 @@ PACKAGE_ROOT = Path(sklearn_lt.__file__).resolve().parent
 HERE = Path(__file__).resolve().parent
 # Stage one as the study trains it (run_study's defaults).
 _STUDY_DEFAULTS = {k: p.default for k, p in inspect.signature(run_study).parameters.items()}
-# Large enough for lbfgs to converge on every source (it stops far earlier).
-LOGISTIC_MAX_ITER = 10_000
-ARRAYS = ("F_train", "y_train", "F_val", "y_val", "F_test", "y_test")
 
 
 # ------------------------------------------------------------------ caching
@@ -96,27 +92,12 @@ def cached(*depends):
     return decorate
 
 
-def _bunch(arrays, joint, name, description):
-    """The source's Bunch from its (cached) arrays and its joint classifier."""
-    classes, counts = np.unique(arrays["y_train"], return_counts=True)
-    return Bunch(
-        **{k: arrays[k] for k in ARRAYS}, joint=joint, name=name, description=description,
-        classes=classes, class_counts=counts,
-        shot_thresholds=tuple(int(t) for t in arrays["shot_thresholds"]),
-    )
-
-
 def _fc_joint(arrays):
     """A network's own last layer (cached weights) as a fitted linear head."""
     classes, counts = np.unique(arrays["y_train"], return_counts=True)
     return SoftmaxClassifier.from_weights(
         arrays["joint_coef"], arrays["joint_intercept"], classes=classes, class_counts=counts
     )
-
-
-def _logistic_joint(arrays):
-    """The joint classifier where no network made the features: plain LogisticRegression."""
-    return LogisticRegression(max_iter=LOGISTIC_MAX_ITER).fit(arrays["F_train"], arrays["y_train"])
 
 
 def _standardised(X, split):
@@ -166,7 +147,7 @@ def _backbone_features(seed):
 def backbone(seed):
     """``BackboneEmbedder`` (the study's stage one) on digits-LT; joint: its ``classifier_``."""
     arrays = _backbone_features(seed)
-    return _bunch(
+    return source_bunch(
         arrays, _fc_joint(arrays), "backbone",
         f"digits-LT (IR 50), BackboneEmbedder({_STUDY_DEFAULTS['module']!r}, "
         f"max_epochs={_STUDY_DEFAULTS['max_epochs']}) features",
@@ -224,7 +205,7 @@ def _torch_cnn_features(seed):
 def torch_cnn(seed):
     """A small plain-torch CNN's frozen 64-d post-ReLU features on digits-LT; joint: its fc."""
     arrays = _torch_cnn_features(seed)
-    return _bunch(
+    return source_bunch(
         arrays, _fc_joint(arrays), "torch_cnn",
         "digits-LT (IR 50), plain-torch CNN (2 conv + ReLU + linear 64, SGD, "
         f"{CNN_TRAINING['epochs']} epochs, instance-balanced), 64-d post-ReLU features",
@@ -241,8 +222,8 @@ def _pixel_features(seed):
 def pixels(seed):
     """Standardised pixels of digits-LT (no network); joint: ``LogisticRegression()``."""
     arrays = _pixel_features(seed)
-    return _bunch(
-        arrays, _logistic_joint(arrays), "pixels",
+    return source_bunch(
+        arrays, logistic_joint(arrays), "pixels",
         "digits-LT (IR 50), standardised pixels (64-d)",
     )
 
@@ -258,8 +239,8 @@ def _letter_features(seed):
 def letter(seed):
     """UCI letter recognition, long-tailed at IR 100, standardised; joint: LogisticRegression."""
     arrays = _letter_features(seed)
-    return _bunch(
-        arrays, _logistic_joint(arrays), "letter",
+    return source_bunch(
+        arrays, logistic_joint(arrays), "letter",
         "UCI letter (26 classes, IR 100; 200 test, 20 validation per class), standardised 16-d",
     )
 
@@ -270,8 +251,8 @@ def letter_unit(seed):
     for name in ("F_train", "F_val", "F_test"):
         F = arrays[name]
         arrays[name] = F / np.linalg.norm(F, axis=1, keepdims=True).clip(1e-12)
-    return _bunch(
-        arrays, _logistic_joint(arrays), "letter_unit",
+    return source_bunch(
+        arrays, logistic_joint(arrays), "letter_unit",
         "UCI letter (IR 100), standardised then L2-normalised per row",
     )
 
@@ -310,8 +291,8 @@ def _digits_png_features(seed):
 def digits_png(seed):
     """OpenCV's digits.png, long-tailed at IR 50, standardised HOG-like features."""
     arrays = _digits_png_features(seed)
-    return _bunch(
-        arrays, _logistic_joint(arrays), "digits_png",
+    return source_bunch(
+        arrays, logistic_joint(arrays), "digits_png",
         "OpenCV digits.png (IR 50; 100 test, 20 validation per class), standardised 64-d HOG",
     )
 
@@ -326,8 +307,8 @@ MANY_CLASS_SKIP = ("ROS + LogReg",)
 
 def _many_class(name, n_classes, seed):
     arrays = data.make_many_class(**{**MANY_CLASS, "n_classes": n_classes}, seed=seed)
-    d = _bunch(
-        arrays, _logistic_joint(arrays), name,
+    d = source_bunch(
+        arrays, logistic_joint(arrays), name,
         f"synthetic {n_classes} classes, Zipf counts 1000..5, unit-norm "
         f"{MANY_CLASS['n_features']}-d clusters in a class hierarchy (20 test, 10 validation "
         "per class)",

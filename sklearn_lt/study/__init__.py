@@ -13,6 +13,7 @@ from ._data import load_study_data
 from ._models import (
     DECOUPLING_MODELS,
     RETRAINING_MODELS,
+    SPLITS,
     TAUS,
     StageOne,
     StudyModel,
@@ -20,8 +21,8 @@ from ._models import (
     fit_with_early_stopping,
     fit_with_validation_fold,
 )
-from ._output import study_figures, write_results
-from ._run import SPLITS, format_table, run_study
+from ._output import format_table, study_figures, write_results
+from ._run import run_study
 
 __all__ = [
     "DECOUPLING_MODELS",

@@ -25,10 +25,12 @@ from ..heads import (
     NCMClassifier,
     TauNormClassifierCV,
 )
+from ..metrics._counts import ALL_SPLITS
 
 __all__ = [
     "DECOUPLING_MODELS",
     "RETRAINING_MODELS",
+    "SPLITS",
     "TAUS",
     "StageOne",
     "StudyModel",
@@ -38,6 +40,8 @@ __all__ = [
     "fit_with_validation_fold",
 ]
 
+# The table's columns: the shot splits, head to tail, then all classes.
+SPLITS = ALL_SPLITS
 # The official tau sweep (classifier-balancing's tau_norm.py).
 TAUS = np.round(np.linspace(0, 2, 21), 10)
 _LOGISTIC_MAX_ITER = 3000

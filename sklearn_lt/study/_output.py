@@ -2,15 +2,15 @@
 
 import csv
 import json
+import textwrap
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from ._models import TAUS
-from ._run import SPLITS, format_table
+from ._models import SPLITS, TAUS
 
-__all__ = ["study_figures", "write_results"]
+__all__ = ["format_table", "study_figures", "write_results"]
 
 # Digits kept in results.json (and the CSV): accuracies over a few hundred
 # test images are not known beyond the fourth decimal.
@@ -28,6 +28,51 @@ def _rounded(value):
     if isinstance(value, np.integer):
         return int(value)
     return value
+
+
+def _rows(table):
+    return [
+        f"{name:<20}" + "".join(f"{row[s][0]:>9.3f} ± {row[s][1]:.3f}" for s in SPLITS)
+        for name, row in table.items()
+    ]
+
+
+def format_table(result, *, timing=True):
+    """The paper-style tables: many / medium / few / all, mean +- std over seeds.
+
+    ``timing=False`` leaves out the run time (the one line that changes from run to run).
+    """
+    many, few = result.shot_thresholds
+    header = f"{'model':<20}" + "".join(f"{s:>16}" for s in SPLITS)
+    lines = [
+        f"{result.dataset}, {len(result.seeds)} seeds; top-1 accuracy on the balanced test "
+        f"set (many: > {many} training images, few: < {few})",
+        *textwrap.wrap(result.get("stage_one") or "", width=100),
+        header,
+        *_rows(result.table),
+    ]
+    if result.chosen_tau and result.chosen_tau[0] is not None:
+        lines.append("tau-norm on the validation set by tau (the trade-off tau is chosen from):")
+        for tau, row in result.val_sweep.items():
+            if np.isclose(tau * 2, round(tau * 2)):
+                lines.append(
+                    f"  tau {tau:<4g}" + "".join(f"  {s} {row[s][0]:.3f}" for s in SPLITS)
+                )
+        lines.append(f"chosen tau per seed: {result.chosen_tau}")
+    if result.retraining_table:
+        lines += [
+            "",
+            *textwrap.wrap(
+                "Classifier re-training methods on the same frozen features (LORT's Table 1 "
+                "layout; starting from the joint classifier where a method starts from one):",
+                width=100,
+            ),
+            header,
+            *_rows(result.retraining_table),
+        ]
+    if timing:
+        lines.append(f"{result.seconds:.0f} s in all")
+    return "\n".join(lines)
 
 
 def write_results(result, out, *, figures=True):

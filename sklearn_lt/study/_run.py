@@ -1,6 +1,5 @@
 """Run the decoupling study: per seed, stage one once, then every declared model."""
 
-import textwrap
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,22 +11,21 @@ from sklearn.utils import Bunch
 from ..backbone import BackboneEmbedder, PretrainedEmbedder
 from ..heads import default_base, linear_weights, tau_sweep
 from ..metrics import ClassCounts, logits_magnitude, shot_accuracy, weight_norms
-from ..metrics._counts import ALL_SPLITS
 from ..utils import to_numpy
 from ._data import load_study_data
 from ._models import (
     DECOUPLING_MODELS,
     RETRAINING_MODELS,
+    SPLITS,
     TAUS,
     StageOne,
     fit_study_model,
     validation_split,
 )
+from ._output import format_table, write_results
 
-__all__ = ["SPLITS", "run_study"]
+__all__ = ["run_study"]
 
-# The table's columns: the shot splits, head to tail, then all classes.
-SPLITS = ALL_SPLITS
 # Linear models whose weight norms and logits the figures show.
 WEIGHT_NORM_MODELS = ("Joint (IB)", "cRT", "tau-norm", "LWS", "LORT")
 LOGITS_MODELS = ("Joint (IB)", "tau-norm", "LORT")
@@ -328,8 +326,6 @@ def run_study(
     result.stage_one = stage_one
     _print(verbose, "\n" + format_table(result))
     if out is not None:
-        from ._output import write_results
-
         written = write_results(result, out, figures=figures)
         _print(verbose, f"wrote {', '.join(written)} to {out}/")
     return result
@@ -370,48 +366,3 @@ def _aggregate(runs, seeds, d, counts, seconds):
         seeds=seeds,
         seconds=seconds,
     )
-
-
-def _rows(table):
-    return [
-        f"{name:<20}" + "".join(f"{row[s][0]:>9.3f} ± {row[s][1]:.3f}" for s in SPLITS)
-        for name, row in table.items()
-    ]
-
-
-def format_table(result, *, timing=True):
-    """The paper-style tables: many / medium / few / all, mean +- std over seeds.
-
-    ``timing=False`` leaves out the run time (the one line that changes from run to run).
-    """
-    many, few = result.shot_thresholds
-    header = f"{'model':<20}" + "".join(f"{s:>16}" for s in SPLITS)
-    lines = [
-        f"{result.dataset}, {len(result.seeds)} seeds; top-1 accuracy on the balanced test "
-        f"set (many: > {many} training images, few: < {few})",
-        *textwrap.wrap(result.get("stage_one") or "", width=100),
-        header,
-        *_rows(result.table),
-    ]
-    if result.chosen_tau and result.chosen_tau[0] is not None:
-        lines.append("tau-norm on the validation set by tau (the trade-off tau is chosen from):")
-        for tau, row in result.val_sweep.items():
-            if np.isclose(tau * 2, round(tau * 2)):
-                lines.append(
-                    f"  tau {tau:<4g}" + "".join(f"  {s} {row[s][0]:.3f}" for s in SPLITS)
-                )
-        lines.append(f"chosen tau per seed: {result.chosen_tau}")
-    if result.retraining_table:
-        lines += [
-            "",
-            *textwrap.wrap(
-                "Classifier re-training methods on the same frozen features (LORT's Table 1 "
-                "layout; starting from the joint classifier where a method starts from one):",
-                width=100,
-            ),
-            header,
-            *_rows(result.retraining_table),
-        ]
-    if timing:
-        lines.append(f"{result.seconds:.0f} s in all")
-    return "\n".join(lines)
