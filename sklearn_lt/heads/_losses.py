@@ -105,41 +105,155 @@ def log_priors(counts):
     return np.log(counts) - np.log(counts.sum())
 
 
+LOSS_FORMS = ("cross_entropy", "sigmoid_bce", "softmax_bce")
+FOCAL_FORMS = ("lin", "ldam_drw")
+WEIGHT_NORMALIZATIONS = ("batch_size", "weights")
+
+# torch's binary_cross_entropy clamps its logs at -100.
+_BCE_LOG_FLOOR = -100.0
+
+
+def _log1mexp(log_p):
+    """``max(log(1 - exp(log_p)), -100)`` for ``log_p <= 0``, accurate at both ends.
+
+    ``-expm1`` near ``log_p = 0`` and ``log1p(-exp)`` below ``-log 2``
+    (Maechler 2012); the floor is torch's ``binary_cross_entropy``'s, applied
+    before the log so that a probability that rounds to 1 keeps a finite
+    gradient.
+    """
+    near_one = log_p > -np.log(2.0)
+    # Each branch is evaluated only where it is accurate (and finite), so that
+    # the discarded branch cannot put a NaN into the gradient.
+    one_minus_p = -torch.expm1(torch.where(near_one, log_p, -1.0))
+    return torch.where(
+        near_one,
+        torch.log(one_minus_p.clamp(min=np.exp(_BCE_LOG_FLOOR))),
+        torch.log1p(-torch.exp(torch.where(near_one, -1.0, log_p))),
+    )
+
+
 class RetrainingLoss:
     """Per-sample loss of LORT's eq. 1: weighted, focal cross-entropy of offset logits.
 
     For logits ``z`` of a sample of class ``y``::
 
-        z'   = z + offset - margin_y * onehot(y)
+        z'   = logit_scale * z + offset - margin_y * onehot(y)
         loss = w_y * (1 - p_y)**gamma * (-log p_y),   p = softmax(z')
 
     - ``offset``: Balanced Softmax's ``log n_j`` (Ren et al. 2020) and the
       logit-adjusted loss's ``tau log pi_j`` (Menon et al. 2021, eq. 10);
     - ``margin``: LDAM's margin of the true class (Cao et al. 2019, eq. 13);
+      LDAM-DRW's ``LDAMLoss`` computes ``s * (z - Delta_y onehot(y))`` whatever
+      the layer: ``logit_scale=s, margin=s * Delta``;
     - ``gamma``: the focal term (Lin et al. 2017, eq. 5), in its softmax form
       as the long-tailed codebases use it; 0 is the cross-entropy;
     - ``w``: a weight per class (Cui et al. 2019's class-balanced weights).
       From ``weight_from_epoch`` on only (deferred re-weighting, DRW, Cao et
       al. 2019): the trainer calls :meth:`set_epoch` before each SGD epoch.
-      The weighted losses are averaged over the batch, as Cui et al. do.
 
     The offsets change training only: the heads predict on ``z``.
 
+    Each reference codebase of LORT's Table 1 runs one combination of the
+    three forms below (see the user guide's per-reference table):
+
+    - ``weight_normalization``: the trainer averages the per-sample losses
+      over the batch. ``"batch_size"`` returns ``w_y * l`` (Cui et al.'s
+      TensorFlow code, LDAM-DRW's ``FocalLoss``, torch's
+      ``binary_cross_entropy(weight=...)``); ``"weights"`` returns ``w_y * l
+      * n / sum_i w_{y_i}`` over the ``n`` rows of the call, so that the
+      batch mean is torch's ``cross_entropy(weight=w)``, ``sum_i w_{y_i} l_i
+      / sum_i w_{y_i}`` (LDAM-DRW's cross-entropy and LDAM rows). Under
+      full-batch training the two differ by a constant factor; under
+      mini-batch SGD they do not (the factor changes from batch to batch).
+    - ``focal_form`` with class weights: ``"lin"``, Lin et al.'s ``alpha_t
+      (1 - p_t)**gamma``, the weight outside the modulating factor;
+      ``"ldam_drw"``, LDAM-DRW's ``FocalLoss``, which applies the modulating
+      factor to the weighted cross-entropy ``u = w_y * (-log p_y)``: ``(1 -
+      exp(-u))**gamma * u``, i.e. ``(1 - p_y**w_y)**gamma * w_y * (-log
+      p_y)``. Without weights the two are the same.
+    - ``form``: ``"cross_entropy"`` (softmax, above); ``"sigmoid_bce"``, Cui
+      et al.'s sigmoid loss, ``w_y * sum_j BCE(sigmoid(z'_j), onehot_j)``, its
+      focal term per class ``(1 - p_t)**gamma`` with ``p_t`` the sigmoid's
+      probability of the right answer for class ``j`` (Cui et al.'s
+      "focal" loss type); ``"softmax_bce"``, binary cross-entropy on softmax
+      probabilities, ``w_y / C * sum_j BCE(softmax(z')_j, onehot_j)`` (the
+      ``"softmax"`` type of the PyTorch port of Cui et al.'s loss that
+      LTR-weight-balancing uses; no focal term there), with torch's floor of
+      -100 on each log.
+
     Parameters
     ----------
-    offset, margin, class_weight : array-like of shape (n_classes,) or None
+    offset : array-like of shape (n_classes,) or None, default=None
+        Added to the (scaled) logits during training.
+    margin : array-like of shape (n_classes,) or None, default=None
+        Subtracted from the true class's (scaled) logit during training.
     gamma : float >= 0, default=0.0
+        The focal term's focusing parameter.
+    class_weight : array-like of shape (n_classes,) or None, default=None
+        ``w``, a weight per class.
     weight_from_epoch : int, default=0
+        First SGD epoch with ``class_weight`` (DRW).
+    logit_scale : float > 0, default=1.0
+        Multiplies the logits before the offsets and margins.
+    form : {"cross_entropy", "sigmoid_bce", "softmax_bce"}, default="cross_entropy"
+        The per-sample loss of the changed logits ``z'``.
+    focal_form : {"lin", "ldam_drw"}, default="lin"
+        Where the class weight enters the focal term (``form="cross_entropy"``).
+    weight_normalization : {"batch_size", "weights"}, default="batch_size"
+        What the batch mean of the weighted losses is divided by.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_lt.heads import RetrainingLoss
+    >>> logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=torch.float64)
+    >>> y = torch.tensor([0, 1, 1])
+    >>> w = [1.0, 3.0]
+    >>> ours = RetrainingLoss(class_weight=w)(logits, y).mean()
+    >>> torchs = RetrainingLoss(class_weight=w, weight_normalization="weights")(logits, y).mean()
+    >>> reference = torch.nn.functional.cross_entropy(logits, y, weight=torch.tensor(w).double())
+    >>> bool(torch.isclose(torchs, reference)), round(float(ours / torchs), 4)  # 7 / 3
+    (True, 2.3333)
     """
 
     def __init__(
-        self, *, offset=None, margin=None, gamma=0.0, class_weight=None, weight_from_epoch=0
+        self,
+        *,
+        offset=None,
+        margin=None,
+        gamma=0.0,
+        class_weight=None,
+        weight_from_epoch=0,
+        logit_scale=1.0,
+        form="cross_entropy",
+        focal_form="lin",
+        weight_normalization="batch_size",
     ):
         self.offset = offset
         self.margin = margin
         self.gamma = float(gamma)
         self.class_weight = class_weight
         self.weight_from_epoch = int(weight_from_epoch)
+        self.logit_scale = float(logit_scale)
+        self.form = form
+        self.focal_form = focal_form
+        self.weight_normalization = weight_normalization
+        for name, value, allowed in [
+            ("form", form, LOSS_FORMS),
+            ("focal_form", focal_form, FOCAL_FORMS),
+            ("weight_normalization", weight_normalization, WEIGHT_NORMALIZATIONS),
+        ]:
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}.")
+        if form == "softmax_bce" and self.gamma > 0:
+            raise ValueError(
+                "form='softmax_bce' has no focal term (the PyTorch port of Cui et al.'s "
+                "loss ignores gamma there): use gamma=0, or form='sigmoid_bce' for "
+                "Cui et al.'s focal loss."
+            )
+        if focal_form == "ldam_drw" and form != "cross_entropy":
+            raise ValueError("focal_form='ldam_drw' is LDAM-DRW's softmax focal loss: "
+                             "use form='cross_entropy'.")
         self.epoch = 0
         self._tensors = {}
 
@@ -157,21 +271,62 @@ class RetrainingLoss:
             ).to(like.device)
         return self._tensors[key]
 
+    def _cross_entropy(self, logits, y):
+        """Softmax ``-log p_y`` and ``log(1 - p_y)``."""
+        log_norm = torch.logsumexp(logits, dim=1)
+        loss = log_norm - logits.gather(1, y[:, None])[:, 0]  # -log p_y
+        # log(1 - p_y) = logsumexp of the other logits - logsumexp of all:
+        # finite, with a finite gradient, even where p_y rounds to 1
+        # (there (1 - p_y)**gamma has an infinite derivative for gamma < 1).
+        others = logits.masked_fill(F.one_hot(y, logits.shape[1]).bool(), -torch.inf)
+        return loss, torch.logsumexp(others, dim=1) - log_norm
+
+    def _sigmoid_bce(self, logits, y):
+        """Cui et al.'s sigmoid loss, focal per class: ``sum_j (1 - p_t)**gamma BCE_j``."""
+        sign = 2.0 * F.one_hot(y, logits.shape[1]).to(logits.dtype) - 1.0
+        bce = -F.logsigmoid(sign * logits)  # -log p_t, p_t the right answer's probability
+        if self.gamma > 0:
+            bce = torch.exp(self.gamma * F.logsigmoid(-sign * logits)) * bce  # (1 - p_t)**gamma
+        return bce.sum(dim=1)
+
+    def _softmax_bce(self, logits, y):
+        """Binary cross-entropy of softmax probabilities, averaged over the classes."""
+        log_p = torch.log_softmax(logits, dim=1)
+        true_class = F.one_hot(y, logits.shape[1]).bool()
+        log_right = torch.where(true_class, log_p, _log1mexp(log_p))  # log p_j or log(1 - p_j)
+        return -log_right.clamp(min=_BCE_LOG_FLOOR).mean(dim=1)
+
     def __call__(self, logits, y):
+        if self.logit_scale != 1.0:
+            logits = self.logit_scale * logits
         if self.offset is not None:
             logits = logits + self._tensor("offset", logits)
         if self.margin is not None:
             true_class = F.one_hot(y, logits.shape[1]).to(logits.dtype)
             logits = logits - true_class * self._tensor("margin", logits)[y, None]
-        log_norm = torch.logsumexp(logits, dim=1)
-        loss = log_norm - logits.gather(1, y[:, None])[:, 0]  # -log p_y
-        if self.gamma > 0:
-            # log(1 - p_y) = logsumexp of the other logits - logsumexp of all:
-            # finite, with a finite gradient, even where p_y rounds to 1
-            # (there (1 - p_y)**gamma has an infinite derivative for gamma < 1).
-            others = logits.masked_fill(F.one_hot(y, logits.shape[1]).bool(), -torch.inf)
-            log_rest = torch.logsumexp(others, dim=1) - log_norm
-            loss = torch.exp(self.gamma * log_rest) * loss
+        weight = None
         if self.class_weight is not None and self.epoch >= self.weight_from_epoch:
-            loss = loss * self._tensor("class_weight", logits)[y]
+            weight = self._tensor("class_weight", logits)[y]
+        weight_inside = self.gamma > 0 and self.focal_form == "ldam_drw" and weight is not None
+        if self.form == "sigmoid_bce":
+            loss = self._sigmoid_bce(logits, y)
+        elif self.form == "softmax_bce":
+            loss = self._softmax_bce(logits, y)
+        else:
+            loss, log_rest = self._cross_entropy(logits, y)
+            if weight_inside:
+                # LDAM-DRW: (1 - exp(-u))**gamma * u with u = w_y * (-log p_y).
+                weighted = weight * loss
+                positive = weighted > 0  # u = 0 (p_y = 1): loss 0, gradient kept finite
+                safe = torch.where(positive, weighted, 1.0)
+                loss = torch.where(positive, (-torch.expm1(-safe)) ** self.gamma * safe, 0.0)
+            elif self.gamma > 0:
+                loss = torch.exp(self.gamma * log_rest) * loss
+        if weight is not None:
+            if not weight_inside:
+                loss = loss * weight
+            if self.weight_normalization == "weights":
+                # torch's cross_entropy(weight=w): the batch mean becomes
+                # sum_i w_i l_i / sum_i w_i (the weights' sum is a constant of y).
+                loss = loss * (len(weight) / weight.sum())
         return loss
