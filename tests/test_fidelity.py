@@ -18,6 +18,7 @@ from sklearn.frozen import FrozenEstimator
 from benchmarks.fidelity import data, runner, sources
 from benchmarks.fidelity.models import Model, head
 from sklearn_lt import CRTClassifier, NCMClassifier, TauNormClassifier
+from sklearn_lt.study import StageOne
 
 ORDERING_SOURCES = ("pixels", "letter")
 SEEDS = (0, 1, 2)
@@ -247,22 +248,23 @@ def test_missing_opencv_data_names_the_script(tmp_path, monkeypatch):
 
 def test_head_builds_defaults_with_the_seed(cache):
     d = sources.pixels(0)
-    ncm = head(NCMClassifier).make(d, 3)
+    stage = StageOne(d.joint, 3)
+    ncm = head("NCM", NCMClassifier).build(stage)
     assert ncm.get_params() == NCMClassifier().get_params()  # no random_state to set
-    crt = head(CRTClassifier).make(d, 3)
+    crt = head("cRT", CRTClassifier).build(stage)
     assert crt.get_params() == CRTClassifier(random_state=3).get_params()
-    tau = head(TauNormClassifier, base="joint").make(d, 3)
+    tau = head("tau-norm (joint)", TauNormClassifier, base="joint").build(stage)
     assert isinstance(tau.estimator, FrozenEstimator) and tau.estimator.estimator is d.joint
     assert tau.random_state == 3 and tau.tau == TauNormClassifier().tau
     with pytest.raises(ValueError, match="base must be None or 'joint'"):
-        head(TauNormClassifier, base="mine")
+        head("tau-norm", TauNormClassifier, base="mine")
 
 
 def test_a_failing_model_is_reported_not_fatal(cache, monkeypatch):
-    def broken(d, seed):
+    def broken(stage):
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(runner.MODELS, "broken", Model(make=broken))
+    monkeypatch.setitem(runner.MODELS, "broken", Model("broken", broken))
     out = runner.run(["pixels"], [0], ["broken", "NCM"], verbose=False)
     models = out["sources"]["pixels"]["models"]
     assert list(models) == ["joint", "NCM", "LogReg (balanced)", "broken"]

@@ -1,15 +1,22 @@
-"""How the runner builds and fits a model: :class:`Model` and :func:`head`.
+"""How the runner declares a model: :class:`Model` and :func:`head`.
 
-``runner.MODELS`` lists the models declaratively with these two helpers.
+A model of the suite is a row of the decoupling study
+(:class:`sklearn_lt.study.StudyModel`) with the role the orderings give it: it
+is built from the source's joint classifier and the seed (a
+:class:`~sklearn_lt.study.StageOne`) and fitted on the source's frozen features
+the study's way (:func:`~sklearn_lt.study.fit_on_training`,
+:func:`~sklearn_lt.study.fit_with_validation_fold`). ``runner.MODELS`` lists
+the models declaratively with these two helpers.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 from sklearn.frozen import FrozenEstimator
 
-__all__ = ["KINDS", "Model", "fit_on_training", "fit_with_validation_fold", "head"]
+from sklearn_lt.study import StageOne, StudyModel, fit_on_training
+from sklearn_lt.study._models import fit_study_model
+
+__all__ = ["KINDS", "Model", "fit_model", "head"]
 
 # joint: the source's own classifier, already fitted. base: an instance-balanced
 # classifier trained here (the heads' default base). head: a stage-two head that
@@ -18,42 +25,16 @@ __all__ = ["KINDS", "Model", "fit_on_training", "fit_with_validation_fold", "hea
 KINDS = ("joint", "base", "head", "baseline")
 
 
-def fit_on_training(model, d):
-    """Fit on the long-tailed training set."""
-    return model.fit(d.F_train, d.y_train)
-
-
-def fit_with_validation_fold(model, d):
-    """Fit a ``*CV`` model with the balanced validation set as its one held-out fold.
-
-    The training rows and the validation rows are passed together, with
-    ``cv`` set to a single split: train on the training rows, score on the
-    validation rows (a frozen base reads neither). The test set is never seen.
-    """
-    n_train, n_val = len(d.y_train), len(d.y_val)
-    split = [(np.arange(n_train), np.arange(n_train, n_train + n_val))]
-    return model.set_params(cv=split).fit(
-        np.concatenate([d.F_train, d.F_val]), np.concatenate([d.y_train, d.y_val])
-    )
-
-
 @dataclass(frozen=True)
-class Model:
-    """A model of the suite.
+class Model(StudyModel):
+    """A model of the suite: a study row (name, build, fit) and its role.
 
-    make : callable ``(d, seed) -> estimator``
-        Builds the (unfitted, except for ``kind="joint"``) estimator for the
-        source's Bunch ``d``.
     kind : one of :data:`KINDS`
-    fit : callable ``(estimator, d) -> fitted estimator``
-        How it is fitted (ignored for ``kind="joint"``).
     needs_joint : bool
         Skipped on a source without a joint classifier.
     """
 
-    make: Callable
     kind: str = "head"
-    fit: Callable = fit_on_training
     needs_joint: bool = False
 
     def __post_init__(self):
@@ -61,10 +42,15 @@ class Model:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}.")
 
 
-def head(cls, *, base=None, kind="head", fit=fit_on_training, **params):
+def fit_model(model, d, seed):
+    """``model`` built for the source's Bunch ``d`` and ``seed``, fitted as the study fits it."""
+    return fit_study_model(model, StageOne(d.joint, seed), d)
+
+
+def head(name, cls, *, base=None, kind="head", fit=fit_on_training, **params):
     """A model built as ``cls(**params)`` at its defaults, with ``random_state=seed``.
 
-    ``base="joint"`` passes ``FrozenEstimator(d.joint)`` as the head's
+    ``base="joint"`` passes ``FrozenEstimator(joint)`` as the head's
     ``estimator`` (the rebalancing heads' stage-one classifier); ``None``
     leaves the head's default base. ``random_state`` is only set where the
     head has that parameter.
@@ -73,10 +59,10 @@ def head(cls, *, base=None, kind="head", fit=fit_on_training, **params):
         raise ValueError(f"base must be None or 'joint', got {base!r}.")
     seeded = "random_state" in cls().get_params()
 
-    def make(d, seed):
-        extra = {"random_state": seed} if seeded else {}
+    def build(stage):
+        extra = {"random_state": stage.seed} if seeded else {}
         if base == "joint":
-            extra["estimator"] = FrozenEstimator(d.joint)
+            extra["estimator"] = FrozenEstimator(stage.joint)
         return cls(**params, **extra)
 
-    return Model(make=make, kind=kind, fit=fit, needs_joint=base == "joint")
+    return Model(name, build, fit, kind=kind, needs_joint=base == "joint")

@@ -1,10 +1,11 @@
 """Fit every model on every source and seed; score on the balanced test set.
 
 ``MODELS`` below is the list of what runs: add a head there (see
-:func:`.models.head`). Every head is built at its defaults, with only
-``random_state=seed``; the rebalancing heads run twice, on the source's joint
-classifier (``FrozenEstimator(joint)``, the papers' protocol) and on their
-default base (no estimator, what a new user gets).
+:func:`.models.head`; a model is built and fitted as a row of the decoupling
+study). Every head is built at its defaults, with only ``random_state=seed``;
+the rebalancing heads run twice, on the source's joint classifier
+(``FrozenEstimator(joint)``, the papers' protocol) and on their default base
+(no estimator, what a new user gets).
 """
 
 import argparse
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from imblearn.over_sampling import RandomOverSampler
 from imblearn.pipeline import make_pipeline
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_lt import (
@@ -36,65 +38,67 @@ from sklearn_lt import (
     TauNormClassifierCV,
 )
 from sklearn_lt.metrics import shot_accuracy
+from sklearn_lt.study import fit_with_validation_fold
 from sklearn_lt.utils import to_numpy
 
 from .data import LOGISTIC_MAX_ITER, cache_dir
-from .models import Model, fit_with_validation_fold, head
+from .models import Model, fit_model, head
 from .sources import SOURCES, get_source
 
-MODELS = {
-    "joint": Model(make=lambda d, seed: d.joint, kind="joint", needs_joint=True),
+MODELS = {model.name: model for model in (
+    Model("joint", lambda stage: FrozenEstimator(stage.joint), kind="joint", needs_joint=True),
     # The base the rebalancing heads fit when given no estimator (no intercept),
     # and the plain retrained softmax classifier (with one).
-    "default base": head(SoftmaxClassifier, kind="base", fit_intercept=False),
-    "Softmax": head(SoftmaxClassifier, kind="base"),
-    "NCM": head(NCMClassifier),
-    "cRT": head(CRTClassifier),
-    "tau-norm": head(TauNormClassifier),
-    "tau-norm (joint)": head(TauNormClassifier, base="joint"),
-    "tau-norm CV": head(TauNormClassifierCV),
-    "tau-norm CV (joint)": head(TauNormClassifierCV, base="joint"),
+    head("default base", SoftmaxClassifier, kind="base", fit_intercept=False),
+    head("Softmax", SoftmaxClassifier, kind="base"),
+    head("NCM", NCMClassifier),
+    head("cRT", CRTClassifier),
+    head("tau-norm", TauNormClassifier),
+    head("tau-norm (joint)", TauNormClassifier, base="joint"),
+    head("tau-norm CV", TauNormClassifierCV),
+    head("tau-norm CV (joint)", TauNormClassifierCV, base="joint"),
     # tau chosen on the balanced validation set, as Kang et al. do (never on test).
-    "tau-norm val (joint)": head(TauNormClassifierCV, base="joint", fit=fit_with_validation_fold),
-    "LWS": head(LWSClassifier),
-    "LWS (joint)": head(LWSClassifier, base="joint"),
-    "LORT": head(LORTClassifier),
-    "LORT (joint)": head(LORTClassifier, base="joint"),
-    "LORT CV": head(LORTClassifierCV),
-    "LORT CV (joint)": head(LORTClassifierCV, base="joint"),
+    head("tau-norm val (joint)", TauNormClassifierCV, base="joint", fit=fit_with_validation_fold),
+    head("LWS", LWSClassifier),
+    head("LWS (joint)", LWSClassifier, base="joint"),
+    head("LORT", LORTClassifier),
+    head("LORT (joint)", LORTClassifier, base="joint"),
+    head("LORT CV", LORTClassifierCV),
+    head("LORT CV (joint)", LORTClassifierCV, base="joint"),
     # LORT's Table 1 (issue #15); the logit-adjusted loss at tau=1 is Balanced Softmax.
-    "Cosine": head(RetrainedClassifier, logits="cosine", loss="cross_entropy"),
-    "CB loss": head(RetrainedClassifier, loss="cross_entropy", reweight="class_balanced"),
-    "Focal": head(RetrainedClassifier, loss="focal"),
+    head("Cosine", RetrainedClassifier, logits="cosine", loss="cross_entropy"),
+    head("CB loss", RetrainedClassifier, loss="cross_entropy", reweight="class_balanced"),
+    head("Focal", RetrainedClassifier, loss="focal"),
     # RetrainedClassifier()'s default loss (issue #23).
-    "Balanced Softmax": head(RetrainedClassifier, loss="balanced_softmax"),
-    "LDAM-DRW": head(RetrainedClassifier, init="base", logits="cosine", loss="ldam",
-                     reweight="class_balanced", reweight_from_epoch=5),
-    "LDAM-DRW (joint)": head(RetrainedClassifier, base="joint", init="base", logits="cosine",
-                             loss="ldam", reweight="class_balanced", reweight_from_epoch=5),
-    "MaxNorm": head(RetrainedClassifier, init="base", max_norm=0.1, loss="cross_entropy",
-                    reweight="class_balanced"),
-    "MaxNorm (joint)": head(RetrainedClassifier, base="joint", init="base", max_norm=0.1,
-                            loss="cross_entropy", reweight="class_balanced"),
-    "post-hoc LA": head(LogitAdjustedClassifier),
-    "post-hoc LA (joint)": head(LogitAdjustedClassifier, base="joint"),
-    "post-hoc LA CV": head(LogitAdjustedClassifierCV),
-    "post-hoc LA CV (joint)": head(LogitAdjustedClassifierCV, base="joint"),
-    "post-hoc LA val (joint)": head(LogitAdjustedClassifierCV, base="joint",
-                                    fit=fit_with_validation_fold),
-    "LogReg (balanced)": Model(
-        make=lambda d, seed: LogisticRegression(
-            class_weight="balanced", max_iter=LOGISTIC_MAX_ITER
+    head("Balanced Softmax", RetrainedClassifier, loss="balanced_softmax"),
+    head("LDAM-DRW", RetrainedClassifier, init="base", logits="cosine", loss="ldam",
+         reweight="class_balanced", reweight_from_epoch=5),
+    head("LDAM-DRW (joint)", RetrainedClassifier, base="joint", init="base", logits="cosine",
+         loss="ldam", reweight="class_balanced", reweight_from_epoch=5),
+    head("MaxNorm", RetrainedClassifier, init="base", max_norm=0.1, loss="cross_entropy",
+         reweight="class_balanced"),
+    head("MaxNorm (joint)", RetrainedClassifier, base="joint", init="base", max_norm=0.1,
+         loss="cross_entropy", reweight="class_balanced"),
+    head("post-hoc LA", LogitAdjustedClassifier),
+    head("post-hoc LA (joint)", LogitAdjustedClassifier, base="joint"),
+    head("post-hoc LA CV", LogitAdjustedClassifierCV),
+    head("post-hoc LA CV (joint)", LogitAdjustedClassifierCV, base="joint"),
+    head("post-hoc LA val (joint)", LogitAdjustedClassifierCV, base="joint",
+         fit=fit_with_validation_fold),
+    Model(
+        "LogReg (balanced)",
+        lambda stage: LogisticRegression(class_weight="balanced", max_iter=LOGISTIC_MAX_ITER),
+        kind="baseline",
+    ),
+    Model(
+        "ROS + LogReg",
+        lambda stage: make_pipeline(
+            RandomOverSampler(random_state=stage.seed),
+            LogisticRegression(max_iter=LOGISTIC_MAX_ITER),
         ),
         kind="baseline",
     ),
-    "ROS + LogReg": Model(
-        make=lambda d, seed: make_pipeline(
-            RandomOverSampler(random_state=seed), LogisticRegression(max_iter=LOGISTIC_MAX_ITER)
-        ),
-        kind="baseline",
-    ),
-}
+)}
 
 SPLITS = ("all", "many", "medium", "few")
 SEEDS = (0, 1, 2)
@@ -114,9 +118,7 @@ def evaluate(model, d, seed):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            estimator = model.make(d, seed)
-            if model.kind != "joint":
-                estimator = model.fit(estimator, d)
+            estimator = fit_model(model, d, seed)
             acc = shot_accuracy(
                 d.y_test, to_numpy(estimator.predict(d.F_test)),
                 dict(zip(d.classes.tolist(), d.class_counts.tolist())),

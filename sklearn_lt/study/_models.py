@@ -2,10 +2,10 @@
 
 Every row of the study's table is a :class:`StudyModel`: a name and a
 function that builds an estimator from :class:`StageOne` (the frozen joint
-classifier, the seed and the predefined validation split). Each also says how it
-fits: on the frozen training features, or choosing a hyper-parameter on the
-balanced validation set (a ``*CV`` head with the one predefined split, or an
-SGD head keeping its best epoch on it). Nothing here reads the test set.
+classifier and the seed). Each also says how it fits: on the frozen training
+features, or choosing a hyper-parameter on the balanced validation set (a
+``*CV`` head with the one predefined split, or an SGD head keeping its best
+epoch on it). Nothing here reads the test set.
 """
 
 from collections.abc import Callable
@@ -51,37 +51,93 @@ _LOGISTIC_MAX_ITER = 3000
 class StageOne:
     """What the stage-two models of one seed are built from.
 
-    Attributes
+    Parameters
     ----------
-    joint : fitted linear classifier
-        Stage one's jointly trained classifier (``BackboneEmbedder.classifier_``).
+    joint : fitted classifier
+        Stage one's jointly trained classifier (``BackboneEmbedder.classifier_``,
+        or a linear probe on frozen features).
     seed : int
-    validation : list of one ``(train, test)`` pair
-        The predefined split over the training rows followed by the
-        validation rows: what ``cv`` gets for the models that choose on the
-        validation set.
+        The seed of the run, for the models' ``random_state``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_lt.study import StageOne
+    >>> joint = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+    >>> StageOne(joint, seed=0).seed
+    0
     """
 
     joint: object
     seed: int
-    validation: list
+
+
+def validation_split(n_train, n_val):
+    """The one predefined ``(train, test)`` split of the training + validation rows."""
+    return [(np.arange(n_train), np.arange(n_train, n_train + n_val))]
 
 
 def fit_on_training(estimator, features):
-    """Fit on the frozen training features."""
+    """Fit on the frozen training features.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Unfitted.
+    features : Bunch
+        The frozen features: ``F_train`` and ``y_train`` (``F_val``, ``y_val``
+        are not read).
+
+    Returns
+    -------
+    estimator
+        ``estimator``, fitted.
+    """
     return estimator.fit(features.F_train, features.y_train)
 
 
 def fit_with_validation_fold(estimator, features):
-    """Fit a ``*CV`` estimator on training + validation rows, ``cv`` the one predefined split."""
-    return estimator.fit(
+    """Fit a ``*CV`` estimator with the balanced validation set as its one held-out fold.
+
+    The training rows and the validation rows are passed together, with
+    ``cv`` set to a single split: train on the training rows, score on the
+    validation rows (a frozen base reads neither). The test set is never seen.
+
+    Parameters
+    ----------
+    estimator : estimator with a ``cv`` parameter
+        Unfitted; its ``cv`` is replaced.
+    features : Bunch
+        The frozen features: ``F_train``, ``y_train``, ``F_val`` and ``y_val``.
+
+    Returns
+    -------
+    estimator
+        ``estimator``, fitted on the training and validation rows.
+    """
+    split = validation_split(len(features.y_train), len(features.y_val))
+    return estimator.set_params(cv=split).fit(
         np.concatenate([features.F_train, features.F_val]),
         np.concatenate([features.y_train, features.y_val]),
     )
 
 
 def fit_with_early_stopping(estimator, features):
-    """Fit on the training features, keeping the epoch best on the validation set."""
+    """Fit on the training features, keeping the epoch best on the validation set.
+
+    Parameters
+    ----------
+    estimator : estimator whose ``fit`` takes ``X_val`` and ``y_val``
+        Unfitted (an SGD-trained head such as
+        :class:`~sklearn_lt.heads.LORTClassifier`).
+    features : Bunch
+        The frozen features: ``F_train``, ``y_train``, ``F_val`` and ``y_val``.
+
+    Returns
+    -------
+    estimator
+        ``estimator``, fitted.
+    """
     return estimator.fit(
         features.F_train, features.y_train, X_val=features.F_val, y_val=features.y_val
     )
@@ -89,16 +145,25 @@ def fit_with_early_stopping(estimator, features):
 
 @dataclass(frozen=True)
 class StudyModel:
-    """One row of the study.
+    """One row of the study: how to build a model from stage one, and how it fits.
 
-    Attributes
+    Parameters
     ----------
     name : str
+        The row's name in the table.
     build : callable ``(StageOne) -> estimator``
+        Builds the unfitted estimator of one seed.
     fit : callable ``(estimator, features) -> fitted estimator``, default=fit_on_training
         :func:`fit_on_training`, :func:`fit_with_validation_fold` (tau chosen
         on the balanced validation set, as Kang et al. do) or
         :func:`fit_with_early_stopping` (LORT's epoch chosen on it).
+
+    Examples
+    --------
+    >>> from sklearn_lt import NCMClassifier
+    >>> from sklearn_lt.study import DECOUPLING_MODELS, StudyModel
+    >>> extra = StudyModel("NCM (cosine)", lambda stage: NCMClassifier("cosine"))
+    >>> models = DECOUPLING_MODELS + (extra,)  # run_study(models=models)
     """
 
     name: str
@@ -116,7 +181,7 @@ DECOUPLING_MODELS = (
     StudyModel("cRT", lambda stage: CRTClassifier(random_state=stage.seed)),
     StudyModel(
         "tau-norm",
-        lambda stage: TauNormClassifierCV(_joint(stage), taus=TAUS, cv=stage.validation),
+        lambda stage: TauNormClassifierCV(_joint(stage), taus=TAUS),
         fit_with_validation_fold,
     ),
     StudyModel("LWS", lambda stage: LWSClassifier(_joint(stage), random_state=stage.seed)),
@@ -178,8 +243,3 @@ RETRAINING_MODELS = _retraining_models()
 def fit_study_model(model, stage, features):
     """Build ``model`` from ``stage`` and fit it on the frozen ``features`` (its own way)."""
     return model.fit(model.build(stage), features)
-
-
-def validation_split(n_train, n_val):
-    """The one predefined ``(train, test)`` split of the training + validation rows."""
-    return [(np.arange(n_train), np.arange(n_train, n_train + n_val))]

@@ -20,7 +20,6 @@ from ._models import (
     TAUS,
     StageOne,
     fit_study_model,
-    validation_split,
 )
 from ._output import format_table, write_results
 
@@ -102,7 +101,7 @@ def _stage_one(d, pool, *, module, backbone, max_epochs, device, seed, cache_dir
     features = Bunch(y_train=d.y_train, y_val=d.y_val, y_test=d.y_test)
     for part, F in parts.items():
         features[f"F_{part}"] = F
-    stage = StageOne(joint, seed, validation_split(len(d.y_train), len(d.y_val)))
+    stage = StageOne(joint, seed)
     return stage, features
 
 
