@@ -175,3 +175,39 @@ def _badly_documented(x, y):
         Not a parameter.
     """
     return x + y
+
+
+def test_a_shared_entry_reads_the_same_at_any_depth():
+    # One DocEntry fills a class's Parameters and a method's (indented 4
+    # columns further); numpydoc reads the same name, type and description.
+    from numpydoc.docscrape import FunctionDoc
+
+    from sklearn_lt.utils._docstring import DocEntry, Substitution
+
+    shared = {"tau": DocEntry("tau", "float", "Strength of\nthe rule.", default="1.0")}
+
+    @Substitution(shared)
+    class Head:
+        """A head.
+
+        Parameters
+        ----------
+        %(tau)s
+        """
+
+        @Substitution(shared, tau=shared["tau"].override(default="None"))
+        def sweep(self, tau=None):
+            """Sweep.
+
+            Parameters
+            ----------
+            %(tau)s
+                Here, ``None`` sweeps.
+            """
+
+    (in_class,) = FunctionDoc(Head, role="class")["Parameters"]
+    (in_method,) = FunctionDoc(Head.sweep)["Parameters"]
+    assert (in_class.name, in_class.type) == ("tau", "float, default=1.0")
+    assert (in_method.name, in_method.type) == ("tau", "float, default=None")
+    assert in_class.desc == ["Strength of", "the rule."]
+    assert in_method.desc == ["Strength of", "the rule.", "Here, ``None`` sweeps."]
