@@ -13,13 +13,13 @@ from sklearn_lt.__main__ import main
 from sklearn_lt.heads import TABLE1_METHODS
 from sklearn_lt.study import (
     DECOUPLING_MODELS,
-    SPLITS,
     StudyModel,
     format_table,
     load_study_data,
     run_study,
     study_figures,
 )
+from sklearn_lt.study._models import SPLITS
 
 DECOUPLED = ["NCM", "cRT", "tau-norm", "LWS", "LORT"]
 

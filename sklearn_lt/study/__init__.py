@@ -13,8 +13,6 @@ from ._data import load_study_data
 from ._models import (
     DECOUPLING_MODELS,
     RETRAINING_MODELS,
-    SPLITS,
-    TAUS,
     StageOne,
     StudyModel,
     fit_on_training,
@@ -27,8 +25,6 @@ from ._run import run_study
 __all__ = [
     "DECOUPLING_MODELS",
     "RETRAINING_MODELS",
-    "SPLITS",
-    "TAUS",
     "StageOne",
     "StudyModel",
     "fit_on_training",

@@ -30,12 +30,9 @@ from ..metrics._counts import ALL_SPLITS
 __all__ = [
     "DECOUPLING_MODELS",
     "RETRAINING_MODELS",
-    "SPLITS",
-    "TAUS",
     "StageOne",
     "StudyModel",
     "fit_on_training",
-    "fit_study_model",
     "fit_with_early_stopping",
     "fit_with_validation_fold",
 ]
@@ -204,6 +201,14 @@ DECOUPLING_MODELS = (
         ),
     ),
 )
+"""The rows of the decoupling table: the joint classifier, the decoupled heads, two baselines.
+
+A tuple of :class:`StudyModel`: the joint classifier (stage one's own, frozen),
+NCM, cRT, tau-norm (tau chosen on the balanced validation set), LWS, LORT (its
+epoch chosen on the validation set), and the baselines a practitioner would try
+instead: a class-balanced ``LogisticRegression`` and random over-sampling
+before one.
+"""
 
 
 def _on_joint(factory):
@@ -238,6 +243,13 @@ def _retraining_models():
 
 
 RETRAINING_MODELS = _retraining_models()
+"""The rows of the re-training table: every method of LORT's Table 1 on the same features.
+
+A tuple of :class:`StudyModel`, one per entry of
+:data:`~sklearn_lt.heads.TABLE1_METHODS`, started from stage one's joint
+classifier where the method takes a base; tau-norm and LORT are the rows of
+:data:`DECOUPLING_MODELS`.
+"""
 
 
 def fit_study_model(model, stage, features):

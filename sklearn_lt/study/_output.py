@@ -40,7 +40,21 @@ def _rows(table):
 def format_table(result, *, timing=True):
     """The paper-style tables: many / medium / few / all, mean +- std over seeds.
 
-    ``timing=False`` leaves out the run time (the one line that changes from run to run).
+    What ``run_study`` prints and writes to ``results.txt``.
+
+    Parameters
+    ----------
+    result : Bunch
+        What :func:`run_study` returned.
+    timing : bool, default=True
+        End with the run time; ``False`` leaves it out (the one line that
+        changes from run to run).
+
+    Returns
+    -------
+    str
+        The decoupling table, the validation tau sweep and the chosen taus,
+        then the re-training methods' table when the run had one.
     """
     many, few = result.shot_thresholds
     header = f"{'model':<20}" + "".join(f"{s:>16}" for s in SPLITS)
@@ -78,8 +92,22 @@ def format_table(result, *, timing=True):
 def write_results(result, out, *, figures=True):
     """Write ``results.{txt,csv,json}`` and, with ``figures``, ``figures/*.png``.
 
-    Without matplotlib, the figures are skipped with a warning that names the
-    extra to install. Returns the names of the files written, relative to ``out``.
+    What ``run_study`` writes to its ``out`` folder; without matplotlib, the
+    figures are skipped with a warning that names the extra to install.
+
+    Parameters
+    ----------
+    result : Bunch
+        What :func:`run_study` returned.
+    out : str or path
+        The folder, created if needed.
+    figures : bool, default=True
+        Draw the figures of :func:`study_figures` as PNG files.
+
+    Returns
+    -------
+    list of str
+        The files written, relative to ``out``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -121,11 +149,24 @@ def write_results(result, out, *, figures=True):
 def study_figures(result):
     """The study's figures as Display objects, every one a mean over the seeds.
 
-    - ``shot_accuracy``: the table as bars, with one standard deviation;
-    - ``tau_sweep``: tau-normalisation of the joint classifier on the
-      *validation* set (where tau is chosen), mean and spread over seeds;
-    - ``weight_norms`` and ``logits_magnitude``: per class, averaged over the
-      seeds (the logits on the test set, as the LORT paper measures them).
+    Needs matplotlib (the ``plot`` extra).
+
+    Parameters
+    ----------
+    result : Bunch
+        What :func:`run_study` returned.
+
+    Returns
+    -------
+    dict of str to Display
+        - ``shot_accuracy``: the table as bars, with one standard deviation
+          (:class:`~sklearn_lt.plotting.ShotAccuracyDisplay`);
+        - ``tau_sweep``: tau-normalisation of the joint classifier on the
+          *validation* set (where tau is chosen), mean and spread over seeds
+          (:class:`~sklearn_lt.plotting.TauSweepDisplay`);
+        - ``weight_norms`` and ``logits_magnitude``: per class, averaged over
+          the seeds (the logits on the test set, as the LORT paper measures
+          them).
     """
     from ..plotting import (
         LogitsMagnitudeDisplay,

@@ -1,33 +1,10 @@
-"""Tensor/array helpers shared by every estimator of the package."""
+"""Helpers for users of the package: numpy/torch conversion and CPU thread limits.
 
-from ._array import (
-    check_finite,
-    is_tensor,
-    like_input,
-    record_features,
-    resolve_device,
-    to_numpy,
-    to_tensor,
-    two_class_rows,
-    validate_features,
-    validate_features_for_fit,
-    validate_labels,
-)
-from ._docstring import Substitution
+The validation and docstring helpers the estimators share live in the private
+modules ``_array`` and ``_docstring``.
+"""
+
+from ._array import to_numpy, to_tensor
 from ._threads import limit_threads
 
-__all__ = [
-    "Substitution",
-    "check_finite",
-    "is_tensor",
-    "like_input",
-    "limit_threads",
-    "record_features",
-    "resolve_device",
-    "to_numpy",
-    "to_tensor",
-    "validate_features",
-    "validate_features_for_fit",
-    "two_class_rows",
-    "validate_labels",
-]
+__all__ = ["limit_threads", "to_numpy", "to_tensor"]

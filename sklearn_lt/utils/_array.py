@@ -39,7 +39,29 @@ def is_tensor(x):
 
 
 def to_numpy(x):
-    """Return ``x`` as a numpy array (tensors are moved to the CPU first)."""
+    """Return ``x`` as a numpy array (tensors are moved to the CPU first).
+
+    What the heads answer is in the caller's type (a tensor in, a tensor out):
+    this turns either into numpy, e.g. for a scikit-learn metric.
+
+    Parameters
+    ----------
+    x : array-like or torch.Tensor
+        A tensor on any device (bfloat16 is widened, exactly, to float32:
+        numpy has no bfloat16), or anything ``np.asarray`` takes.
+
+    Returns
+    -------
+    ndarray
+        ``x`` as numpy; a CPU tensor's memory is shared, not copied.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_lt.utils import to_numpy
+    >>> to_numpy(torch.tensor([1.0, 2.0]))
+    array([1., 2.], dtype=float32)
+    """
     if is_tensor(x):
         if x.device.type == "meta":
             raise ValueError(
@@ -59,6 +81,21 @@ def to_tensor(x, *, device=None, dtype=None):
     warns that they are not writable, but nothing here ever writes to input.
     Views with negative strides (``X[::-1]``, ``np.flip``, a frame's reversed
     columns), which torch cannot wrap, are the only ones copied.
+
+    Parameters
+    ----------
+    x : array-like or torch.Tensor
+        An object array is converted to float64 first.
+    device : str or torch.device, default=None
+        Where the result lives; ``None`` keeps a tensor's device (numpy goes
+        to the CPU).
+    dtype : torch.dtype, default=None
+        The result's dtype; ``None`` keeps ``x``'s.
+
+    Returns
+    -------
+    torch.Tensor
+        ``x`` as a tensor, sharing its memory where no move or cast is asked.
 
     Examples
     --------
@@ -298,7 +335,7 @@ def two_class_rows(single, axis=0):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_lt.utils import two_class_rows
+    >>> from sklearn_lt.utils._array import two_class_rows
     >>> two_class_rows(np.array([2.0, -4.0]), axis=1)
     array([[-1.,  1.],
            [ 2., -2.]])
