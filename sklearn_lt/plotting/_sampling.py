@@ -4,7 +4,7 @@ from numbers import Integral
 
 import numpy as np
 
-from ..utils import Substitution
+from ..utils._docstring import Substitution
 from ._base import (
     CLASS_DOCS,
     METHOD_DOCS,

@@ -5,7 +5,8 @@ import numpy as np
 from ..metrics import shot_accuracy
 from ..metrics._counts import ALL_SPLITS, SPLITS, as_labels
 from ..metrics._shot import shot_counts
-from ..utils import Substitution, to_numpy
+from ..utils import to_numpy
+from ..utils._docstring import Substitution
 from ._base import (
     METHOD_DOCS,
     _check_named,

@@ -9,7 +9,9 @@ from sklearn.utils.validation import check_is_fitted
 from ..heads import TauNormClassifier, TauNormClassifierCV, linear_weights, tau_sweep
 from ..metrics import UndefinedSplitWarning, shot_accuracy
 from ..metrics._counts import ALL_SPLITS, as_labels
-from ..utils import Substitution, check_finite, is_tensor, to_numpy, to_tensor
+from ..utils import to_numpy, to_tensor
+from ..utils._array import check_finite, is_tensor
+from ..utils._docstring import Substitution
 from ._base import (
     METHOD_DOCS,
     SPLIT_STYLES,

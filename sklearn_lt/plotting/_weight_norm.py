@@ -3,7 +3,9 @@
 import numpy as np
 
 from ..metrics import weight_norms
-from ..utils import Substitution, to_numpy, two_class_rows
+from ..utils import to_numpy
+from ..utils._array import two_class_rows
+from ..utils._docstring import Substitution
 from ._base import (
     CLASS_DOCS,
     METHOD_DOCS,

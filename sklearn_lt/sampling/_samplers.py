@@ -18,7 +18,8 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 
 from ..metrics._counts import encode_labels
-from ..utils import is_tensor, to_numpy, validate_labels
+from ..utils import to_numpy
+from ..utils._array import is_tensor, validate_labels
 from ._probabilities import (
     draw_grouped,
     group_rows,
