@@ -18,7 +18,8 @@ import torch
 from skorch.utils import is_dataset
 from torch.utils.data import Dataset, Subset
 
-from ..utils import check_finite, to_numpy, to_tensor, validate_labels
+from ..utils import to_numpy, to_tensor
+from ..utils._array import check_finite, validate_labels
 
 __all__ = [
     "ArrayImageDataset",
@@ -317,18 +318,34 @@ def augment_options(augment, image_shape):
     return options
 
 
-def augment_batch(X, padding=4, flip=True):
+def augment_batch(X, padding=4, flip=True, generator=None):
     """Standard training augmentation: random crop with zero padding, horizontal flip.
 
     Each image is padded by ``padding`` pixels on every side and a window of
     the original size is cut at a random offset (torchvision's
     ``RandomCrop(size, padding)``), then mirrored left-right with probability
     1/2. The whole batch is done with one gather on its own device; the random
-    offsets are drawn from torch's CPU generator (seeded by ``random_state``).
+    offsets are drawn on the CPU from ``generator``, by default torch's global
+    generator (seeded by ``random_state`` in training).
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (N, C, H, W)
+        The batch of images.
+    padding : int, default=4
+        Pixels of zero padding on every side; 0 crops nothing.
+    flip : bool, default=True
+        Mirror each image left-right with probability 1/2.
+    generator : torch.Generator, default=None
+        Source of the random offsets and flips.
+
+    Returns
+    -------
+    X_augmented : torch.Tensor of shape (N, C, H, W)
     """
     n, c, h, w = X.shape
     if padding > 0:
-        offsets = torch.randint(0, 2 * padding + 1, (2, n)).to(X.device)
+        offsets = torch.randint(0, 2 * padding + 1, (2, n), generator=generator).to(X.device)
         padded = torch.nn.functional.pad(X, (padding, padding, padding, padding))
         rows = (torch.arange(h, device=X.device)[None, :] + offsets[0][:, None])  # (n, h)
         cols = (torch.arange(w, device=X.device)[None, :] + offsets[1][:, None])  # (n, w)
@@ -336,7 +353,7 @@ def augment_batch(X, padding=4, flip=True):
         chan = torch.arange(c, device=X.device)[None, :, None, None]
         X = padded[batch, chan, rows[:, None, :, None], cols[:, None, None, :]]
     if flip:
-        mirror = (torch.rand(n) < 0.5).to(X.device)
+        mirror = (torch.rand(n, generator=generator) < 0.5).to(X.device)
         X = torch.where(mirror[:, None, None, None], X.flip(-1), X)
     return X
 

@@ -33,6 +33,7 @@ from ._callbacks import (
     ClassSampling,
     CosineAnnealing,
     encoded_accuracy,
+    run_seed,
     torch_seeded,
 )
 from ._data import (
@@ -46,6 +47,7 @@ from ._data import (
 )
 from ._inference import JointInferenceMixin
 from ._networks import joint_network
+from ._views import batchnorm_mode, check_view_params, view_groups
 
 __all__ = ["BackboneEmbedder"]
 
@@ -364,6 +366,21 @@ compile, use_caching, torch_load_kwargs
 
         ``classes`` is ignored, as in skorch: pass ``classes`` to the
         constructor when the first call may miss some.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or torch.utils.data.Dataset
+            Images as in ``fit``.
+        y : array-like of shape (N,), default=None
+            Labels, as in ``fit``.
+        classes : array-like, default=None
+            Ignored.
+        **fit_params
+            Passed to the module's ``forward`` (skorch).
+
+        Returns
+        -------
+        self
         """
         return self._train(
             X, y, reset=not self.initialized_, method="partial_fit", fit_params=fit_params
@@ -402,6 +419,108 @@ compile, use_caching, torch_load_kwargs
         # transform, predict and predict_proba all run through here
         with limit_threads(self.n_threads):
             return super()._forward_all(X, features=features)
+
+    def transform_views(
+        self, X, n_views=4, *, augment=None, batchnorm="eval", random_state=None
+    ):
+        """``n_views`` augmented feature views of each image, to train a stage-two head on.
+
+        The official stage two of the decoupling code and of LOS trains the
+        head on augmented images through the frozen backbone, a new crop and
+        flip at each epoch; ``transform`` gives one fixed feature per image.
+        This gives ``n_views`` features per image, each of an augmented copy
+        (all of them augmented: none is ``transform``'s), computed in
+        ``n_views`` passes over ``X`` in batches of ``batch_size`` images,
+        one view of each image per pass. Fit the head on them with the labels
+        repeated, ``y[groups]``, and give ``groups`` to any cross-validation
+        (:class:`~sklearn.model_selection.GroupKFold`), so that no fold holds
+        views of an image another fold trains on. Predict on ``transform``'s
+        features, as the references test on the centre images.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or torch.utils.data.Dataset
+            Images as in ``fit`` (of the fitted shape).
+        n_views : int, default=4
+            Augmented views per image.
+        augment : True, dict or None, default=None
+            The augmentation, as the ``augment`` parameter: random crop with
+            zero padding and horizontal flip (:func:`augment_batch`).
+            ``None``: the embedder's own ``augment``, or ``True`` (the
+            standard one) when it trained without augmentation.
+        batchnorm : {"eval", "train"}, default="eval"
+            ``"eval"``: BatchNorm layers normalise with their running
+            statistics, as in ``transform`` (frozen, as the decoupling code).
+            ``"train"``: with the statistics of each batch, as LOS's stage two
+            leaves them (views then depend on ``batch_size`` and on which
+            images share a batch); the running statistics the batches update
+            are restored afterwards. Every other layer is in eval mode, and the
+            network is left in eval mode.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the augmentation's own torch generator: the same integer
+            gives the same views (on the CPU, bit for bit). ``None`` draws
+            from torch's global generator.
+
+        Returns
+        -------
+        features : ndarray or torch.Tensor of shape (N * n_views, ``feature_dim_``)
+            Image-major: rows ``i * n_views`` to ``(i + 1) * n_views - 1`` are
+            the views of image ``i``. A tensor or numpy as ``transform``.
+        groups : ndarray of shape (N * n_views,), int64
+            The image of each row, ``np.repeat(np.arange(N), n_views)``: the
+            labels of the rows are ``np.asarray(y)[groups]``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_digits
+        >>> from sklearn_lt import CRTClassifier
+        >>> from sklearn_lt.backbone import BackboneEmbedder
+        >>> X, y = load_digits(return_X_y=True)
+        >>> X = X / 16
+        >>> embedder = BackboneEmbedder(input_shape=(1, 8, 8), max_epochs=2, random_state=0)
+        >>> embedder = embedder.fit(X[:300], y[:300])
+        >>> F, groups = embedder.transform_views(X[:300], n_views=4, random_state=0)
+        >>> F.shape, groups[:6]
+        ((1200, 64), array([0, 0, 0, 0, 1, 1]))
+        >>> head = CRTClassifier(random_state=0).fit(F, y[:300][groups])
+        >>> head.predict(embedder.transform(X[300:303])).shape
+        (3,)
+        """
+        self.check_is_fitted()
+        n_views = check_view_params(n_views, batchnorm)
+        if augment is None:
+            augment = True if self.augment is False else self.augment
+        if augment is not True and not isinstance(augment, dict):
+            raise ValueError(
+                f"augment must be True, a dict or None, got {augment!r} (without "
+                "augmentation every view would be transform's feature)."
+            )
+        options = augment_options(augment, self.input_shape_)
+        _check_feature_names(self, X, reset=False)
+        dataset = self.get_dataset(X)
+        as_torch, device = self._output_type(X)
+        net, out = self._joint_net(), None
+        # The views' own generator: the same views whatever else draws random numbers.
+        generator = None
+        if random_state is not None:
+            generator = torch.Generator().manual_seed(run_seed(random_state))
+        with limit_threads(self.n_threads), torch.no_grad(), batchnorm_mode(net, batchnorm):
+            # One pass per view, as one epoch of the references' stage two: a
+            # batch holds distinct images (what BatchNorm's "train" mode sees).
+            for view in range(n_views):
+                start = 0
+                for batch in self.get_iterator(dataset, training=False):
+                    images = to_tensor(unpack_data(batch)[0], device=self._network_device())
+                    augmented = augment_batch(images, **options, generator=generator)
+                    part = net.features(augmented).to(device)
+                    if out is None:
+                        out = part.new_empty((len(dataset), n_views, part.shape[1]))
+                    out[start : start + len(part), view] = part
+                    start += len(part)
+        out = out.reshape(len(dataset) * n_views, -1)
+        groups = view_groups(len(dataset), n_views)
+        return (out if as_torch else out.numpy()), groups
 
     def check_data(self, X, y=None):
         # fit validated and encoded the data already; skorch's version would

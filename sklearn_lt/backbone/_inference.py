@@ -50,15 +50,19 @@ class JointInferenceMixin:
             return tensor.device
         return torch.device("cpu")
 
+    def _output_type(self, X):
+        """Whether ``output`` asks for tensors for ``X``, and the device they are gathered on."""
+        as_torch = self.output == "torch" or (
+            self.output == "auto" and isinstance(X, torch.Tensor)
+        )
+        return as_torch, self._network_device() if as_torch else torch.device("cpu")
+
     def _forward_all(self, X, *, features):
         """Logits (or features) of every row of ``X``, in the type ``output`` asks for."""
         self.check_is_fitted()
         _check_feature_names(self, X, reset=False)
         dataset = self.get_dataset(X)
-        as_torch = self.output == "torch" or (
-            self.output == "auto" and isinstance(X, torch.Tensor)
-        )
-        device = self._network_device() if as_torch else torch.device("cpu")
+        as_torch, device = self._output_type(X)
         net = self._joint_net()
         out, start, before = None, 0, net.return_features
         net.return_features = features
@@ -93,6 +97,11 @@ class JointInferenceMixin:
     def predict_proba(self, X):
         """Class probabilities of the joint classifier (softmax of its logits).
 
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or torch.utils.data.Dataset
+            Images as in ``fit`` (of the fitted shape).
+
         Returns
         -------
         proba : ndarray or torch.Tensor of shape (N, n_classes)
@@ -104,6 +113,11 @@ class JointInferenceMixin:
 
     def predict(self, X):
         """Labels predicted by the joint classifier (from ``classes_``).
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or torch.utils.data.Dataset
+            Images as in ``fit`` (of the fitted shape).
 
         Returns
         -------
@@ -121,7 +135,21 @@ class JointInferenceMixin:
         return classes[proba.argmax(axis=1)]
 
     def score(self, X, y, sample_weight=None):
-        """Accuracy of the joint classifier on ``X``, ``y`` (numpy or torch, any mix)."""
+        """Accuracy of the joint classifier on ``X``, ``y`` (numpy or torch, any mix).
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or torch.utils.data.Dataset
+            Images as in ``fit`` (of the fitted shape).
+        y : array-like of shape (N,)
+            True labels.
+        sample_weight : array-like of shape (N,), default=None
+            Weights of the samples.
+
+        Returns
+        -------
+        score : float
+        """
         return accuracy_score(
             to_numpy(y), to_numpy(self.predict(X)), sample_weight=sample_weight
         )

@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ._callbacks import run_seed
 from ._embedder import BackboneEmbedder
 from ._pretrained_cache import FeatureStore, gather
 from ._pretrained_data import (
@@ -27,8 +28,10 @@ from ._pretrained_data import (
     file_keys,
     image_dataset,
     stack_images,
+    train_augment_options,
 )
 from ._pretrained_models import load_pretrained, resolve_preprocessing
+from ._views import batchnorm_mode, check_view_params, view_groups
 
 __all__ = ["PretrainedEmbedder"]
 
@@ -450,7 +453,7 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             def write(positions, block):
                 out[positions] = block
 
-            failed = self._extract(files, write, keep_going=False)
+            failed = self._extract(ImageFiles(files, self.preprocessing_), write, keep_going=False)
             if failed:
                 raise _unreadable(failed, len(files))
             return out
@@ -472,7 +475,7 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 new = store.new_shard(self.feature_dim_)
                 try:
                     failed = self._extract(
-                        [files[i] for i in todo],
+                        ImageFiles([files[i] for i in todo], self.preprocessing_),
                         lambda positions, block: new.write(keys[todo[positions]], block),
                         keep_going=True,
                         verbose=self.verbose and (group is None or group.rank == 0),
@@ -496,15 +499,17 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             )
         return gather(shards, shard, row)
 
-    def _extract(self, files, write, *, keep_going, verbose=None):
-        """Run the network over ``files``, handing ``write(positions, features)`` each batch.
+    def _extract(self, images, write, *, keep_going, verbose=None, batchnorm="eval"):
+        """Run the network over ``images`` (an ``ImageFiles``), handing ``write(positions,
+        features)`` each batch.
 
         Returns the unreadable files' error messages (after the first with
-        ``keep_going=False``); ``positions`` index ``files``.
+        ``keep_going=False``); ``positions`` index the files. ``batchnorm``:
+        as in :meth:`transform_views`.
         """
         device = torch.device(self.device)
         loader = DataLoader(
-            ImageFiles(files, self.preprocessing_),
+            images,
             batch_size=self.batch_size,
             num_workers=self.num_workers,
             pin_memory=device.type == "cuda",
@@ -516,12 +521,14 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             if device.type == "cuda" and self.amp
             else contextlib.nullcontext()
         )
-        module = self.module_
-        if module.training:
-            module.eval()
         verbose = self.verbose if verbose is None else verbose
         failed, start = [], 0
-        with _progress(len(files), verbose) as bar, torch.inference_mode(), autocast:
+        with (
+            _progress(len(images), verbose) as bar,
+            torch.inference_mode(),
+            autocast,
+            batchnorm_mode(self.module_, batchnorm) as module,
+        ):
             for batch, positions, errors in loader:
                 failed += [message for _, message in errors]
                 if errors and not keep_going:
@@ -532,6 +539,116 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 start += len(positions) + len(errors)
                 bar.update(len(positions) + len(errors))
         return failed
+
+    def transform_views(
+        self, X, n_views=4, *, augment=None, batchnorm="eval", random_state=None
+    ):
+        """``n_views`` augmented feature views of each image, to train a stage-two head on.
+
+        The official stage two of the decoupling code (ImageNet-LT,
+        Places-LT) trains the head on augmented images through the frozen
+        network, a new random resized crop and flip at each epoch;
+        ``transform`` gives one fixed feature per image (the centre crop).
+        This gives ``n_views`` features per image, each of a training-time
+        augmented copy (all of them augmented: none is the centre crop):
+        torchvision's ``RandomResizedCrop`` to ``input_size`` with the
+        network's interpolation, then ``RandomHorizontalFlip``, on the
+        decoded image, then the network's normalisation. Fit the head on them
+        with the labels repeated, ``y[groups]``, and give ``groups`` to any
+        cross-validation (:class:`~sklearn.model_selection.GroupKFold`);
+        predict on ``transform``'s features.
+
+        Views are never cached: each call reads and augments the images
+        again (``cache_dir`` serves ``transform`` only). Every process
+        computes all the views it asks for (``distributed`` does not share
+        them).
+
+        Parameters
+        ----------
+        X : sequence of str or Path, or ImageListDataset
+            As in ``transform``.
+        n_views : int, default=4
+            Augmented views per image.
+        augment : dict or None, default=None
+            The random resized crop and flip: ``None`` is torchvision's
+            defaults, ``{"scale": (0.08, 1.0), "ratio": (3/4, 4/3),
+            "hflip": 0.5}`` (the crop's share of the image's area, its aspect
+            ratio, the probability of a flip); a dict overrides single keys
+            (e.g. ``{"scale": (0.35, 1.0)}`` for a milder crop). The
+            decoupling code's ``ColorJitter`` is not applied.
+        batchnorm : {"eval", "train"}, default="eval"
+            ``"eval"``: BatchNorm layers normalise with their running
+            statistics, as in ``transform`` (frozen, as the decoupling code).
+            ``"train"``: with the statistics of each batch of ``batch_size``
+            images, as LOS's stage two leaves them (views then depend on which
+            images share a batch); the running statistics are restored
+            afterwards. Every other layer is in eval mode, and the network is
+            left in eval mode.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the views: each image's crops and flips are drawn from a
+            generator seeded by this seed, the view and the image's position
+            in ``X``, so the same integer gives the same views whatever
+            ``num_workers``. ``None``: fresh views at each call.
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples * n_views, ``feature_dim_``), float32
+            Image-major: rows ``i * n_views`` to ``(i + 1) * n_views - 1`` are
+            the views of image ``i``.
+        groups : ndarray of shape (n_samples * n_views,), int64
+            The image of each row, ``np.repeat(np.arange(n_samples),
+            n_views)``: the labels of the rows are ``np.asarray(y)[groups]``.
+
+        Raises
+        ------
+        FileNotFoundError, ValueError
+            As ``transform`` without a cache (the first unreadable image stops
+            the run).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from PIL import Image
+        >>> from sklearn_lt import CRTClassifier
+        >>> from sklearn_lt.backbone import PretrainedEmbedder
+        >>> folder = tempfile.mkdtemp()
+        >>> rng = np.random.RandomState(0)
+        >>> paths, y = [], np.arange(6) % 2
+        >>> for i in range(6):
+        ...     paths.append(f"{folder}/{i}.png")
+        ...     Image.fromarray(rng.randint(0, 256, (40, 30, 3), dtype=np.uint8)).save(paths[-1])
+        >>> embedder = PretrainedEmbedder("efficientnet_lite0", weights=None,
+        ...                               preprocessing={"input_size": 32}).fit(paths)
+        >>> F, groups = embedder.transform_views(paths, n_views=3, random_state=0)
+        >>> F.shape, groups[:4]
+        ((18, 1280), array([0, 0, 0, 1]))
+        >>> head = CRTClassifier(random_state=0).fit(F, y[groups])
+        >>> head.predict(embedder.transform(paths)).shape
+        (6,)
+        """
+        check_is_fitted(self, "fingerprint_")
+        n_views = check_view_params(n_views, batchnorm)
+        options = train_augment_options(augment)
+        files = as_image_files(X)
+        file_keys(files)  # missing files: refused before any image is read
+        seed = run_seed(random_state)
+        out = np.empty((len(files), n_views, self.feature_dim_), dtype=np.float32)
+        for view in range(n_views):
+
+            def write(positions, block, view=view):
+                out[positions, view] = block
+
+            failed = self._extract(
+                ImageFiles(files, self.preprocessing_, options, seed, view),
+                write,
+                keep_going=False,
+                batchnorm=batchnorm,
+            )
+            if failed:
+                raise _unreadable(failed, len(files))
+        features = out.reshape(len(files) * n_views, self.feature_dim_)
+        return features, view_groups(len(files), n_views)
 
     # ------------------------------------------------------ fitted attributes
     @property

@@ -11,7 +11,9 @@ hands its error over in its place, and the caller names every such file.
 """
 
 import hashlib
+import math
 import os
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +26,22 @@ from ._pretrained_models import resize_size
 _MAX_RESIZED_AREA = 8
 
 __all__ = [
+    "TRAIN_AUGMENT",
+    "AugmentedImagePreprocessor",
     "ImageFiles",
     "ImagePreprocessor",
     "Normalizer",
     "as_image_files",
     "file_keys",
     "image_dataset",
+    "random_resized_crop_box",
+    "train_augment_options",
 ]
+
+# The training transform of ImageNet networks and of the decoupling code's stage two
+# (ImageNet-LT, Places-LT): torchvision's RandomResizedCrop and RandomHorizontalFlip at
+# their defaults, which timm's training transform shares.
+TRAIN_AUGMENT = {"scale": (0.08, 1.0), "ratio": (3 / 4, 4 / 3), "hflip": 0.5}
 
 
 def _resample(name):
@@ -98,6 +109,108 @@ class ImagePreprocessor:
         return Normalizer(cfg)(pixels[None])[0]
 
 
+def train_augment_options(augment):
+    """The random-resized-crop options: :data:`TRAIN_AUGMENT`, with a dict's keys over it."""
+    if augment is None:
+        augment = {}
+    if not isinstance(augment, dict):
+        raise ValueError(
+            f"augment must be None or a dict with keys among {sorted(TRAIN_AUGMENT)}, got "
+            f"{augment!r}."
+        )
+    unknown = set(augment) - set(TRAIN_AUGMENT)
+    if unknown:
+        raise ValueError(
+            f"augment accepts the keys {sorted(TRAIN_AUGMENT)}, got {sorted(unknown)}."
+        )
+    options = {**TRAIN_AUGMENT, **augment}
+    for key in ("scale", "ratio"):
+        pair = options[key]
+        if (
+            not isinstance(pair, (tuple, list))
+            or len(pair) != 2
+            or not all(isinstance(v, Real) and 0 < v < math.inf for v in pair)
+            or pair[0] > pair[1]
+        ):
+            raise ValueError(
+                f"augment[{key!r}] must be a pair (low, high) of positive numbers, low <= "
+                f"high, got {pair!r}."
+            )
+        options[key] = (float(pair[0]), float(pair[1]))
+    if not 0 < options["scale"][0] or options["scale"][1] > 1:
+        raise ValueError(f"augment['scale'] must lie in (0, 1], got {options['scale']!r}.")
+    hflip = options["hflip"]
+    if not isinstance(hflip, Real) or isinstance(hflip, bool) or not 0 <= hflip <= 1:
+        raise ValueError(f"augment['hflip'] must be a probability in [0, 1], got {hflip!r}.")
+    options["hflip"] = float(hflip)
+    return options
+
+
+def random_resized_crop_box(width, height, scale, ratio, rng):
+    """``(left, top, w, h)`` of torchvision's ``RandomResizedCrop.get_params``, drawn with ``rng``.
+
+    A box of ``scale`` times the image's area (uniform) and aspect ratio
+    ``w / h`` log-uniform in ``ratio``, at a uniform position; after 10 draws
+    that do not fit, the centre crop of the whole image, its ratio clamped to
+    ``ratio``.
+    """
+    area = width * height
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        target_area = area * rng.uniform(scale[0], scale[1])
+        aspect = math.exp(rng.uniform(log_ratio[0], log_ratio[1]))
+        w = int(round(math.sqrt(target_area * aspect)))
+        h = int(round(math.sqrt(target_area / aspect)))
+        if 0 < w <= width and 0 < h <= height:
+            top = int(rng.integers(0, height - h + 1))
+            left = int(rng.integers(0, width - w + 1))
+            return left, top, w, h
+    in_ratio = width / height
+    if in_ratio < ratio[0]:
+        w, h = width, int(round(width / ratio[0]))
+    elif in_ratio > ratio[1]:
+        w, h = int(round(height * ratio[1])), height
+    else:
+        w, h = width, height
+    return (width - w) // 2, (height - h) // 2, w, h
+
+
+class AugmentedImagePreprocessor:
+    """The training transform: random resized crop to ``input_size``, horizontal flip.
+
+    torchvision's ``RandomResizedCrop(input_size, scale, ratio)`` then
+    ``RandomHorizontalFlip(hflip)``, with the network's own interpolation,
+    drawn from the ``numpy.random.Generator`` given with each image; returns
+    ``uint8`` pixels ``(3, H, W)`` as :class:`ImagePreprocessor` does.
+
+    Parameters
+    ----------
+    preprocessing : dict
+        Resolved (see ``resolve_preprocessing``).
+    options : dict
+        From :func:`train_augment_options`.
+    """
+
+    def __init__(self, preprocessing, options):
+        self.preprocessing = preprocessing
+        self.options = options
+
+    def __call__(self, image, rng):
+        from PIL import Image
+
+        _, crop_h, crop_w = self.preprocessing["input_size"]
+        left, top, w, h = random_resized_crop_box(
+            *image.size, self.options["scale"], self.options["ratio"], rng
+        )
+        image = image.resize(
+            (crop_w, crop_h), _resample(self.preprocessing["interpolation"]),
+            box=(left, top, left + w, top + h),
+        )
+        if rng.random() < self.options["hflip"]:
+            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).contiguous()
+
+
 class Normalizer:
     """``(x / 255 - mean) / std`` per channel on a ``uint8`` batch ``(N, 3, H, W)``, as float."""
 
@@ -116,18 +229,30 @@ class ImageFiles(torch.utils.data.Dataset):
 
     The items of a feature extraction: one bad file does not stop its batch,
     whose readable images still go through the network (see :func:`stack_images`).
+    With ``augment`` (options of :func:`train_augment_options`), the training
+    transform instead, drawn from a generator seeded by ``(seed, view,
+    index)``: the same views whatever the ``DataLoader``'s workers.
     """
 
-    def __init__(self, files, preprocessing):
+    def __init__(self, files, preprocessing, augment=None, seed=0, view=0):
         self.files = files
-        self.transform = ImagePreprocessor(preprocessing)
+        self.augment = augment
+        self.seed, self.view = seed, view
+        if augment is None:
+            self.transform = ImagePreprocessor(preprocessing)
+        else:
+            self.transform = AugmentedImagePreprocessor(preprocessing, augment)
 
     def __len__(self):
         return len(self.files)
 
     def __getitem__(self, index):
         try:
-            return self.transform(pil_loader(self.files[index])), None
+            image = pil_loader(self.files[index])
+            if self.augment is None:
+                return self.transform(image), None
+            rng = np.random.default_rng([self.seed, self.view, index])
+            return self.transform(image, rng), None
         except ValueError as exc:
             return None, str(exc)
 
