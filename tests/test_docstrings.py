@@ -10,6 +10,8 @@ numpydoc reads ``__doc__``.
 
 import importlib
 import inspect
+import re
+from pathlib import Path
 
 import pytest
 
@@ -211,3 +213,32 @@ def test_a_shared_entry_reads_the_same_at_any_depth():
     assert (in_method.name, in_method.type) == ("tau", "float, default=None")
     assert in_class.desc == ["Strength of", "the rule."]
     assert in_method.desc == ["Strength of", "the rule.", "Here, ``None`` sweeps."]
+
+
+def _heads():
+    import sklearn_lt.heads
+
+    classes = [getattr(sklearn_lt.heads, name) for name in sklearn_lt.heads.__all__]
+    return [c for c in classes if inspect.isclass(c) and c.__name__.endswith(("Classifier", "CV"))]
+
+
+HEADS = _heads()
+USER_GUIDE = Path(__file__).parents[1] / "docs" / "user_guide"
+
+
+@pytest.mark.parametrize("head", HEADS, ids=[h.__name__ for h in HEADS])
+def test_every_head_links_its_guide_and_cites_its_papers(head):
+    from numpydoc.docscrape import ClassDoc
+
+    labels = {
+        label
+        for page in USER_GUIDE.glob("*.rst")
+        for label in re.findall(r"^\.\. _([\w-]+):$", page.read_text(), re.MULTILINE)
+    }
+    linked = re.findall(r"Read more in the :ref:`User Guide <([\w-]+)>`\.", head.__doc__)
+    assert linked and set(linked) <= labels, linked
+    doc = ClassDoc(head)
+    assert any(line.lstrip().startswith(".. [") for line in doc["References"])
+    # Measured accuracies belong in Notes, not in what a parameter means.
+    for parameter in doc["Parameters"]:
+        assert not re.search(r"\b0\.\d{3}\b", " ".join(parameter.desc)), parameter.name

@@ -147,8 +147,9 @@ class Substitution:
     estimator that differs from the shared entry in one field (its default,
     say) passes ``entry.override(default=...)`` under the same key; lines
     written under a placeholder, indented as a description, continue the
-    entry's.
-    A literal percent sign in a decorated docstring is written ``%%``.
+    entry's. The papers of ``REFERENCES`` (``_docstring_entries.py``) are
+    always there, for References sections: ``%(kang2020)s``. A literal
+    percent sign in a decorated docstring is written ``%%``.
 
     Parameters
     ----------
@@ -196,7 +197,9 @@ class Substitution:
     """
 
     def __init__(self, *shared, **entries):
-        self.entries = {}
+        from ._docstring_entries import REFERENCES  # here: that module imports this one
+
+        self.entries = dict(REFERENCES)
         for mapping in (*shared, entries):
             self.entries.update(mapping)
 
