@@ -20,7 +20,7 @@ from sklearn_lt.metrics import (
     shot_splits,
     weight_norms,
 )
-from sklearn_lt.metrics._counts import encode_labels, label_positions, label_positions_sorted
+from sklearn_lt.utils._labels import encode_labels, label_positions, label_positions_sorted
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 # Most hand examples here have one class per split, which warns (issue #23.13):

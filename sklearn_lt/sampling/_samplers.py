@@ -17,7 +17,6 @@ from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 
-from ..metrics._counts import encode_labels
 from ..utils import to_numpy
 from ..utils._array import is_tensor, validate_labels
 from ._probabilities import (
@@ -35,21 +34,6 @@ __all__ = [
     "SquareRootSampler",
     "ProgressivelyBalancedSampler",
 ]
-
-
-def encode_sampled_labels(y):
-    """``(classes, y_encoded, counts)`` of the labels to sample from, checked.
-
-    Integer labels (always valid classification targets) are encoded in O(n)
-    (:func:`~sklearn_lt.metrics._counts.encode_labels`); any other labels go
-    through the package's full label validation and its error messages.
-    """
-    labels = to_numpy(y)
-    if labels.ndim == 1 and labels.dtype.kind in "iu":
-        classes, y_encoded, counts = encode_labels(labels)
-        if len(classes) >= 2:
-            return classes, y_encoded, counts
-    return validate_labels(y, len(y))
 
 
 class PowerSampler(BaseSampler):
@@ -157,7 +141,7 @@ class PowerSampler(BaseSampler):
         -------
         indices : ndarray of shape (n_samples,), int64
         """
-        _, y_encoded, counts = encode_sampled_labels(y)
+        _, y_encoded, counts = validate_labels(y, len(y))
         rng = check_random_state(self.random_state if random_state is None else random_state)
         rows = group_rows(y_encoded, counts)
         return self._draw(rows, counts, epoch, n_epochs, n_samples, rng)[0]
@@ -207,7 +191,7 @@ class PowerSampler(BaseSampler):
         return super().fit_resample(X, y)
 
     def _fit_resample(self, X, y):
-        self.classes_, y_encoded, self.class_counts_ = encode_sampled_labels(y)
+        self.classes_, y_encoded, self.class_counts_ = validate_labels(y, len(y))
         rng = check_random_state(self.random_state)
         self.sample_indices_, per_class = self._draw(
             group_rows(y_encoded, self.class_counts_), self.class_counts_, None, None, None, rng

@@ -5,8 +5,8 @@ from sklearn.utils import check_random_state
 
 from ..metrics._counts import ClassCounts
 from ..utils import to_numpy
+from ..utils._array import validate_labels
 from ._probabilities import group_rows
-from ._samplers import encode_sampled_labels
 
 __all__ = ["EpochIndexSampler"]
 
@@ -67,7 +67,7 @@ class EpochIndexSampler(torch.utils.data.Sampler):
     def _rows_by_class(self):
         """Rows grouped by class and the class counts of ``y``: computed once, not per epoch."""
         if self._grouped is None or self._grouped[0] is not self.y:
-            _, y_encoded, counts = encode_sampled_labels(self.y)
+            _, y_encoded, counts = validate_labels(self.y, len(self.y))
             self._grouped = (self.y, group_rows(y_encoded, counts), counts)
         return self._grouped[1:]
 

@@ -15,7 +15,10 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import assert_all_finite, validate_data
 
+from ._labels import encode_labels
+
 __all__ = [
+    "as_labels",
     "check_finite",
     "feature_names",
     "is_tensor",
@@ -268,6 +271,16 @@ def record_features(estimator, record):
         setattr(estimator, name, value)
 
 
+def as_labels(y, name="y"):
+    """1-D numpy labels from a list, numpy array or tensor (any device)."""
+    y = to_numpy(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got an array of shape {y.shape}.")
+    return y
+
+
 def validate_labels(y, n_samples, *, min_classes=2):
     """Check classification labels and encode them.
 
@@ -287,6 +300,12 @@ def validate_labels(y, n_samples, *, min_classes=2):
         Index of each label in ``classes``.
     counts : ndarray of shape (n_classes,), int64
         Number of samples of each class.
+
+    Examples
+    --------
+    >>> from sklearn_lt.utils._array import validate_labels
+    >>> validate_labels([7, 3, 7, 7], 4)
+    (array([3, 7]), array([1, 0, 1, 1]), array([1, 3]))
     """
     if y is None:
         raise ValueError("requires y to be passed, but the target y is None.")
@@ -306,17 +325,22 @@ def validate_labels(y, n_samples, *, min_classes=2):
             f"Found input variables with inconsistent numbers of samples: "
             f"[{n_samples}, {len(y)}]."
         )
-    # NaN/inf first, as scikit-learn's estimators do: check_classification_targets
-    # would cast them to int (a RuntimeWarning) before calling them "continuous".
-    assert_all_finite(y, input_name="y")
-    check_classification_targets(y)
-    classes, y_encoded, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if y.dtype.kind not in "iu":
+        # Integers are finite classification targets; anything else is checked
+        # (NaN/inf first, as scikit-learn's estimators do: check_classification_targets
+        # would cast them to int, a RuntimeWarning, before calling them "continuous").
+        assert_all_finite(y, input_name="y")
+        check_classification_targets(y)
+    # O(n) for small integer ranges, one sort otherwise: np.unique's output either way.
+    classes, y_encoded, counts = encode_labels(y)
+    if y_encoded is y:  # never hand out the caller's memory
+        y_encoded = y_encoded.copy()
     if len(classes) < min_classes:
         raise ValueError(
             f"{min_classes} or more classes are needed, but the data contains only "
             f"{len(classes)} class: {classes.tolist()}."
         )
-    return classes, y_encoded.astype(np.int64), counts.astype(np.int64)
+    return classes, y_encoded, counts.astype(np.int64, copy=False)
 
 
 
