@@ -28,7 +28,8 @@ from sklearn_lt.heads import (
     log_priors,
     logit_adjustment_sweep,
 )
-from sklearn_lt.heads._trainer import train
+from sklearn_lt.heads._retrain import DeferredReweighting, MaxNormProjection
+from sklearn_lt.heads._trainer import Callback, TrainingOptions, train
 from sklearn_lt.sampling import InstanceBalancedSampler
 
 
@@ -134,7 +135,7 @@ def test_deferred_weights_apply_from_their_epoch():
         assert_allclose(loss(logits, y).numpy(), expected.numpy())
 
 
-# --------------------------------------------------------- trainer hooks
+# ------------------------------------------------------- trainer callbacks
 class _Recorder:
     def __init__(self):
         self.epochs = []
@@ -155,18 +156,73 @@ class _CountingLinear(torch.nn.Linear):
         self.steps += 1
 
 
-def test_trainer_calls_set_epoch_and_constrain():
+def sgd_options(**params):
+    return TrainingOptions(**{"solver": "sgd", "sampler": InstanceBalancedSampler(),
+                              "weight_decay": 0.0, **params})
+
+
+def test_drw_and_max_norm_callbacks_run_at_every_epoch_and_step():
     X = torch.randn(40, 3, generator=torch.Generator().manual_seed(0))
     y = np.repeat([0, 1], [30, 10])
     loss, module = _Recorder(), _CountingLinear()
-    train(module, X, y, np.array([30, 10]), loss=loss, solver="sgd",
-          sampler=InstanceBalancedSampler(), weight_decay=0.0, rng=np.random.RandomState(0),
-          n_epochs=4, batch_size=8, lr=0.1)
+    callbacks = [DeferredReweighting(loss), MaxNormProjection()]
+    train(module, X, y, np.array([30, 10]), loss=loss, rng=np.random.RandomState(0),
+          options=sgd_options(n_epochs=4, batch_size=8, lr=0.1), callbacks=callbacks)
     assert loss.epochs == [0, 1, 2, 3]
     assert module.steps == 4 * 5  # every SGD step
     with pytest.raises(ValueError, match="projected gradient descent"):
-        train(module, X, y, np.array([30, 10]), loss=loss, solver="lbfgs",
-              sampler=InstanceBalancedSampler(), weight_decay=0.0, rng=np.random.RandomState(0))
+        train(module, X, y, np.array([30, 10]), loss=loss, rng=np.random.RandomState(0),
+              options=sgd_options(solver="lbfgs"), callbacks=callbacks)
+
+
+class _Log(Callback):
+    def __init__(self, log, name, stop_at=None):
+        self.log, self.name, self.stop_at = log, name, stop_at
+
+    def on_train_begin(self, module, options):
+        self.log.append((self.name, "train_begin", options.solver))
+
+    def on_epoch_begin(self, module, epoch):
+        self.log.append((self.name, "epoch_begin", epoch))
+
+    def on_batch_end(self, module, epoch):
+        self.log.append((self.name, "batch_end", epoch))
+
+    def on_epoch_end(self, module, epoch):
+        self.log.append((self.name, "epoch_end", epoch))
+        return epoch == self.stop_at
+
+    def on_train_end(self, module):
+        self.log.append((self.name, "train_end", None))
+
+
+def test_callback_protocol_order_and_stop():
+    """Every hook in order, for each callback in list order; one True ends the run after
+    that epoch, the other callbacks still seeing its end."""
+    X = torch.randn(20, 3, generator=torch.Generator().manual_seed(0))
+    y = np.repeat([0, 1], [12, 8])
+    log = []
+    losses, n_iter = train(
+        torch.nn.Linear(3, 2), X, y, np.array([12, 8]),
+        loss=lambda z, t: F.cross_entropy(z, t, reduction="none"), rng=np.random.RandomState(0),
+        options=sgd_options(n_epochs=5, batch_size=10, lr=0.1),
+        callbacks=[_Log(log, "a", stop_at=1), _Log(log, "b")],
+    )
+    epoch = [("epoch_begin",), ("batch_end",), ("batch_end",), ("epoch_end",)]
+    expected = [("a", "train_begin", "sgd"), ("b", "train_begin", "sgd")]
+    for e in (0, 1):
+        for (hook,) in epoch:
+            expected += [("a", hook, e), ("b", hook, e)]
+    expected += [("a", "train_end", None), ("b", "train_end", None)]
+    assert log == expected
+    assert n_iter == 2 and len(losses) == 2
+    # L-BFGS has no epochs: only the run's begin and end.
+    log.clear()
+    train(torch.nn.Linear(3, 2).double(), X.double(), y, np.array([12, 8]),
+          loss=lambda z, t: F.cross_entropy(z, t, reduction="none"),
+          rng=np.random.RandomState(0), options=sgd_options(solver="lbfgs"),
+          callbacks=[_Log(log, "a")])
+    assert log == [("a", "train_begin", "lbfgs"), ("a", "train_end", None)]
 
 
 def test_max_norm_projection_matches_numpy():
@@ -226,7 +282,7 @@ def test_balanced_softmax_minimises_cross_entropy_of_logits_plus_log_counts():
 @pytest.mark.parametrize("tau", [0.5, 2.0])
 def test_logit_adjusted_loss_minimises_cross_entropy_of_logits_plus_tau_log_prior(tau):
     X, y = long_tailed()
-    head = RetrainedClassifier(loss="logit_adjusted", tau=tau, random_state=0).fit(X, y)
+    head = RetrainedClassifier(loss="logit_adjusted", adjustment=tau, random_state=0).fit(X, y)
     log_pi = torch.log(torch.as_tensor(np.bincount(y) / len(y)))  # Menon et al. eq. 10
 
     def loss(z, t):
@@ -238,7 +294,7 @@ def test_logit_adjusted_loss_minimises_cross_entropy_of_logits_plus_tau_log_prio
 def test_balanced_softmax_is_the_logit_adjusted_loss_at_tau_one():
     X, y = long_tailed()
     bs = RetrainedClassifier(loss="balanced_softmax", random_state=0).fit(X, y)
-    la = RetrainedClassifier(loss="logit_adjusted", tau=1.0, random_state=0).fit(X, y)
+    la = RetrainedClassifier(loss="logit_adjusted", adjustment=1.0, random_state=0).fit(X, y)
     assert_allclose(bs.coef_, la.coef_)
 
 
@@ -297,7 +353,7 @@ def cosine_logits(X, W, s):
 def test_cosine_logits_and_ldam_margins(loss_name):
     X, y = long_tailed()
     s = 20.0
-    head = RetrainedClassifier(logits="cosine", loss=loss_name, scale=s, random_state=0)
+    head = RetrainedClassifier(logits="cosine", loss=loss_name, logit_scale=s, random_state=0)
     head.fit(X, y)
     # The head predicts s * cos(w_j, x) (Gidaris & Komodakis), no bias.
     assert_allclose(np.linalg.norm(head.coef_, axis=1), s)
@@ -560,7 +616,7 @@ def test_table1_rows_are_the_documented_settings():
     assert (maxnorm["init"], maxnorm["max_norm"], maxnorm["reweight"]) == (
         "base", 0.1, "class_balanced")
     ldam = rows["LDAM-DRW"](0).get_params()
-    assert (ldam["loss"], ldam["logits"], ldam["scale"], ldam["reweight_from_epoch"]) == (
+    assert (ldam["loss"], ldam["logits"], ldam["logit_scale"], ldam["reweight_from_epoch"]) == (
         "ldam", "cosine", 30.0, 5)
     # The rows that are plain cross-entropy say so (the head's default is Balanced Softmax).
     for name in ("Vanilla FC", "Vanilla Cosine", "MaxNorm", "CB loss"):

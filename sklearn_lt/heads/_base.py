@@ -19,13 +19,12 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
 from ..metrics import ClassCounts
-from ..utils import (
+from ..utils import to_numpy, to_tensor
+from ..utils._array import (
     is_tensor,
     like_input,
     record_features,
     resolve_device,
-    to_numpy,
-    to_tensor,
     validate_features,
     validate_features_for_fit,
     validate_labels,
@@ -177,7 +176,9 @@ class LinearHead(ClassifierMixin, BaseEstimator):
     validated float tensor ``X``, labels encoded against ``counts.classes``;
     this class validates input, records the fitted attributes in the caller's
     array type and answers ``decision_function`` / ``predict_proba`` /
-    ``predict`` in the caller's type and device.
+    ``predict`` in the caller's type and device. Every subclass takes a
+    ``device`` parameter (``None``: the input's device), which ``fit`` and
+    ``predict`` read.
 
     Attributes
     ----------
@@ -215,7 +216,7 @@ class LinearHead(ClassifierMixin, BaseEstimator):
 
     def _fit_and_set(self, X, y, **fit_args):
         """Validate ``X``, ``y``, run ``_fit`` (with ``fit_args``), set the fitted attributes."""
-        device = resolve_device(getattr(self, "device", None), X)
+        device = resolve_device(self.device, X)
         X_t, features = validate_features_for_fit(self, X, device=device)
         classes, y_encoded, counts = validate_labels(y, X_t.shape[0])
         fitted = self._fit(X_t, y_encoded, ClassCounts(classes, counts), **fit_args)
@@ -321,7 +322,7 @@ class LinearHead(ClassifierMixin, BaseEstimator):
 
     def _validated(self, X):
         check_is_fitted(self)
-        device = None if is_tensor(X) else getattr(self, "device", None)
+        device = None if is_tensor(X) else self.device
         return validate_features(self, X, reset=False, device=device)
 
     @torch.no_grad()

@@ -1,15 +1,16 @@
 """LORT, logits retargeting (Lu et al. 2024): the head and its smoothing rule."""
 
+import copy
 from numbers import Real
 
 import numpy as np
 import torch
-from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..metrics import ClassCounts
 from ..sampling._probabilities import class_indices
-from ..utils import Substitution
+from ..utils._docstring import Substitution
 from ._base import FittedLinear
 from ._linear_base import ESTIMATOR_CONSTRAINT, ESTIMATOR_DOC
 from ._modules import (
@@ -19,6 +20,7 @@ from ._modules import (
 from ._trained import TrainedHead, TrainingStart, _RebalancingTrainedHead
 from ._trainer import (
     TRAINER_DOCS,
+    StopAfter,
     cross_entropy,
 )
 
@@ -172,7 +174,7 @@ class LORTClassifier(_RebalancingTrainedHead):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _start(self, X, y_encoded, counts, rng):
+    def _start(self, X, y_encoded, counts, rng, options):
         # LORT continues from the base classifier: no re-initialisation.
         base = self._base(X, y_encoded, counts, rng)
         module = LinearLogits(base.coef, base.intercept, feature_scale(X))
@@ -185,44 +187,54 @@ class LORTClassifier(_RebalancingTrainedHead):
             {"estimator_": base.estimator, "smoothing_": smoothing},
         )
 
-    def _loss(self, counts):
+    def _loss(self, counts, options):
         return cross_entropy(_resolve_smoothing(self.smoothing, len(counts)))
 
-    def _fit(self, X, y_encoded, counts, on_epoch_end=None, validation=None):
-        if validation is not None or not self.early_stopping or self.solver != "sgd":
-            return super()._fit(X, y_encoded, counts, on_epoch_end, validation)
+    def _fit(self, X, y_encoded, counts, callbacks=(), validation=None):
+        options = self._training_options(X, counts)
+        if validation is not None or not self.early_stopping or options.solver != "sgd":
+            return super()._fit(X, y_encoded, counts, callbacks, validation)
         # Choose the stopping epoch on held-out training rows ...
         fit_rows, val_rows = _held_out_rows(
             y_encoded, self.validation_fraction, check_random_state(self.random_state)
         )
         if len(val_rows) == 0:  # one row per class: nothing to hold out
-            return super()._fit(X, y_encoded, counts, on_epoch_end)
-        # Through the public fit, on a copy that keeps every epoch of the schedule.
-        rows = lambda index: X[torch.as_tensor(index, device=X.device)]  # noqa: E731
-        labels = lambda index: counts.classes[y_encoded[index]]  # noqa: E731
-        probe = clone(self).set_params(early_stopping=False).fit(
-            rows(fit_rows), labels(fit_rows), rows(val_rows), labels(val_rows)
+            return super()._fit(X, y_encoded, counts, callbacks)
+        # The whole schedule from a base fitted on the rest; every class keeps
+        # training rows, so the held-out run encodes the labels as the full one.
+        # Its random stream starts where the refit's does (a copy of random_state).
+        rows = torch.as_tensor(fit_rows, device=X.device)
+        fit_counts = ClassCounts(
+            counts.classes, np.bincount(y_encoded[fit_rows], minlength=len(counts))
         )
-        stop = probe.best_epoch_
-        scores = {"best_epoch_": stop, "validation_scores_": probe.validation_scores_}
+        held_out = self._train(
+            X[rows],
+            y_encoded[fit_rows],
+            fit_counts,
+            self._training_options(X[rows], fit_counts),
+            check_random_state(copy.deepcopy(self.random_state)),
+            validation=(
+                X[torch.as_tensor(val_rows, device=X.device)],
+                counts.classes[y_encoded[val_rows]],
+            ),
+        ).attributes
+        stop = held_out["best_epoch_"]
+        scores = {"best_epoch_": stop, "validation_scores_": held_out["validation_scores_"]}
         # ... then refit on every row and stop there (epoch 0: the base itself).
         # n_iter_ counts every epoch run: the held-out run's, then the refit's.
+        rng = check_random_state(self.random_state)
         if stop == 0:
-            start = self._start(X, y_encoded, counts, check_random_state(self.random_state))
+            start = self._start(X, y_encoded, counts, rng, options)
             coef, intercept = start.module.linear_weights()
-            sampler = self.sampler if self.sampler is not None else self._default_sampler()
-            attributes = {"loss_curve_": [], "n_iter_": probe.n_iter_, "sampler_": sampler}
+            attributes = {"loss_curve_": [], "n_iter_": held_out["n_iter_"],
+                          "sampler_": options.sampler}
             return FittedLinear(
                 coef, intercept, start.counts, {**attributes, **start.attributes, **scores}
             )
-
-        def stop_at(epoch, module):
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, module)
-            return epoch + 1 >= stop
-
-        fitted = super()._fit(X, y_encoded, counts, on_epoch_end=stop_at)
-        fitted.attributes.update(scores, n_iter_=probe.n_iter_ + fitted.attributes["n_iter_"])
+        fitted = self._train(
+            X, y_encoded, counts, options, rng, callbacks=[*callbacks, StopAfter(stop)]
+        )
+        fitted.attributes.update(scores, n_iter_=held_out["n_iter_"] + fitted.attributes["n_iter_"])
         return fitted
 
 

@@ -6,7 +6,7 @@ import torch
 from sklearn import get_config
 
 from ..sampling import ClassBalancedSampler
-from ..utils import Substitution
+from ..utils._docstring import Substitution
 from ._base import row_chunks
 from ._linear_base import ESTIMATOR_CONSTRAINT, ESTIMATOR_DOC
 from ._modules import (
@@ -129,7 +129,7 @@ class LWSClassifier(_RebalancingTrainedHead):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _start(self, X, y_encoded, counts, rng):
+    def _start(self, X, y_encoded, counts, rng, options):
         base = self._base(X, y_encoded, counts, rng)
         n_classes = len(base.coef)
         # W and b are frozen: every epoch would recompute the same base
@@ -156,5 +156,5 @@ class LWSClassifier(_RebalancingTrainedHead):
             module, inputs, base.y_encoded, base.counts, {"estimator_": base.estimator}
         )
 
-    def _fitted_attributes(self, module):
+    def _fitted_attributes(self, module, options):
         return {"scales_": module.scales()}

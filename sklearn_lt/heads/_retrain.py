@@ -10,14 +10,15 @@ own that need no re-training (:class:`TauNormClassifier`,
 :class:`LogitAdjustedClassifier`).
 """
 
+import warnings
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import torch
-from sklearn.base import clone
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Hidden, Interval, StrOptions
 
 from ..sampling import InstanceBalancedSampler
-from ..utils import Substitution
+from ..utils._docstring import Substitution
 from ._linear_base import ESTIMATOR_DOC, fit_base_classifier
 from ._losses import RetrainingLoss, class_balanced_weights, ldam_margins, log_priors
 from ._modules import (
@@ -29,7 +30,7 @@ from ._modules import (
     l2_normalize,
 )
 from ._trained import TrainedHead, TrainingStart
-from ._trainer import SOLVER_CONSTRAINTS, TRAINER_DOCS
+from ._trainer import SOLVER_CONSTRAINTS, TRAINER_DOCS, Callback, TrainingOptions
 
 __all__ = ["RetrainedClassifier"]
 
@@ -37,6 +38,72 @@ LOSSES = ("cross_entropy", "focal", "ldam", "balanced_softmax", "logit_adjusted"
 
 # Measured defaults (validation sets of the fidelity suite, see the docstring).
 _LINEAR_WEIGHT_DECAY = 1e-5
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetrainingOptions(TrainingOptions):
+    """:class:`TrainingOptions` with :class:`RetrainedClassifier`'s own resolved values.
+
+    Attributes
+    ----------
+    logit_scale : float
+        ``s`` of cosine logits and LDAM's margins.
+    adjustment : float
+        The logit-adjusted loss's ``tau``.
+    """
+
+    logit_scale: float
+    adjustment: float
+
+
+class DeferredReweighting(Callback):
+    """DRW (Cao et al. 2019): the loss's class weights from its ``weight_from_epoch`` on.
+
+    Tells the loss (:class:`RetrainingLoss`) the epoch about to run, before
+    each SGD epoch.
+
+    Parameters
+    ----------
+    loss : RetrainingLoss
+    """
+
+    def __init__(self, loss):
+        self.loss = loss
+
+    def on_epoch_begin(self, module, epoch):
+        self.loss.set_epoch(epoch)
+
+
+class MaxNormProjection(Callback):
+    """MaxNorm's projected gradient descent: cap the module's rows after every SGD step.
+
+    Calls :meth:`MaxNormLinearLogits.constrain` after each optimizer step
+    (Alshammari et al. 2022, eq. 4). SGD only: L-BFGS's line search would
+    step outside the ball.
+    """
+
+    def on_train_begin(self, module, options):
+        if options.solver != "sgd":
+            raise ValueError(
+                f"{options.name} constrains its weights after every step (projected "
+                "gradient descent): use solver='sgd'."
+            )
+
+    def on_batch_end(self, module, epoch):
+        module.constrain()
+
+
+def _renamed(old, old_value, new, new_value):
+    """The value of parameter ``new``, or of its deprecated name ``old`` when that is given."""
+    if isinstance(old_value, str) and old_value == "deprecated":
+        return new_value
+    warnings.warn(
+        f"RetrainedClassifier's {old!r} was renamed {new!r} in 0.2 and will be removed in "
+        f"0.3: pass {new}={old_value!r} instead (the value given is used).",
+        FutureWarning,
+        stacklevel=7,  # the user's fit (through _training_options, _fit, _fit_and_set, fit)
+    )
+    return old_value
 
 
 _DOCS = {
@@ -70,7 +137,7 @@ class RetrainedClassifier(TrainedHead):
     ``logits`` (the logit function ``z``):
 
     - ``"linear"``: ``z = W x + b`` (the "vanilla FC" of the table);
-    - ``"cosine"``: ``z_j = s * cos(w_j, x)``, ``s = scale``, no bias
+    - ``"cosine"``: ``z_j = s * cos(w_j, x)``, ``s = logit_scale``, no bias
       (Gidaris & Komodakis 2018; the "vanilla cosine" classifier).
 
     ``loss`` (offsets of ``z`` during training, and the focal term):
@@ -82,10 +149,11 @@ class RetrainedClassifier(TrainedHead):
       official ``max_m=0.5``, ``s=30`` on cosine logits: exactly
       ``s * (cos_y - Delta_y)``);
     - ``"balanced_softmax"``: ``offset_j = log n_j`` (Ren et al. 2020, eq.
-      4); the same minimiser as ``"logit_adjusted"`` with ``tau=1`` (a
-      softmax ignores the constant ``log N``);
-    - ``"logit_adjusted"``: ``offset_j = tau * log pi_j`` (Menon et al.
-      2021, eq. 10); the post-hoc rule is :class:`LogitAdjustedClassifier`.
+      4); the same minimiser as ``"logit_adjusted"`` with ``adjustment=1``
+      (a softmax ignores the constant ``log N``);
+    - ``"logit_adjusted"``: ``offset_j = tau * log pi_j``, ``tau =
+      adjustment`` (Menon et al. 2021, eq. 10); the post-hoc rule is
+      :class:`LogitAdjustedClassifier`.
 
     ``reweight`` (``w_y``): ``"class_balanced"`` weights each class by the
     inverse of its effective number of samples, ``(1 - beta) / (1 -
@@ -114,7 +182,7 @@ class RetrainedClassifier(TrainedHead):
         (as LORT and LTWB's MaxNorm fine-tuning).
     logits : {"linear", "cosine"}, default="linear"
         The logit function.
-    scale : float > 0, default=30.0
+    logit_scale : float > 0, default=30.0
         ``s``, the scale of cosine logits, and the unit of LDAM's margins
         (official LDAM: 30). Cosine cross-entropy on the validation sets of
         the six feature sources of the fidelity suite (mean balanced
@@ -136,13 +204,13 @@ class RetrainedClassifier(TrainedHead):
         default 2; on the validation sets 0.756 at 0.5, 0.758 at 1, 0.755
         at 2: flat).
     max_margin : float >= 0, default=0.5
-        LDAM's margin of the rarest class, in units of ``scale``
+        LDAM's margin of the rarest class, in units of ``logit_scale``
         (``loss="ldam"``; official 0.5; 0.733 on the validation sets, 0.687
         at 1).
-    tau : float, default=1.0
-        The logit-adjusted loss's temperature (``loss="logit_adjusted"``;
-        Menon et al.'s 1; on the validation sets 0.793 at 0.5, 0.810 at 1,
-        0.793 at 1.5).
+    adjustment : float, default=1.0
+        ``tau``, the strength of the logit-adjusted loss's offset
+        ``tau * log pi_j`` (``loss="logit_adjusted"``; Menon et al.'s 1; on
+        the validation sets 0.793 at 0.5, 0.810 at 1, 0.793 at 1.5).
     reweight : {"class_balanced"} or None, default=None
         Weight per class of the loss.
     beta : float in [0, 1), default=0.9999
@@ -203,6 +271,12 @@ class RetrainedClassifier(TrainedHead):
     %(device)s
     %(random_state)s
     %(verbose)s
+    scale : float > 0, default="deprecated"
+        Deprecated since 0.2: the former name of ``logit_scale``; a value
+        given here is used, with a ``FutureWarning``. Removed in 0.3.
+    tau : float, default="deprecated"
+        Deprecated since 0.2: the former name of ``adjustment``; a value
+        given here is used, with a ``FutureWarning``. Removed in 0.3.
 
     Attributes
     ----------
@@ -248,11 +322,11 @@ class RetrainedClassifier(TrainedHead):
         "estimator": [HasMethods(["fit"]), None],
         "init": [StrOptions({"random", "base"})],
         "logits": [StrOptions({"linear", "cosine"})],
-        "scale": [Interval(Real, 0, None, closed="neither")],
+        "logit_scale": [Interval(Real, 0, None, closed="neither")],
         "loss": [StrOptions(set(LOSSES))],
         "gamma": [Interval(Real, 0, None, closed="left")],
         "max_margin": [Interval(Real, 0, None, closed="left")],
-        "tau": [Interval(Real, None, None, closed="neither")],
+        "adjustment": [Interval(Real, None, None, closed="neither")],
         "reweight": [StrOptions({"class_balanced"}), None],
         "beta": [Interval(Real, 0, 1, closed="left")],
         "reweight_from_epoch": [Interval(Integral, 0, None, closed="left")],
@@ -260,8 +334,11 @@ class RetrainedClassifier(TrainedHead):
         "fit_intercept": ["boolean"],
         "solver": [StrOptions({"auto", "lbfgs", "sgd"})],
         "weight_decay": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "scale": [Interval(Real, 0, None, closed="neither"), Hidden(StrOptions({"deprecated"}))],
+        "tau": [Interval(Real, None, None, closed="neither"), Hidden(StrOptions({"deprecated"}))],
     }
     _default_sampler = InstanceBalancedSampler
+    _options_type = RetrainingOptions
 
     def __init__(
         self,
@@ -269,11 +346,11 @@ class RetrainedClassifier(TrainedHead):
         *,
         init="random",
         logits="linear",
-        scale=30.0,
+        logit_scale=30.0,
         loss="balanced_softmax",
         gamma=2.0,
         max_margin=0.5,
-        tau=1.0,
+        adjustment=1.0,
         reweight=None,
         beta=0.9999,
         reweight_from_epoch=0,
@@ -291,15 +368,17 @@ class RetrainedClassifier(TrainedHead):
         device=None,
         random_state=None,
         verbose=0,
+        scale="deprecated",
+        tau="deprecated",
     ):
         self.estimator = estimator
         self.init = init
         self.logits = logits
-        self.scale = scale
+        self.logit_scale = logit_scale
         self.loss = loss
         self.gamma = gamma
         self.max_margin = max_margin
-        self.tau = tau
+        self.adjustment = adjustment
         self.reweight = reweight
         self.beta = beta
         self.reweight_from_epoch = reweight_from_epoch
@@ -317,6 +396,8 @@ class RetrainedClassifier(TrainedHead):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.scale = scale
+        self.tau = tau
 
     @property
     def transforms_features(self):
@@ -324,8 +405,9 @@ class RetrainedClassifier(TrainedHead):
         return self.logits == "cosine"
 
     # ------------------------------------------------------------------ fit
-    def _resolved(self):
-        """``solver`` and ``weight_decay`` with "auto" resolved, the combination checked."""
+    def _training_options(self, X, counts):
+        """The options of this fit: "auto" and the deprecated names resolved, the
+        combination checked."""
         scheduled = self.max_norm is not None or self.reweight_from_epoch > 0
         solver = self.solver if self.solver != "auto" else ("sgd" if scheduled else "lbfgs")
         weight_decay = self.weight_decay
@@ -364,18 +446,24 @@ class RetrainedClassifier(TrainedHead):
                 "penalty shrinks without end under L-BFGS: use weight_decay=0 (or "
                 "solver='sgd', where weight decay acts as a larger step)."
             )
-        return {"solver": solver, "weight_decay": float(weight_decay)}
+        return super()._training_options(
+            X,
+            counts,
+            solver=solver,
+            weight_decay=float(weight_decay),
+            logit_scale=float(_renamed("scale", self.scale, "logit_scale", self.logit_scale)),
+            adjustment=float(_renamed("tau", self.tau, "adjustment", self.adjustment)),
+        )
 
-    def _solver(self):
-        return self._resolved()["solver"]
+    def _callbacks(self, start, loss, options):
+        callbacks = []
+        if self.reweight_from_epoch > 0:
+            callbacks.append(DeferredReweighting(loss))
+        if self.max_norm is not None:
+            callbacks.append(MaxNormProjection())
+        return callbacks
 
-    def _fit(self, X, y_encoded, counts, **fit_args):
-        # TrainedHead._fit reads the parameters: run it on a copy with the
-        # "auto" values resolved (self stays untouched).
-        resolved = clone(self).set_params(**self._resolved())
-        return TrainedHead._fit(resolved, X, y_encoded, counts, **fit_args)
-
-    def _start(self, X, y_encoded, counts, rng):
+    def _start(self, X, y_encoded, counts, rng, options):
         attributes = {}
         reference = None
         if self.init == "random" and self.max_norm is not None:
@@ -401,7 +489,7 @@ class RetrainedClassifier(TrainedHead):
                 intercept = torch.zeros_like(intercept)
         inputs = X
         if self.logits == "cosine":
-            module = CosineLogits(coef, self.scale)
+            module = CosineLogits(coef, options.logit_scale)
             # Normalised once, overflow-safe: F.normalize in the module squares
             # float32 entries (inf beyond ~1e19) and clamps norms at 1e-12.
             inputs = l2_normalize(X)
@@ -416,15 +504,15 @@ class RetrainedClassifier(TrainedHead):
             )
         return TrainingStart(module, inputs, y_encoded, counts, attributes)
 
-    def _loss(self, counts):
+    def _loss(self, counts, options):
         n = counts.counts
         offset = margin = None
         if self.loss == "balanced_softmax":
             offset = log_priors(n)  # log n_j up to a constant
         elif self.loss == "logit_adjusted":
-            offset = self.tau * log_priors(n)
+            offset = options.adjustment * log_priors(n)
         elif self.loss == "ldam":
-            margin = self.scale * ldam_margins(n, self.max_margin)
+            margin = options.logit_scale * ldam_margins(n, self.max_margin)
         class_weight = None
         if self.reweight == "class_balanced":
             class_weight = class_balanced_weights(n, self.beta)

@@ -2,12 +2,12 @@
 
 from numbers import Real
 
-from sklearn.base import clone
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..sampling import ClassBalancedSampler
-from ..utils import Substitution
-from ._trained import TrainedHead
+from ..utils._docstring import Substitution
+from ._modules import LinearLogits, feature_scale, init_linear
+from ._trained import TrainedHead, TrainingStart
 from ._trainer import (
     TRAINER_DOCS,
     auto_weight_decay,
@@ -25,8 +25,26 @@ _SOFTMAX_DOCS = {
 }
 
 
+class _LinearSoftmaxHead(TrainedHead):
+    """A linear softmax layer trained from a fresh start, with or without its bias."""
+
+    _parameter_constraints = {**TrainedHead._parameter_constraints, "fit_intercept": ["boolean"]}
+
+    def _start(self, X, y_encoded, counts, rng, options):
+        """A freshly initialised linear layer (cRT re-initialises the classifier)."""
+        coef, intercept = init_linear(
+            len(counts), X.shape[1], rng=rng, device=X.device, dtype=X.dtype
+        )
+        scale = feature_scale(X)
+        # init_linear draws the weights of normalised features: divide back.
+        module = LinearLogits(coef / scale, intercept, scale, fit_intercept=self.fit_intercept)
+        if not self.fit_intercept:
+            module.bias.zero_()
+        return TrainingStart(module, X, y_encoded, counts, {})
+
+
 @Substitution(**_SOFTMAX_DOCS)
-class SoftmaxClassifier(TrainedHead):
+class SoftmaxClassifier(_LinearSoftmaxHead):
     """Linear softmax classifier on frozen features (multinomial logistic regression).
 
     With the default instance-balanced sampling this is the plain classifier
@@ -84,8 +102,6 @@ class SoftmaxClassifier(TrainedHead):
     True
     """
 
-    _parameter_constraints = {**TrainedHead._parameter_constraints, "fit_intercept": ["boolean"]}
-
     def __init__(
         self,
         *,
@@ -125,7 +141,7 @@ class SoftmaxClassifier(TrainedHead):
         The sampling ratio; ``None`` is class-balanced (the paper's cRT).""",
     }
 )
-class CRTClassifier(TrainedHead):
+class CRTClassifier(_LinearSoftmaxHead):
     """Classifier re-training, cRT (Kang et al. 2020, section 4).
 
     Re-initialises a linear classifier and trains it on the frozen features
@@ -196,8 +212,7 @@ class CRTClassifier(TrainedHead):
     """
 
     _parameter_constraints = {
-        **TrainedHead._parameter_constraints,
-        "fit_intercept": ["boolean"],
+        **_LinearSoftmaxHead._parameter_constraints,
         "weight_decay": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
     }
     _default_sampler = ClassBalancedSampler
@@ -233,12 +248,11 @@ class CRTClassifier(TrainedHead):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _fit(self, X, y_encoded, counts, **fit_args):
+    def _training_options(self, X, counts):
         weight_decay = self.weight_decay
         if weight_decay == "auto":
             weight_decay = auto_weight_decay(counts.counts)
-        # TrainedHead._fit reads the parameters: a copy holds the resolved value.
-        resolved = clone(self).set_params(weight_decay=float(weight_decay))
-        fitted = TrainedHead._fit(resolved, X, y_encoded, counts, **fit_args)
-        fitted.attributes["weight_decay_"] = float(weight_decay)
-        return fitted
+        return super()._training_options(X, counts, weight_decay=float(weight_decay))
+
+    def _fitted_attributes(self, module, options):
+        return {"weight_decay_": options.weight_decay}

@@ -11,23 +11,20 @@ from sklearn.utils import check_random_state
 
 from ..metrics import ClassCounts
 from ..sampling import InstanceBalancedSampler
-from ..utils import validate_features, validate_labels
-from ..utils._array import feature_names
+from ..utils._array import feature_names, validate_features, validate_labels
 from ._base import FittedLinear, LinearHead, chunked_argmax
 from ._cv import split_scores
 from ._linear_base import fit_base_classifier
-from ._modules import (
-    LinearLogits,
-    feature_scale,
-    init_linear,
-)
 from ._trainer import (
     SOLVER_CONSTRAINTS,
+    Callback,
+    TrainingOptions,
     cross_entropy,
+    resolve_batch_size,
     train,
 )
 
-__all__ = ["TrainedHead", "TrainingStart"]
+__all__ = ["EpochWeights", "TrainedHead", "TrainingStart"]
 
 
 class TrainingStart(NamedTuple):
@@ -45,7 +42,10 @@ class TrainedHead(LinearHead):
 
     Subclasses say where training starts (``_start``: the module of logits,
     its initial weights, the rows it reads), which loss it minimises
-    (``_loss``), the default sampler, and what else they record
+    (``_loss``), how their parameters resolve into the fit's
+    :class:`~sklearn_lt.heads._trainer.TrainingOptions`
+    (``_training_options``), which callbacks change the schedule
+    (``_callbacks``), the default sampler, and what else they record
     (``_fitted_attributes``).
     """
 
@@ -53,6 +53,8 @@ class TrainedHead(LinearHead):
     _default_sampler = InstanceBalancedSampler
     # LWS's official schedule steps the cosine before each epoch.
     _lr_stepped_before = False
+    # The options type of this head's fits (a head may add its own resolved values).
+    _options_type = TrainingOptions
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, X_val=None, y_val=None):
@@ -84,127 +86,153 @@ class TrainedHead(LinearHead):
             raise ValueError("Pass both X_val and y_val, or neither.")
         if X_val is None:
             return self._fit_and_set(X, y)
-        if self._solver() != "sgd":
-            raise ValueError(
-                f"X_val and y_val choose an epoch of solver='sgd'; solver={self.solver!r} "
-                "converges instead."
-            )
         # X's column names, for X_val's to be checked against (read by position).
         return self._fit_and_set(X, y, validation=(X_val, y_val, feature_names(X)))
 
-    def _solver(self):
-        """The solver that ``fit`` runs (subclasses resolve an ``"auto"``)."""
-        return self.solver
+    def _training_options(self, X, counts, **resolved):
+        """This fit's :class:`TrainingOptions`: the parameters, with ``resolved`` values.
 
-    def _fit(self, X, y_encoded, counts, on_epoch_end=None, validation=None):
+        Subclasses resolve their ``"auto"`` values and pass them on as
+        ``resolved``; ``batch_size="auto"`` is resolved here from the rows.
+        """
+        values = {
+            "solver": self.solver,
+            "sampler": self.sampler if self.sampler is not None else self._default_sampler(),
+            "weight_decay": self.weight_decay,
+            "max_iter": self.max_iter,
+            "tol": self.tol,
+            "n_epochs": self.n_epochs,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "lr_stepped_before": self._lr_stepped_before,
+            "verbose": self.verbose,
+            "name": type(self).__name__,
+            **resolved,
+        }
+        values["batch_size"] = resolve_batch_size(values["batch_size"], len(X))
+        return self._options_type(**values)
+
+    def _fit(self, X, y_encoded, counts, callbacks=(), validation=None):
+        options = self._training_options(X, counts)
+        if validation is not None:
+            if options.solver != "sgd":
+                raise ValueError(
+                    f"X_val and y_val choose an epoch of solver='sgd'; solver="
+                    f"{options.solver!r} converges instead."
+                )
+            validation = _validation_set(self, X, *validation)
         rng = check_random_state(self.random_state)
-        start = self._start(X, y_encoded, counts, rng)
-        sampler = self.sampler if self.sampler is not None else self._default_sampler()
+        return self._train(X, y_encoded, counts, options, rng, callbacks, validation)
+
+    def _train(self, X, y_encoded, counts, options, rng, callbacks=(), validation=None):
+        """Start, train with ``options`` and ``callbacks``, keep the best epoch on ``validation``.
+
+        ``validation``: ``(X_val, y_val)``, a validated tensor and its labels.
+        """
+        start = self._start(X, y_encoded, counts, rng, options)
+        loss = self._loss(start.counts, options)
+        callbacks = [*self._callbacks(start, loss, options), *callbacks]
         best = None
         if validation is not None:
-            best = _BestEpoch(self, X, validation, start)
-            on_epoch_end = best.chain(on_epoch_end)
+            best = _BestEpoch(*validation, start.counts)
+            callbacks.insert(0, best)
         losses, n_iter = train(
             start.module,
             start.inputs,
             start.y_encoded,
             start.counts.counts,
-            loss=self._loss(start.counts),
-            solver=self.solver,
-            sampler=sampler,
-            weight_decay=self.weight_decay,
+            loss=loss,
+            options=options,
             rng=rng,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            n_epochs=self.n_epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            momentum=self.momentum,
-            lr_stepped_before=self._lr_stepped_before,
-            on_epoch_end=on_epoch_end,
-            verbose=self.verbose,
-            name=type(self).__name__,
+            callbacks=callbacks,
         )
-        attributes = {"loss_curve_": losses, "n_iter_": n_iter, "sampler_": sampler}
+        attributes = {"loss_curve_": losses, "n_iter_": n_iter, "sampler_": options.sampler}
         if best is not None:
             start.module.load_state_dict(best.state)
             attributes.update(validation_scores_=best.scores, best_epoch_=best.epoch)
         coef, intercept = start.module.linear_weights()
         attributes.update(start.attributes)
-        attributes.update(self._fitted_attributes(start.module))
+        attributes.update(self._fitted_attributes(start.module, options))
         return FittedLinear(coef, intercept, start.counts, attributes)
 
-    def _start(self, X, y_encoded, counts, rng):
-        """A freshly initialised linear layer (cRT re-initialises the classifier)."""
-        coef, intercept = init_linear(
-            len(counts), X.shape[1], rng=rng, device=X.device, dtype=X.dtype
-        )
-        scale = feature_scale(X)
-        # init_linear draws the weights of normalised features: divide back.
-        module = LinearLogits(
-            coef / scale, intercept, scale, fit_intercept=getattr(self, "fit_intercept", True)
-        )
-        if not getattr(self, "fit_intercept", True):
-            module.bias.zero_()
-        return TrainingStart(module, X, y_encoded, counts, {})
+    def _start(self, X, y_encoded, counts, rng, options):  # pragma: no cover
+        """The :class:`TrainingStart`: the module to train, the rows it reads, the labels."""
+        raise NotImplementedError
 
-    def _loss(self, counts):
+    def _loss(self, counts, options):
         """Per-sample cross-entropy (subclasses smooth or re-weight it)."""
         return cross_entropy()
 
-    def _fitted_attributes(self, module):
+    def _callbacks(self, start, loss, options):
+        """The callbacks that are part of the head's method (e.g. a projection); none here."""
+        return []
+
+    def _fitted_attributes(self, module, options):
         return {}
 
 
-class _BestEpoch:
+def _validation_set(head, X, X_val, y_val, names):
+    """``X_val`` validated against the training features ``X`` (and their column ``names``),
+    as a tensor on ``X``'s device and dtype, and the labels of ``y_val``."""
+    checker = copy.copy(head)  # validate_features records on an estimator: not on head
+    checker.n_features_in_ = X.shape[1]
+    vars(checker).pop("feature_names_in_", None)  # a previous fit's
+    if names is not None:
+        checker.feature_names_in_ = names
+        # Other names: scikit-learn's own error below; the same ones reordered:
+        # this one, naming both orders.
+        val_names = feature_names(X_val)
+        if (
+            val_names is not None
+            and sorted(val_names) == sorted(names)
+            and not np.array_equal(val_names, names)
+        ):
+            raise ValueError(
+                f"X_val's columns {val_names.tolist()} are not X's "
+                f"{names.tolist()} in the same order: pass X_val[X.columns]."
+            )
+    X_val = validate_features(checker, X_val, reset=False, device=X.device).to(X.dtype)
+    classes, encoded, _ = validate_labels(y_val, len(X_val), min_classes=1)
+    return X_val, classes[encoded]
+
+
+class _BestEpoch(Callback):
     """Early stopping on held-out rows: the state of the epoch with the best balanced accuracy.
 
-    Scores the starting weights (epoch 0) at once, then every epoch, from the
-    module's weights as one linear layer; ties keep the earliest epoch.
+    Scores the starting weights (epoch 0) when training begins, then the
+    end of every epoch, from the module's weights as one linear layer; ties
+    keep the earliest epoch. ``epoch`` and ``state`` are the kept epoch
+    (0: the start) and the module's state there; ``scores`` every epoch's.
     """
 
-    def __init__(self, head, X, validation, start):
-        X_val, y_val, names = validation
-        checker = copy.copy(head)
-        checker.n_features_in_ = X.shape[1]
-        vars(checker).pop("feature_names_in_", None)  # a previous fit's
-        if names is not None:
-            checker.feature_names_in_ = names
-            # Other names: scikit-learn's own error below; the same ones reordered:
-            # this one, naming both orders.
-            val_names = feature_names(X_val)
-            if (
-                val_names is not None
-                and sorted(val_names) == sorted(names)
-                and not np.array_equal(val_names, names)
-            ):
-                raise ValueError(
-                    f"X_val's columns {val_names.tolist()} are not X's "
-                    f"{names.tolist()} in the same order: pass X_val[X.columns]."
-                )
-        self.X = validate_features(checker, X_val, reset=False, device=X.device).to(X.dtype)
-        classes, encoded, _ = validate_labels(y_val, len(self.X), min_classes=1)
-        known = np.isin(classes, start.counts.classes)
+    def __init__(self, X_val, y_val, counts):
+        classes = np.unique(y_val)
+        known = np.isin(classes, counts.classes)
         if not known.any():
             raise ValueError(
                 f"y_val shares no label with y: y_val has {classes.tolist()}, y has "
-                f"{start.counts.classes.tolist()}. Every epoch would score 0; pass "
+                f"{counts.classes.tolist()}. Every epoch would score 0; pass "
                 "validation rows of the training classes."
             )
         if not known.all():
             warnings.warn(
                 f"y_val has labels {classes[~known].tolist()} that y lacks (the head's "
-                f"classes are {start.counts.classes.tolist()}): the head never predicts "
+                f"classes are {counts.classes.tolist()}): the head never predicts "
                 "them, which lowers the score of every epoch alike.",
                 UserWarning,
-                stacklevel=5,
+                stacklevel=7,  # the user's fit (through _train, _fit, _fit_and_set)
             )
-        self.y = classes[encoded]
-        self.counts = start.counts
+        self.X, self.y, self.counts = X_val, y_val, counts
         self.scores, self.epoch, self.state = [], 0, None
-        self.record(-1, start.module)
 
-    def record(self, epoch, module):
+    def on_train_begin(self, module, options):
+        self._record(0, module)
+
+    def on_epoch_end(self, module, epoch):
+        self._record(epoch + 1, module)
+
+    def _record(self, epoch, module):
         coef, intercept = module.linear_weights()
         # Chunk by chunk: no n_val x C logits.
         index = chunked_argmax(
@@ -215,21 +243,27 @@ class _BestEpoch:
             many_threshold=100, few_threshold=20,
         )
         if not self.scores or score > max(self.scores):
-            self.epoch = epoch + 1
+            self.epoch = epoch
             self.state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         self.scores.append(float(score))
 
-    def chain(self, on_epoch_end):
-        """``on_epoch_end`` that records first, then calls ``on_epoch_end`` (if any)."""
 
-        def both(epoch, module):
-            self.record(epoch, module)
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, module)
+class EpochWeights(Callback):
+    """``record(epoch, coef, intercept)`` with the module's linear weights after each epoch.
 
-        return both
+    Epochs counted from 1 (epoch 0 is the start, which the caller knows): the
+    path of weights that a CV head scores on its validation folds.
 
+    Parameters
+    ----------
+    record : callable
+    """
 
+    def __init__(self, record):
+        self.record = record
+
+    def on_epoch_end(self, module, epoch):
+        self.record(epoch + 1, *module.linear_weights())
 
 
 class _RebalancingTrainedHead(TrainedHead):
@@ -237,3 +271,4 @@ class _RebalancingTrainedHead(TrainedHead):
 
     def _base(self, X, y_encoded, counts, rng):
         return fit_base_classifier(self.estimator, X, y_encoded, counts, random_state=rng)
+

@@ -24,9 +24,17 @@ Two solvers:
   probability over its frequency): deterministic, converged, no step size.
 - ``"sgd"``: the papers' procedure, mini-batches drawn by the sampler every
   epoch, SGD with momentum and weight decay, cosine learning rate per epoch.
+
+What a head hands the trainer: its module, its loss, one
+:class:`TrainingOptions` (its parameters of this fit, every ``"auto"``
+resolved) and a list of :class:`Callback` objects, the one way into the SGD
+loop (skorch's ``Callback`` is the model): early stopping on held-out rows,
+deferred re-weighting, MaxNorm's projection and the CV heads' recording of
+every epoch are callbacks.
 """
 
 import math
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -41,6 +49,9 @@ from ..sampling._probabilities import class_indices, draw_indices, target_counts
 __all__ = [
     "SOLVER_CONSTRAINTS",
     "TRAINER_DOCS",
+    "Callback",
+    "StopAfter",
+    "TrainingOptions",
     "auto_weight_decay",
     "cross_entropy",
     "resolve_batch_size",
@@ -130,6 +141,118 @@ def resolve_batch_size(batch_size, n_samples):
     if batch_size == "auto":
         return int(min(512, max(32, n_samples // 16)))
     return int(batch_size)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingOptions:
+    """What the trainer runs, for one fit: the head's parameters with every ``"auto"`` resolved.
+
+    A head builds it once per fit from its parameters and the data
+    (``TrainedHead._training_options``) and hands it to :func:`train`, as
+    scikit-learn's ``LogisticRegression`` resolves its options before its
+    solvers run. Frozen: nothing along the fit changes it.
+
+    Attributes
+    ----------
+    solver : {"lbfgs", "sgd"}
+    sampler : PowerSampler
+        The sampling ratio (the head's default where its parameter is ``None``).
+    weight_decay : float
+    max_iter : int, default=1000
+    tol : float, default=1e-6
+        L-BFGS's budget and gradient tolerance.
+    n_epochs : int, default=10
+    batch_size : int, default=512
+        SGD's schedule length and rows per step (``"auto"`` resolved, see
+        :func:`resolve_batch_size`).
+    lr : float, default=1.0
+    momentum : float, default=0.9
+    lr_stepped_before : bool, default=False
+        Step the cosine before each epoch (see :func:`cosine_lr`).
+    verbose : int, default=0
+    name : str, default="head"
+        The head's name in the printed log.
+
+    Examples
+    --------
+    >>> from sklearn_lt.heads._trainer import TrainingOptions
+    >>> from sklearn_lt.sampling import ClassBalancedSampler
+    >>> TrainingOptions(solver="sgd", sampler=ClassBalancedSampler(), weight_decay=0.0).n_epochs
+    10
+    """
+
+    solver: str
+    sampler: object
+    weight_decay: float
+    max_iter: int = 1000
+    tol: float = 1e-6
+    n_epochs: int = 10
+    batch_size: int = 512
+    lr: float = 1.0
+    momentum: float = 0.9
+    lr_stepped_before: bool = False
+    verbose: int = 0
+    name: str = "head"
+
+
+class Callback:
+    """A hook into :func:`train` (modelled on skorch's ``Callback``); every method is optional.
+
+    :func:`train` calls, for each callback of its ``callbacks`` list in turn:
+    ``on_train_begin`` once (both solvers), then with ``solver="sgd"``
+    ``on_epoch_begin`` before each epoch, ``on_batch_end`` after each
+    optimizer step and ``on_epoch_end`` after each epoch, and
+    ``on_train_end`` once at the end (both solvers). L-BFGS has no epochs:
+    a callback that needs them refuses it in ``on_train_begin``.
+
+    To stop training: ``on_epoch_end`` returns True; the epoch just run is
+    the last (the other callbacks still see its end). The cosine schedule
+    keeps its length ``n_epochs``: stopping cuts it, it does not shorten it.
+
+    Examples
+    --------
+    >>> from sklearn_lt.heads._trainer import Callback
+    >>> class PrintEpoch(Callback):
+    ...     def on_epoch_end(self, module, epoch):
+    ...         print("epoch", epoch, "done")
+    """
+
+    def on_train_begin(self, module, options):
+        """Before training: ``module`` at its starting weights, ``options`` the run's."""
+
+    def on_epoch_begin(self, module, epoch):
+        """Before SGD epoch ``epoch`` (from 0)."""
+
+    def on_batch_end(self, module, epoch):
+        """After every SGD step (the parameters just updated) of epoch ``epoch``."""
+
+    def on_epoch_end(self, module, epoch):
+        """After SGD epoch ``epoch`` (from 0); return True to stop training there."""
+        return False
+
+    def on_train_end(self, module):
+        """After training (the last epoch, the stopping one or L-BFGS's end)."""
+
+
+class StopAfter(Callback):
+    """Stop SGD after ``n_epochs`` epochs of a longer schedule (a chosen stopping epoch).
+
+    Parameters
+    ----------
+    n_epochs : int >= 1
+
+    Examples
+    --------
+    >>> from sklearn_lt.heads._trainer import StopAfter
+    >>> [StopAfter(2).on_epoch_end(None, epoch) for epoch in range(3)]
+    [False, True, True]
+    """
+
+    def __init__(self, n_epochs):
+        self.n_epochs = n_epochs
+
+    def on_epoch_end(self, module, epoch):
+        return epoch + 1 >= self.n_epochs
 
 
 def cosine_lr(lr, epoch, n_epochs, *, stepped_before=False):
@@ -240,44 +363,27 @@ def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_it
     return losses, int(state.get("n_iter", 0))
 
 
-def _fit_sgd(
-    module,
-    inputs,
-    y_encoded,
-    counts,
-    loss,
-    *,
-    sampler,
-    n_epochs,
-    batch_size,
-    lr,
-    momentum,
-    weight_decay,
-    rng,
-    lr_stepped_before,
-    on_epoch_end,
-    verbose,
-    name,
-):
+def _fit_sgd(module, inputs, y_encoded, counts, loss, options, rng, callbacks):
     """Sampler-driven mini-batch SGD with momentum, weight decay and a per-epoch cosine."""
     params = [p for p in module.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    optimizer = torch.optim.SGD(
+        params, lr=options.lr, momentum=options.momentum, weight_decay=options.weight_decay
+    )
     y_t = torch.as_tensor(y_encoded, device=inputs.device)
     # Classes absent from this training set (a CV fold of a frozen model's
     # classes) are neither drawn nor counted in the sampling probabilities.
     present = np.flatnonzero(np.asarray(counts) > 0)
     per_class = class_indices(y_encoded, len(counts))
     per_class = [per_class[j] for j in present]
+    sampler, n_epochs, batch_size = options.sampler, options.n_epochs, options.batch_size
     n_rows = sampler.n_samples or len(y_encoded)
-    # Hooks of the formulas that change along the schedule (see ``train``).
-    set_epoch = getattr(loss, "set_epoch", None)
-    constrain = getattr(module, "constrain", None)
     losses = []
     for epoch in range(n_epochs):
-        if set_epoch is not None:
-            set_epoch(epoch)
+        for callback in callbacks:
+            callback.on_epoch_begin(module, epoch)
+        lr = cosine_lr(options.lr, epoch, n_epochs, stepped_before=options.lr_stepped_before)
         for group in optimizer.param_groups:
-            group["lr"] = cosine_lr(lr, epoch, n_epochs, stepped_before=lr_stepped_before)
+            group["lr"] = lr
         p = sampler.class_probabilities(counts[present], epoch=epoch, n_epochs=n_epochs)
         order = draw_indices(per_class, target_counts(p, n_rows), rng)
         order = torch.from_numpy(order).to(inputs.device, non_blocking=True)
@@ -288,49 +394,27 @@ def _fit_sgd(
             optimizer.zero_grad(set_to_none=True)
             batch_loss.backward()
             optimizer.step()
-            if constrain is not None:
-                constrain()
+            for callback in callbacks:
+                callback.on_batch_end(module, epoch)
             total.add_(batch_loss.detach(), alpha=len(rows))
         losses.append(float(total) / len(order))
-        if verbose:
-            print(f"[{name}] epoch {epoch + 1}/{n_epochs} loss {losses[-1]:.4f}")
-        # A callback that answers True ends the schedule here (a chosen stopping epoch).
-        if on_epoch_end is not None and on_epoch_end(epoch, module):
+        if options.verbose:
+            print(f"[{options.name}] epoch {epoch + 1}/{n_epochs} loss {losses[-1]:.4f}")
+        # Every callback sees the epoch's end; any one answering True stops here.
+        stops = [bool(callback.on_epoch_end(module, epoch)) for callback in callbacks]
+        if any(stops):
             break
     return losses
 
 
-def train(
-    module,
-    inputs,
-    y_encoded,
-    counts,
-    *,
-    loss,
-    solver,
-    sampler,
-    weight_decay,
-    rng,
-    max_iter=1000,
-    tol=1e-6,
-    n_epochs=10,
-    batch_size="auto",
-    lr=1.0,
-    momentum=0.9,
-    lr_stepped_before=False,
-    on_epoch_end=None,
-    verbose=0,
-    name="head",
-):
+def train(module, inputs, y_encoded, counts, *, loss, options, rng, callbacks=()):
     """Train ``module``'s parameters to minimise ``loss`` on ``inputs``; return the loss curve.
 
     Parameters
     ----------
     module : torch.nn.Module
         Maps rows of ``inputs`` to logits ``(n, n_classes)``; its parameters
-        with ``requires_grad`` are trained in place. A module with a
-        ``constrain()`` method (MaxNorm's projection) has it called after
-        every SGD step: projected gradient descent, ``solver="sgd"`` only.
+        with ``requires_grad`` are trained in place.
     inputs : torch.Tensor of shape (n_samples, ...)
         The rows the module reads (features, or precomputed logits).
     y_encoded : ndarray of shape (n_samples,)
@@ -338,23 +422,16 @@ def train(
     counts : ndarray of shape (n_classes,)
         Training samples per class (before any resampling).
     loss : callable
-        ``loss(logits, y) -> (n,)`` per-sample losses. A loss with a
-        ``set_epoch(epoch)`` method (deferred re-weighting) has it called
-        before every SGD epoch, as torch's ``DistributedSampler.set_epoch``.
-    solver : {"lbfgs", "sgd"}
-    sampler : PowerSampler
-        The sampling ratio: drawn each epoch (SGD) or as expected class weights
-        (L-BFGS).
-    weight_decay : float
+        ``loss(logits, y) -> (n,)`` per-sample losses.
+    options : TrainingOptions
+        The solver, the sampling ratio (drawn each epoch with SGD, as
+        expected class weights with L-BFGS), the penalty and the schedule.
     rng : numpy.random.RandomState
         One stream for the whole run (SGD's draws).
-    max_iter, tol
-        L-BFGS's budget and gradient tolerance.
-    n_epochs, batch_size, lr, momentum, lr_stepped_before
-        SGD's schedule (see :func:`cosine_lr`).
-    on_epoch_end : callable, default=None
-        ``on_epoch_end(epoch, module)`` after each SGD epoch (e.g. to score a
-        validation set along the path); a true answer stops training there.
+    callbacks : sequence of Callback, default=()
+        Called in order at each point of the run (see :class:`Callback`):
+        what changes along the schedule (deferred re-weighting, MaxNorm's
+        projection) and what watches it (early stopping, recording).
 
     Returns
     -------
@@ -365,14 +442,11 @@ def train(
         Epochs run (SGD) or L-BFGS iterations.
     """
     counts = np.asarray(counts)
-    if solver == "lbfgs" and hasattr(module, "constrain"):
-        raise ValueError(
-            f"{name} constrains its weights after every step (projected gradient "
-            "descent): use solver='sgd'."
-        )
+    for callback in callbacks:
+        callback.on_train_begin(module, options)
     with torch.enable_grad():
-        if solver == "lbfgs":
-            class_weight = _expected_class_weights(sampler, counts)
+        if options.solver == "lbfgs":
+            class_weight = _expected_class_weights(options.sampler, counts)
             y_t = torch.as_tensor(y_encoded, device=inputs.device)
             sample_weight = torch.as_tensor(
                 class_weight, dtype=inputs.dtype, device=inputs.device
@@ -383,29 +457,15 @@ def train(
                 y_t,
                 sample_weight,
                 loss,
-                weight_decay=weight_decay,
-                max_iter=max_iter,
-                tol=tol,
+                weight_decay=options.weight_decay,
+                max_iter=options.max_iter,
+                tol=options.tol,
             )
-            if verbose:
-                print(f"[{name}] L-BFGS: {n_iter} iterations, loss {losses[-1]:.6f}")
-            return losses, n_iter
-        losses = _fit_sgd(
-            module,
-            inputs,
-            y_encoded,
-            counts,
-            loss,
-            sampler=sampler,
-            n_epochs=n_epochs,
-            batch_size=resolve_batch_size(batch_size, len(inputs)),
-            lr=lr,
-            momentum=momentum,
-            weight_decay=weight_decay,
-            rng=rng,
-            lr_stepped_before=lr_stepped_before,
-            on_epoch_end=on_epoch_end,
-            verbose=verbose,
-            name=name,
-        )
-        return losses, len(losses)
+            if options.verbose:
+                print(f"[{options.name}] L-BFGS: {n_iter} iterations, loss {losses[-1]:.6f}")
+        else:
+            losses = _fit_sgd(module, inputs, y_encoded, counts, loss, options, rng, callbacks)
+            n_iter = len(losses)
+    for callback in callbacks:
+        callback.on_train_end(module)
+    return losses, n_iter
