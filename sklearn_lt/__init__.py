@@ -7,6 +7,7 @@ torch tensors.
 
 import importlib
 
+from ._counts import ClassCounts
 from .heads import (
     CRTClassifier,
     LogitAdjustedClassifier,
@@ -43,6 +44,7 @@ __all__ = [
     "BackboneEmbedder",
     "CRTClassifier",
     "ClassBalancedSampler",
+    "ClassCounts",
     "InstanceBalancedSampler",
     "LORTClassifier",
     "LORTClassifierCV",

@@ -26,6 +26,7 @@ from sklearn_lt import (  # noqa: E402
     TauNormClassifier,
     TauNormClassifierCV,
 )
+from sklearn_lt._counts import ALL_SPLITS as SPLITS  # noqa: E402
 from sklearn_lt.metrics import (  # noqa: E402
     ClassCounts,
     UndefinedSplitWarning,
@@ -34,7 +35,6 @@ from sklearn_lt.metrics import (  # noqa: E402
     shot_accuracy,
     weight_norms,
 )
-from sklearn_lt.metrics._counts import ALL_SPLITS as SPLITS  # noqa: E402
 
 # Most displays here draw toy problems of one class per split, which the metrics rightly
 # warn about (SingleClassSplitWarning, tested in test_metrics.py); not this module's subject.

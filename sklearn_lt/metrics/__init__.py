@@ -1,6 +1,6 @@
 """Long-tail evaluation: shot splits, per-split accuracy, scorers and diagnostics."""
 
-from ._counts import ClassCounts, SingleClassSplitWarning, UndefinedSplitWarning
+from .._counts import ClassCounts, SingleClassSplitWarning, UndefinedSplitWarning
 from ._diagnostics import logits_magnitude, regularized_std, weight_norms
 from ._scorers import make_shot_scorer, shot_scorers, training_class_counts
 from ._shot import shot_accuracy, shot_splits

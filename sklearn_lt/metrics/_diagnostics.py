@@ -9,8 +9,8 @@ them; the reading implemented here is spelled out in each docstring.
 import numpy as np
 
 from ..utils import to_numpy
-from ..utils._array import two_class_rows
-from ._counts import as_labels, check_same_label_kind, label_positions
+from ..utils._array import as_labels, two_class_rows
+from ..utils._labels import check_same_label_kind, label_positions
 
 __all__ = ["logits_magnitude", "regularized_std", "weight_norms"]
 

@@ -11,8 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..utils import to_numpy
-from ._counts import (
+from .._counts import (
     ALL_SPLITS,
     FEW_THRESHOLD,
     MANY_THRESHOLD,
@@ -20,6 +19,7 @@ from ._counts import (
     check_counts,
     check_thresholds,
 )
+from ..utils import to_numpy
 from ._shot import check_predictions, shot_result, warn_small_splits
 
 __all__ = ["training_class_counts", "make_shot_scorer", "shot_scorers"]

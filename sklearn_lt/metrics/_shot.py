@@ -13,18 +13,16 @@ from collections.abc import Mapping
 import numpy as np
 from sklearn.utils import Bunch
 
-from ..utils import to_numpy
-from ._counts import (
+from .._counts import (
     SPLITS,
     ClassCounts,
     SingleClassSplitWarning,
     UndefinedSplitWarning,
-    as_labels,
     check_counts,
-    check_finite_labels,
-    check_same_label_kind,
-    encode_labels,
 )
+from ..utils import to_numpy
+from ..utils._array import as_labels
+from ..utils._labels import check_finite_labels, check_same_label_kind, encode_labels
 
 __all__ = ["shot_accuracy", "shot_counts", "shot_splits"]
 

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..metrics import ClassCounts, training_class_counts
-from ..metrics._counts import ALL_SPLITS, check_counts
+from .._counts import ALL_SPLITS, ClassCounts, check_counts
+from ..metrics import training_class_counts
 from ..utils import to_numpy
 
 # One colour per split in every figure; "all" is the black overall line.

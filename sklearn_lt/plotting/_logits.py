@@ -3,8 +3,8 @@
 import numpy as np
 
 from ..metrics import logits_magnitude, regularized_std
-from ..metrics._counts import as_labels
 from ..utils import to_numpy
+from ..utils._array import as_labels
 from ..utils._docstring import Substitution
 from ._base import (
     CLASS_DOCS,

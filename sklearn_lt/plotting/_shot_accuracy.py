@@ -2,10 +2,11 @@
 
 import numpy as np
 
+from .._counts import ALL_SPLITS, SPLITS
 from ..metrics import shot_accuracy
-from ..metrics._counts import ALL_SPLITS, SPLITS, as_labels
 from ..metrics._shot import shot_counts
 from ..utils import to_numpy
+from ..utils._array import as_labels
 from ..utils._docstring import Substitution
 from ._base import (
     METHOD_DOCS,

@@ -6,11 +6,11 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from .._counts import ALL_SPLITS, UndefinedSplitWarning
 from ..heads import TauNormClassifier, TauNormClassifierCV, linear_weights, tau_sweep
-from ..metrics import UndefinedSplitWarning, shot_accuracy
-from ..metrics._counts import ALL_SPLITS, as_labels
+from ..metrics import shot_accuracy
 from ..utils import to_numpy, to_tensor
-from ..utils._array import check_finite, is_tensor
+from ..utils._array import as_labels, check_finite, is_tensor
 from ..utils._docstring import Substitution
 from ._base import (
     METHOD_DOCS,

@@ -6,7 +6,7 @@ the probabilities from here.
 
 import numpy as np
 
-from ..metrics._counts import ClassCounts, check_counts
+from .._counts import ClassCounts, check_counts
 
 __all__ = [
     "power_probabilities",

@@ -3,7 +3,7 @@
 import torch.utils.data
 from sklearn.utils import check_random_state
 
-from ..metrics._counts import ClassCounts
+from .._counts import ClassCounts
 from ..utils import to_numpy
 from ..utils._array import validate_labels
 from ._probabilities import group_rows

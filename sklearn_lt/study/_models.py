@@ -17,6 +17,7 @@ from imblearn.pipeline import make_pipeline
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 
+from .._counts import ALL_SPLITS
 from ..heads import (
     TABLE1_METHODS,
     CRTClassifier,
@@ -25,7 +26,6 @@ from ..heads import (
     NCMClassifier,
     TauNormClassifierCV,
 )
-from ..metrics._counts import ALL_SPLITS
 
 __all__ = [
     "DECOUPLING_MODELS",

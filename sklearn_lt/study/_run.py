@@ -8,9 +8,10 @@ import numpy as np
 import torch
 from sklearn.utils import Bunch
 
+from .._counts import ClassCounts
 from ..backbone import BackboneEmbedder, PretrainedEmbedder
 from ..heads import default_base, linear_weights, tau_sweep
-from ..metrics import ClassCounts, logits_magnitude, shot_accuracy, weight_norms
+from ..metrics import logits_magnitude, shot_accuracy, weight_norms
 from ..utils import to_numpy
 from ._data import load_study_data
 from ._models import (

@@ -11,9 +11,9 @@ from numbers import Real
 
 import numpy as np
 
-from ..utils import to_numpy
-from ..utils._array import as_labels
-from ..utils._labels import (
+from .utils import to_numpy
+from .utils._array import as_labels
+from .utils._labels import (
     check_finite_labels,
     check_same_label_kind,
     encode_labels,
@@ -121,7 +121,7 @@ class ClassCounts:
 
     Examples
     --------
-    >>> from sklearn_lt.metrics import ClassCounts
+    >>> from sklearn_lt import ClassCounts
     >>> cc = ClassCounts.from_labels(["b", "a", "a", "c", "a", "b"],
     ...                              many_threshold=2, few_threshold=2)
     >>> cc
@@ -163,7 +163,7 @@ class ClassCounts:
 
         Examples
         --------
-        >>> from sklearn_lt.metrics import ClassCounts
+        >>> from sklearn_lt import ClassCounts
         >>> ClassCounts.from_labels([2, 0, 0], classes=[0, 1, 2]).as_dict()
         {0: 2, 1: 0, 2: 1}
         """
@@ -196,7 +196,7 @@ class ClassCounts:
 
         Examples
         --------
-        >>> from sklearn_lt.metrics import ClassCounts
+        >>> from sklearn_lt import ClassCounts
         >>> ClassCounts.coerce([5, 50], classes=["b", "a"], few_threshold=10)
         ClassCounts({'a': 50, 'b': 5}, many_threshold=100, few_threshold=10)
         """
@@ -234,7 +234,7 @@ class ClassCounts:
 
         Examples
         --------
-        >>> from sklearn_lt.metrics import ClassCounts
+        >>> from sklearn_lt import ClassCounts
         >>> cc = ClassCounts.log_thirds([0, 1], [500, 5])
         >>> cc.many_threshold, cc.few_threshold
         (108, 23)
