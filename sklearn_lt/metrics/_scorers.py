@@ -245,7 +245,8 @@ def make_shot_scorer(
         ``"all"`` is the mean per-class (balanced) accuracy.
     many_threshold : float >= 0, default=None
     few_threshold : float >= 0, default=None
-        As in :func:`shot_splits`: ``None`` means 100 and 20, or the
+        Thresholds of the shot splits, as in :func:`shot_splits`. ``None``
+        means the defaults of :class:`ClassCounts`, 100 and 20, or the
         thresholds of a :class:`ClassCounts` given as ``class_counts``.
     thresholds : {"log-thirds"}, default=None
         ``"log-thirds"`` computes the thresholds from the training counts at

@@ -43,9 +43,10 @@ def shot_splits(class_counts, *, many_threshold=None, few_threshold=None):
         :class:`ClassCounts`.
     many_threshold : float >= 0, default=None
     few_threshold : float >= 0, default=None
-        Must not exceed ``many_threshold``. ``None`` means 100 and 20 (OLTR's),
-        or the thresholds of a :class:`ClassCounts`. Small datasets need
-        smaller thresholds than the ImageNet-LT defaults (see
+        Must not exceed ``many_threshold``. ``None`` means the defaults of
+        :class:`ClassCounts`, 100 and 20, or the thresholds of a
+        :class:`ClassCounts` given as ``class_counts``. Small datasets need
+        smaller thresholds than these ImageNet-LT ones (OLTR's; see
         :meth:`ClassCounts.log_thirds`).
 
     Returns
@@ -226,11 +227,12 @@ def shot_accuracy(
         the counts; pass ``classes`` whenever a training class may be missing
         from ``y_true``. Not allowed with a dict.
     many_threshold : float >= 0, default=None
-        Classes with strictly more training samples are many-shot. ``None``
-        means 100, or the threshold of a :class:`ClassCounts`.
+        Classes with strictly more training samples are many-shot.
     few_threshold : float >= 0, default=None
-        Classes with strictly fewer training samples are few-shot. ``None``
-        means 20, or the threshold of a :class:`ClassCounts`.
+        Classes with strictly fewer training samples are few-shot; must not
+        exceed ``many_threshold``. ``None`` means the defaults of
+        :class:`ClassCounts`, 100 and 20, or the thresholds of a
+        :class:`ClassCounts` given as ``class_counts``.
     warn_for : tuple of str, default=("many", "medium", "few")
         The splits that warn when undefined or made of a single class (as
         scikit-learn's ``precision_recall_fscore_support`` warns); the others

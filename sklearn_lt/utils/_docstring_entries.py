@@ -272,7 +272,8 @@ DISPLAY_DOCS = {
             "few_threshold",
             "float",
             """\
-            Thresholds of the shot splits; ``None`` means 100 and 20, or the
+            Thresholds of the shot splits. ``None`` means the defaults of
+            :class:`~sklearn_lt.metrics.ClassCounts`, 100 and 20, or the
             thresholds of a :class:`~sklearn_lt.metrics.ClassCounts` given as
             ``class_counts``.""",
             default="None",
