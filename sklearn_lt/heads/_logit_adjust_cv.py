@@ -1,8 +1,10 @@
 """Post-hoc logit adjustment with tau chosen on training folds."""
 
+import numpy as np
 
-
-from ..utils import Substitution
+from ..utils._docstring import Substitution
+from ..utils._docstring_entries import SEARCH_CV_DOCS
+from ._cv import PostHocCV, check_grid
 from ._logit_adjust import (
     _ESTIMATOR_DOC,
     LogitAdjustedClassifier,
@@ -10,12 +12,11 @@ from ._logit_adjust import (
     _fit_base,
     logit_adjustment_sweep,
 )
-from ._posthoc_cv import POSTHOC_CV_DOCS, PostHocCV
 
 __all__ = ["LogitAdjustedClassifierCV"]
 
 
-@Substitution(estimator=_ESTIMATOR_DOC, **POSTHOC_CV_DOCS)
+@Substitution(SEARCH_CV_DOCS, estimator=_ESTIMATOR_DOC)
 class LogitAdjustedClassifierCV(PostHocCV):
     """Post-hoc logit adjustment with tau chosen by cross-validation.
 
@@ -41,6 +42,9 @@ class LogitAdjustedClassifierCV(PostHocCV):
 
     Attributes
     ----------
+    tau_ : float
+        The chosen tau: the best mean validation score; ties go to the first
+        of ``taus``.
     %(search_attributes)s
     classes_, class_counts_, coef_, intercept_, n_features_in_
         As in :class:`LogitAdjustedClassifier`.
@@ -65,10 +69,35 @@ class LogitAdjustedClassifierCV(PostHocCV):
     True
     """
 
+    _parameter_constraints = {**PostHocCV._parameter_constraints, "taus": ["array-like", None]}
     _fixed_head = LogitAdjustedClassifier
-    _negative_taus = True
 
-    def _base(self, X, y_encoded, counts):
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        taus=None,
+        cv=5,
+        scoring=None,
+        random_state=None,
+        device=None,
+        many_threshold=100,
+        few_threshold=20,
+    ):
+        self.estimator = estimator
+        self.taus = taus
+        self.cv = cv
+        self.scoring = scoring
+        self.random_state = random_state
+        self.device = device
+        self.many_threshold = many_threshold
+        self.few_threshold = few_threshold
+
+    def _candidates(self):
+        # A negative tau moves the adjustment the other way: still a candidate.
+        return {"tau": check_grid(self.taus, "taus", default=np.linspace(0, 2, 21), negative=True)}
+
+    def _fit_base(self, X, y_encoded, counts):
         # Every fold and the final fit seed the default base alike.
         return _fit_base(self.estimator, X, y_encoded, counts, self.random_state)
 

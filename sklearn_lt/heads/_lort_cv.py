@@ -1,29 +1,27 @@
 """LORT with its smoothing and its training length chosen on held-out training folds."""
 
-import warnings
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
-import torch
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import Interval
 
-from ..metrics import ClassCounts
-from ..metrics._counts import UndefinedSplitWarning
-from ..sampling import PowerSampler
-from ..utils import Substitution, to_numpy
-from ._base import FittedLinear, LinearHead, chunked_argmax
-from ._cv import check_split_scoring, cv_folds, search_results, split_scores
-from ._linear_base import ESTIMATOR_DOC, fit_base_classifier
+from ..utils._docstring import Substitution
+from ..utils._docstring_entries import SEARCH_CV_DOCS
+from ._cv import SearchCV
+from ._linear_base import ESTIMATOR_DOC
 from ._lort import LORTClassifier
-from ._trainer import TRAINER_DOCS
+from ._trainer import SOLVER_CONSTRAINTS, TRAINER_DOCS
 
 __all__ = ["LORTClassifierCV"]
 
 
-@Substitution(estimator=ESTIMATOR_DOC, **TRAINER_DOCS)
-class LORTClassifierCV(LinearHead):
+@Substitution(
+    TRAINER_DOCS,
+    {key: SEARCH_CV_DOCS[key] for key in ("cv", "scoring", "thresholds", "search_attributes")},
+    estimator=ESTIMATOR_DOC,
+)
+class LORTClassifierCV(SearchCV):
     """LORT with the smoothing value and the stopping epoch chosen by cross-validation.
 
     LORT (:class:`LORTClassifier`) is a transient: continuing the base
@@ -45,15 +43,13 @@ class LORTClassifierCV(LinearHead):
     n_epochs : int, default=10
         Length of the schedule (the cosine anneals over it); the candidate
         stopping epochs are 0 (the base) to ``n_epochs``.
-    cv : int, cross-validation generator or iterable, default=5
-        As in :func:`~sklearn.model_selection.check_cv` (an int gives
-        stratified folds).
-    scoring : {"all", "many", "medium", "few"} or None, default=None
-        ``None``/``"all"``: balanced accuracy (mean per-class accuracy) on the
-        validation fold; a split name: the accuracy of that shot split, with
-        ``many_threshold``/``few_threshold``.
-    batch_size : int, default=64
-        Rows per SGD step (the official batch).
+    %(cv)s
+    %(scoring)s
+        The head of a candidate is a :class:`LORTClassifier` holding the
+        weights of that smoothing and epoch.
+    batch_size : int or "auto", default=64
+        Rows per SGD step (64, the official batch); ``"auto"`` as in
+        :class:`LORTClassifier`.
     lr : float, default=0.1
         Initial SGD learning rate, in the normalised units of the features.
     %(momentum)s
@@ -63,9 +59,7 @@ class LORTClassifierCV(LinearHead):
         ``None`` is instance-balanced (as the official code).
     %(device)s
     %(random_state)s
-    many_threshold : float >= 0, default=100
-    few_threshold : float >= 0, default=20
-        Split thresholds for a split ``scoring``.
+    %(thresholds)s
     %(verbose)s
 
     Attributes
@@ -74,15 +68,10 @@ class LORTClassifierCV(LinearHead):
         The chosen ``delta``.
     n_epochs_ : int
         The chosen stopping epoch (0: LORT did not help on validation, the
-        head is the base classifier).
-    best_score_ : float
-    best_index_ : int
-    cv_results_ : dict of ndarray
-        As in :class:`~sklearn.model_selection.GridSearchCV`, with
-        ``param_smoothing`` and ``param_epoch``.
-    n_splits_ : int
-    estimator_ : estimator
-        The base classifier fitted on all the data.
+        head is the base classifier). The candidates are every smoothing with
+        every epoch (``cv_results_``'s ``param_smoothing`` and
+        ``param_epoch``), smoothings first.
+    %(search_attributes)s
     classes_, class_counts_, coef_, intercept_, n_features_in_
         As in :class:`LORTClassifier`.
 
@@ -105,22 +94,16 @@ class LORTClassifierCV(LinearHead):
     """
 
     _parameter_constraints = {
-        "estimator": [HasMethods(["fit"]), None],
+        **SearchCV._parameter_constraints,
         "smoothings": ["array-like"],
         "n_epochs": [Interval(Integral, 1, None, closed="left")],
-        "cv": ["cv_object"],
-        "scoring": [str, None],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "sampler": [PowerSampler, None],
-        "device": [str, torch.device, None],
-        "random_state": ["random_state"],
-        "many_threshold": [Interval(Real, 0, None, closed="left")],
-        "few_threshold": [Interval(Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
+        # The training options as the fixed head declares them ("auto" included).
+        **{
+            name: SOLVER_CONSTRAINTS[name]
+            for name in ("batch_size", "lr", "momentum", "weight_decay", "sampler", "verbose")
+        },
     }
+    _fixed_head = LORTClassifier
 
     def __init__(
         self,
@@ -197,78 +180,36 @@ class LORTClassifierCV(LinearHead):
             X, base.y_encoded, base.counts, on_epoch_end=on_epoch_end
         )
 
-    def _fit(self, X, y_encoded, counts):
-        smoothings = self._check_smoothings()
-        if self.scoring not in (None, "all", "many", "medium", "few"):
-            raise ValueError(
-                f"scoring must be None, 'all', 'many', 'medium' or 'few', got {self.scoring!r}."
-            )
-        split = check_split_scoring(self.scoring, self.many_threshold, self.few_threshold)
-        labels = counts.classes[y_encoded]
-        folds = cv_folds(self.cv, labels)
-        epochs = np.arange(self.n_epochs + 1)
-        scores = np.empty((len(smoothings), len(epochs), len(folds)))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UndefinedSplitWarning)
-            for k, (train, test) in enumerate(folds):
-                fold_counts = ClassCounts.from_labels(labels[train])
-                X_train = X[torch.as_tensor(train, device=X.device)]
-                # Scored chunk by chunk from X itself: no copy of the fold, no fold x C logits.
-                rows = torch.as_tensor(test, device=X.device)
-                base = fit_base_classifier(
-                    self.estimator,
-                    X_train,
-                    fold_counts.positions(labels[train]),
-                    fold_counts,
-                    random_state=check_random_state(self.random_state),
-                )
-                for i, smoothing in enumerate(smoothings):
-                    predictions = [None] * len(epochs)
-
-                    def record(epoch, coef, intercept, predictions=predictions, rows=rows):
-                        index = chunked_argmax(
-                            X, lambda block: torch.addmm(intercept, block, coef.T), len(coef),
-                            rows=rows,
-                        )
-                        predictions[epoch] = to_numpy(index)
-
-                    record(0, base.coef, base.intercept)
-                    self._path(base, smoothing, X_train, record)
-                    scores[i, :, k] = split_scores(
-                        labels[test],
-                        [base.counts.classes[p] for p in predictions],
-                        base.counts,
-                        split,
-                        many_threshold=self.many_threshold,
-                        few_threshold=self.few_threshold,
-                    )
-        grid_smoothing, grid_epoch = np.meshgrid(smoothings, epochs, indexing="ij")
-        results = search_results(
-            {"smoothing": grid_smoothing.ravel(), "epoch": grid_epoch.ravel()},
-            scores.reshape(-1, len(folds)),
-            split,
+    def _candidates(self):
+        # Every smoothing with every stopping epoch, 0 (the base) to n_epochs.
+        grid_smoothing, grid_epoch = np.meshgrid(
+            self._check_smoothings(), np.arange(self.n_epochs + 1), indexing="ij"
         )
-        smoothing = float(grid_smoothing.ravel()[results.best_index])
-        stop = int(grid_epoch.ravel()[results.best_index])
-        final = fit_base_classifier(
-            self.estimator, X, y_encoded, counts, random_state=check_random_state(self.random_state)
-        )
-        weights = {0: (final.coef, final.intercept)}
+        return {"smoothing": grid_smoothing.ravel(), "epoch": grid_epoch.ravel()}
+
+    def _visit_candidates(self, base, X_train, candidates, visit):
+        # One LORT path per smoothing: its candidates are the path's epochs.
+        n_stops = self.n_epochs + 1
+        for first in range(0, len(candidates["smoothing"]), n_stops):
+
+            def record(epoch, coef, intercept, first=first):
+                visit(first + epoch, coef, intercept)
+
+            record(0, base.coef, base.intercept)
+            self._path(base, candidates["smoothing"][first], X_train, record)
+
+    def _candidate_params(self, params):
+        return {"estimator": self.estimator, "smoothing": params["smoothing"]}
+
+    def _refit(self, base, X, best):
+        smoothing, stop = best["smoothing"], best["epoch"]
+        weights = {0: (base.coef, base.intercept)}
         if stop > 0:
 
             def keep(epoch, coef, intercept):
                 if epoch == stop:
                     weights[stop] = (coef, intercept)
 
-            self._path(final, smoothing, X, keep)
+            self._path(base, smoothing, X, keep)
         coef, intercept = weights[stop]
-        attributes = {
-            "estimator_": final.estimator,
-            "smoothing_": smoothing,
-            "n_epochs_": stop,
-            "best_index_": results.best_index,
-            "best_score_": results.best_score,
-            "cv_results_": results.cv_results,
-            "n_splits_": len(folds),
-        }
-        return FittedLinear(coef, intercept, final.counts, attributes)
+        return coef, intercept, {"smoothing_": smoothing, "n_epochs_": stop}

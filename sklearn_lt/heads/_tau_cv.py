@@ -1,17 +1,18 @@
 """tau-normalisation with tau chosen by cross-validation, fitting the base once per fold."""
 
+import numpy as np
 import torch
-from sklearn.utils import check_random_state
 
-from ..utils import Substitution
-from ._linear_base import ESTIMATOR_DOC, fit_base_classifier
-from ._posthoc_cv import POSTHOC_CV_DOCS, PostHocCV
+from ..utils._docstring import Substitution
+from ..utils._docstring_entries import SEARCH_CV_DOCS
+from ._cv import PostHocCV, check_grid
+from ._linear_base import ESTIMATOR_DOC
 from ._tau import TauNormClassifier, tau_normalize, tau_sweep
 
 __all__ = ["TauNormClassifierCV"]
 
 
-@Substitution(estimator=ESTIMATOR_DOC, **POSTHOC_CV_DOCS)
+@Substitution(SEARCH_CV_DOCS, estimator=ESTIMATOR_DOC)
 class TauNormClassifierCV(PostHocCV):
     """tau-normalised classifier with tau chosen by cross-validation.
 
@@ -43,6 +44,9 @@ class TauNormClassifierCV(PostHocCV):
 
     Attributes
     ----------
+    tau_ : float
+        The chosen tau: the best mean validation score; ties go to the first
+        of ``taus``.
     %(search_attributes)s
     classes_ : ndarray of shape (n_classes,)
     class_counts_ : ndarray of shape (n_classes,)
@@ -71,12 +75,32 @@ class TauNormClassifierCV(PostHocCV):
     True
     """
 
+    _parameter_constraints = {**PostHocCV._parameter_constraints, "taus": ["array-like", None]}
     _fixed_head = TauNormClassifier
 
-    def _base(self, X, y_encoded, counts):
-        return fit_base_classifier(
-            self.estimator, X, y_encoded, counts, random_state=check_random_state(self.random_state)
-        )
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        taus=None,
+        cv=5,
+        scoring=None,
+        random_state=None,
+        device=None,
+        many_threshold=100,
+        few_threshold=20,
+    ):
+        self.estimator = estimator
+        self.taus = taus
+        self.cv = cv
+        self.scoring = scoring
+        self.random_state = random_state
+        self.device = device
+        self.many_threshold = many_threshold
+        self.few_threshold = few_threshold
+
+    def _candidates(self):
+        return {"tau": check_grid(self.taus, "taus", default=np.linspace(0, 2, 21), negative=False)}
 
     def _adjusted(self, base, tau, scale):
         coef = tau_normalize(base.coef, tau, scale=scale)

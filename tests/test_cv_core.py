@@ -1,0 +1,162 @@
+"""The one search core under every CV head (issue #26, item 1): one set of parameters, one fit path.
+
+TauNormClassifierCV, LogitAdjustedClassifierCV and LORTClassifierCV differ only
+in their candidates; scoring, the shot-split thresholds, ``groups`` and the
+errors must behave alike in all three.
+"""
+
+import _support
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score, make_scorer
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_lt import (
+    LogitAdjustedClassifier,
+    LogitAdjustedClassifierCV,
+    LORTClassifier,
+    LORTClassifierCV,
+    TauNormClassifier,
+    TauNormClassifierCV,
+)
+from sklearn_lt.heads._cv import SearchCV
+from sklearn_lt.metrics import UndefinedSplitWarning
+
+# Small searches: a logistic base (deterministic), two folds' worth of candidates.
+CV_HEADS = {
+    "tau": TauNormClassifierCV(LogisticRegression(), taus=[0.0, 0.5, 1.0], cv=3),
+    "la": LogitAdjustedClassifierCV(LogisticRegression(), taus=[0.0, 0.5, 1.0], cv=3),
+    "lort": LORTClassifierCV(
+        LogisticRegression(), smoothings=[0.5, 0.9], n_epochs=2, cv=3, random_state=0
+    ),
+}
+# The head that one candidate of each search is.
+FIXED_HEADS = {"tau": TauNormClassifier, "la": LogitAdjustedClassifier, "lort": LORTClassifier}
+
+cv_heads = pytest.mark.parametrize("name", list(CV_HEADS))
+
+
+def cv_head(name, **params):
+    return clone(CV_HEADS[name]).set_params(**params)
+
+
+def data():
+    return _support.small_long_tailed(seed=1)
+
+
+@cv_heads
+def test_every_cv_head_extends_the_one_set_of_shared_constraints(name):
+    constraints = type(CV_HEADS[name])._parameter_constraints
+    for param, accepted in SearchCV._parameter_constraints.items():
+        assert constraints[param] is accepted, param
+
+
+@cv_heads
+def test_a_callable_and_a_scorer_name_score_as_the_split_path(name):
+    # Balanced accuracy three ways: from the sweep's predictions (None), by a
+    # scikit-learn scorer name and by a callable on each candidate's head.
+    # The callable path rebuilds every candidate from its weights: the same
+    # scores mean the same candidates, fold by fold.
+    X, y = data()
+    split = cv_head(name).fit(X, y)
+    for scoring in ("balanced_accuracy", make_scorer(balanced_accuracy_score)):
+        scored = cv_head(name, scoring=scoring).fit(X, y)
+        assert_allclose(
+            scored.cv_results_["mean_test_score"], split.cv_results_["mean_test_score"],
+            rtol=1e-12,
+        )
+        assert scored.best_index_ == split.best_index_
+        assert_array_equal(scored.coef_, split.coef_)
+
+
+@cv_heads
+def test_a_callable_scorer_gets_each_candidates_fixed_head(name):
+    X, y = data()
+    seen = []
+
+    def scorer(estimator, X_fold, y_fold):
+        assert type(estimator) is FIXED_HEADS[name]
+        assert isinstance(X_fold, np.ndarray) and len(X_fold) == len(y_fold)
+        seen.append(estimator.get_params())
+        return estimator.score(X_fold, y_fold)
+
+    head = cv_head(name, scoring=scorer).fit(X, y)
+    n_candidates = len(head.cv_results_["params"])
+    assert len(seen) == n_candidates * head.n_splits_
+    # Each call's head carries the candidate's own parameter values.
+    searched = [k for k in head.cv_results_["params"][0] if k in seen[0]]
+    assert searched, "the scorer's head names none of the searched parameters"
+    first_fold = [{k: params[k] for k in searched} for params in seen[:n_candidates]]
+    expected = [{k: params[k] for k in searched} for params in head.cv_results_["params"]]
+    assert first_fold == expected
+
+
+@cv_heads
+def test_candidates_a_scorer_cannot_score_rank_last(name):
+    X, y = data()
+    # The first candidate's values of the parameters its fixed head has (LORT's
+    # epoch is not one: every epoch of the first smoothing scores).
+    fixed_params = FIXED_HEADS[name]().get_params()
+    first = cv_head(name).fit(X, y).cv_results_["params"][0]
+    first = {k: v for k, v in first.items() if k in fixed_params}
+
+    def nan_but_first(estimator, X_fold, y_fold):
+        params = estimator.get_params()
+        mine = all(params[k] == v for k, v in first.items())
+        return estimator.score(X_fold, y_fold) if mine else float("nan")
+
+    with pytest.warns(UndefinedSplitWarning, match=r"scored NaN \(the scorer returned NaN\)"):
+        head = cv_head(name, scoring=nan_but_first).fit(X, y)
+    best = head.cv_results_["params"][head.best_index_]
+    assert {k: best[k] for k in first} == first
+    assert np.isfinite(head.best_score_)
+    undefined = np.isnan(head.cv_results_["mean_test_score"])
+    ranks = head.cv_results_["rank_test_score"]
+    assert undefined.any() and ranks[undefined].min() > ranks[~undefined].max()
+
+
+@cv_heads
+@pytest.mark.parametrize("scoring", [None, "all", "many", "medium", "few", "accuracy"])
+def test_split_names_and_scorer_names_are_accepted_alike(name, scoring):
+    X, y = data()
+    head = cv_head(name, scoring=scoring, many_threshold=30, few_threshold=8).fit(X, y)
+    assert np.isfinite(head.best_score_)
+
+
+@cv_heads
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ({"scoring": 3}, InvalidParameterError, "scoring"),
+        ({"scoring": "no-such-scorer"}, ValueError, "no-such-scorer"),
+        ({"cv": "five"}, InvalidParameterError, "cv"),
+        ({"many_threshold": -1}, InvalidParameterError, "many_threshold"),
+        ({"many_threshold": 5, "few_threshold": 10}, ValueError, "few_threshold"),
+    ],
+)
+def test_shared_parameters_are_refused_alike(name, params, error, match):
+    X, y = data()
+    with pytest.raises(error, match=match):
+        cv_head(name, **params).fit(X, y)
+
+
+def test_lort_cv_accepts_what_lort_accepts():
+    # batch_size="auto" and a callable scoring raised InvalidParameterError here
+    # before the shared core, while LORTClassifier and TauNormClassifierCV took them.
+    X, y = data()
+    head = cv_head("lort", batch_size="auto", scoring=make_scorer(balanced_accuracy_score))
+    head.fit(X, y)
+    assert 0 <= head.n_epochs_ <= 2
+
+
+@parametrize_with_checks(
+    # The path through each candidate's head, with LORT's epochs.
+    [LORTClassifierCV(LogisticRegression(), smoothings=[0.9], n_epochs=1, cv=2,
+                      scoring="accuracy", random_state=0)]
+)
+def test_sklearn_compatible_with_a_scorer(estimator, check):
+    check(estimator)
