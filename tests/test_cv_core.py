@@ -8,10 +8,12 @@ errors must behave alike in all three.
 import _support
 import numpy as np
 import pytest
+import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, make_scorer
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -160,3 +162,66 @@ def test_lort_cv_accepts_what_lort_accepts():
 )
 def test_sklearn_compatible_with_a_scorer(estimator, check):
     check(estimator)
+
+
+# ------------------------------------------------------------------- groups
+def augmented_views(n_views=3, seed=0):
+    """Images of four long-tailed classes, ``n_views`` noisy views of each: rows and their image."""
+    rng = np.random.RandomState(seed)
+    images = np.repeat(np.arange(4), [24, 12, 6, 4])
+    centres = rng.normal(size=(len(images), 5)) + 1.5 * np.eye(4, 5)[images]
+    image_of_row = np.repeat(np.arange(len(images)), n_views)
+    X = centres[image_of_row] + 0.1 * rng.normal(size=(len(image_of_row), 5))
+    return X, images[image_of_row], image_of_row
+
+
+@cv_heads
+@pytest.mark.parametrize("splitter", [GroupKFold(3), StratifiedGroupKFold(3)])
+def test_groups_keep_every_view_of_an_image_in_one_fold(name, splitter):
+    X, y, groups = augmented_views()
+    group_of_row = {row.tobytes(): group for row, group in zip(X, groups)}
+    validation_folds = []
+
+    def record(estimator, X_fold, y_fold):
+        validation_folds.append([group_of_row[row.tobytes()] for row in X_fold])
+        return estimator.score(X_fold, y_fold)
+
+    head = cv_head(name, cv=splitter, scoring=record).fit(X, y, groups=groups)
+    expected = [sorted(groups[test]) for _, test in splitter.split(X, y, groups)]
+    # The scorer is called on every candidate of a fold, folds in order.
+    n_candidates = len(head.cv_results_["params"])
+    assert [sorted(f) for f in validation_folds[::n_candidates]] == expected
+    for fold in validation_folds:  # every view of each validation image, and no other
+        assert sorted(fold) == sorted(g for g in groups if g in set(fold))
+
+
+@pytest.mark.parametrize("name", ["tau", "la"])
+def test_grouped_search_is_grid_search_with_groups(name):
+    # The post-hoc searches choose as GridSearchCV over the fixed head (test_tau_cv.py);
+    # with groups, as GridSearchCV given the same groups.
+    from sklearn.model_selection import GridSearchCV
+
+    X, y, groups = augmented_views()
+    splitter = StratifiedGroupKFold(3)
+    head = cv_head(name, cv=splitter, scoring="balanced_accuracy").fit(X, y, groups=groups)
+    (param,) = head.cv_results_["params"][0]
+    grid = GridSearchCV(
+        FIXED_HEADS[name](LogisticRegression()),
+        {param: list(head.cv_results_[f"param_{param}"])},
+        cv=splitter,
+        scoring="balanced_accuracy",
+    ).fit(X, y, groups=groups)
+    assert_allclose(head.cv_results_["mean_test_score"], grid.cv_results_["mean_test_score"],
+                    rtol=1e-10)
+    assert head.best_index_ == grid.best_index_
+
+
+@cv_heads
+def test_groups_are_ignored_by_a_splitter_without_groups_and_may_be_a_tensor(name):
+    X, y, groups = augmented_views()
+    plain = cv_head(name).fit(X, y)
+    with pytest.warns(UserWarning, match="groups parameter is ignored by StratifiedKFold"):
+        grouped = cv_head(name).fit(X, y, groups=torch.as_tensor(groups))
+    assert_array_equal(grouped.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"])
+    with pytest.raises(ValueError, match="groups"):
+        cv_head(name, cv=GroupKFold(3)).fit(X, y)
