@@ -18,12 +18,11 @@ of its own goes on the lines under the placeholder. Measured accuracies go
 to the estimator's Notes section, not into shared entries.
 """
 
-from ._docstring import DocEntry, DocText
+from ._docstring import DocEntry
 
 __all__ = [
     "ADJUSTED_ESTIMATOR",
     "DISPLAY_DOCS",
-    "REFERENCES",
     "REBALANCED_ESTIMATOR",
     "SEARCH_CV_DOCS",
     "TRAINER_DOCS",
@@ -279,58 +278,4 @@ DISPLAY_DOCS = {
             default="None",
         ),
     ],
-}
-
-# The papers of the heads, for their References sections (as in the
-# user guide's references page; cite one as ``[Kang2020]_`` in the text).
-REFERENCES = {
-    "kang2020": DocText(
-        """
-        .. [Kang2020] B. Kang, S. Xie, M. Rohrbach, Z. Yan, A. Gordo, J. Feng and
-           Y. Kalantidis. "Decoupling Representation and Classifier for
-           Long-Tailed Recognition." ICLR 2020. arXiv:1910.09217."""
-    ),
-    "lort2024": DocText(
-        """
-        .. [LORT2024] H. Lu, S. Sun, Y. Xie, L. Zhang, X. Yang and J. Yan.
-           "Rethinking Classifier Re-Training in Long-Tailed Recognition: A
-           Simple Logits Retargeting Approach." 2024. arXiv:2403.00250."""
-    ),
-    "menon2021": DocText(
-        """
-        .. [Menon2021] A. K. Menon, S. Jayasumana, A. S. Rawat, H. Jain, A. Veit
-           and S. Kumar. "Long-Tail Learning via Logit Adjustment." ICLR 2021."""
-    ),
-    "cao2019": DocText(
-        """
-        .. [Cao2019] K. Cao, C. Wei, A. Gaidon, N. Arechiga and T. Ma. "Learning
-           Imbalanced Datasets with Label-Distribution-Aware Margin Loss."
-           NeurIPS 2019."""
-    ),
-    "cui2019": DocText(
-        """
-        .. [Cui2019] Y. Cui, M. Jia, T.-Y. Lin, Y. Song and S. Belongie.
-           "Class-Balanced Loss Based on Effective Number of Samples." CVPR 2019."""
-    ),
-    "lin2017": DocText(
-        """
-        .. [Lin2017] T.-Y. Lin, P. Goyal, R. Girshick, K. He and P. Dollar.
-           "Focal Loss for Dense Object Detection." ICCV 2017."""
-    ),
-    "alshammari2022": DocText(
-        """
-        .. [Alshammari2022] S. Alshammari, Y.-X. Wang, D. Ramanan and S. Kong.
-           "Long-Tailed Recognition via Weight Balancing." CVPR 2022."""
-    ),
-    "ren2020": DocText(
-        """
-        .. [Ren2020] J. Ren, C. Yu, S. Sheng, X. Ma, H. Zhao, S. Yi and H. Li.
-           "Balanced Meta-Softmax for Long-Tailed Visual Recognition."
-           NeurIPS 2020."""
-    ),
-    "gidaris2018": DocText(
-        """
-        .. [Gidaris2018] S. Gidaris and N. Komodakis. "Dynamic Few-Shot Visual
-           Learning without Forgetting." CVPR 2018."""
-    ),
 }
