@@ -75,22 +75,37 @@ class DeferredReweighting(Callback):
 
 
 class MaxNormProjection(Callback):
-    """MaxNorm's projected gradient descent: cap the module's rows after every SGD step.
+    """MaxNorm's projected gradient descent: cap the module's rows along the SGD schedule.
 
     Calls :meth:`MaxNormLinearLogits.constrain` after each optimizer step
-    (Alshammari et al. 2022, eq. 4). SGD only: L-BFGS's line search would
-    step outside the ball.
+    (``every="step"``, Alshammari et al. 2022, eq. 4) or at the end of each
+    epoch (``every="epoch"``, LTR-weight-balancing's ``utils/trainval.py``).
+    SGD only: L-BFGS's line search would step outside the ball.
+
+    Parameters
+    ----------
+    every : {"step", "epoch"}, default="step"
     """
+
+    def __init__(self, every="step"):
+        self.every = every
 
     def on_train_begin(self, module, options):
         if options.solver != "sgd":
             raise ValueError(
-                f"{options.name} constrains its weights after every step (projected "
+                f"{options.name} constrains its weights along the schedule (projected "
                 "gradient descent): use solver='sgd'."
             )
 
     def on_batch_end(self, module, epoch):
-        module.constrain()
+        if self.every == "step":
+            module.constrain()
+
+    def on_epoch_end(self, module, epoch):
+        # Before early stopping scores the epoch: the head's callbacks come first.
+        if self.every == "epoch":
+            module.constrain()
+        return False
 
 
 def _renamed(old, old_value, new, new_value):
@@ -162,8 +177,9 @@ class RetrainedClassifier(TrainedHead):
     2019).
 
     ``max_norm``: caps the norm of each weight row by projected gradient
-    descent after every SGD step (MaxNorm, Alshammari et al. 2022, eq. 4),
-    with the official code's threshold relative to the norms of the
+    descent after every SGD step (MaxNorm, Alshammari et al. 2022, eq. 4;
+    ``max_norm_every="epoch"``: once per epoch, as their code), with the
+    official code's threshold relative to the norms of the
     classifier that LTWB's stage two fine-tunes: the base (``estimator``),
     whichever ``init`` training starts from (see :class:`MaxNormLinearLogits`).
 
@@ -234,6 +250,12 @@ class RetrainedClassifier(TrainedHead):
         with class-balanced weights on the validation sets: 0.798 at 0 and at
         the official 0.1, 0.794 at 0.5, 0.785 at 1 (the cap at the largest
         norm, the same as no cap).
+    max_norm_every : {"step", "epoch"}, default="step"
+        When ``max_norm`` projects: after every SGD step (projected gradient
+        descent, the paper's eq. 4), or once at the end of every epoch, as
+        LTR-weight-balancing's code does (its ``train_model`` calls
+        ``pgdFunc.PGD(model)`` after each training phase, in
+        ``utils/trainval.py``).
     fit_intercept : bool, default=True
         Linear logits: learn a bias per class (``False`` keeps it at 0, or at
         the base's with ``init="base"``). Cosine logits have none.
@@ -331,6 +353,7 @@ class RetrainedClassifier(TrainedHead):
         "beta": [Interval(Real, 0, 1, closed="left")],
         "reweight_from_epoch": [Interval(Integral, 0, None, closed="left")],
         "max_norm": [Interval(Real, 0, 1, closed="both"), None],
+        "max_norm_every": [StrOptions({"step", "epoch"})],
         "fit_intercept": ["boolean"],
         "solver": [StrOptions({"auto", "lbfgs", "sgd"})],
         "weight_decay": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
@@ -355,6 +378,7 @@ class RetrainedClassifier(TrainedHead):
         beta=0.9999,
         reweight_from_epoch=0,
         max_norm=None,
+        max_norm_every="step",
         fit_intercept=True,
         solver="auto",
         sampler=None,
@@ -383,6 +407,7 @@ class RetrainedClassifier(TrainedHead):
         self.beta = beta
         self.reweight_from_epoch = reweight_from_epoch
         self.max_norm = max_norm
+        self.max_norm_every = max_norm_every
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.sampler = sampler
@@ -436,7 +461,7 @@ class RetrainedClassifier(TrainedHead):
                     f"n_epochs={self.n_epochs}: the weights would never apply."
                 )
         if solver == "lbfgs" and scheduled:
-            what = "max_norm (a projection after every step)" if self.max_norm is not None else (
+            what = "max_norm (a projection along the schedule)" if self.max_norm is not None else (
                 "reweight_from_epoch (deferred re-weighting)"
             )
             raise ValueError(f"{what} is defined by the SGD schedule: use solver='sgd'.")
@@ -460,7 +485,7 @@ class RetrainedClassifier(TrainedHead):
         if self.reweight_from_epoch > 0:
             callbacks.append(DeferredReweighting(loss))
         if self.max_norm is not None:
-            callbacks.append(MaxNormProjection())
+            callbacks.append(MaxNormProjection(every=self.max_norm_every))
         return callbacks
 
     def _start(self, X, y_encoded, counts, rng, options):

@@ -180,6 +180,12 @@ class CRTClassifier(_LinearSoftmaxHead):
     %(lr)s
         Default 2.0.
     %(momentum)s
+    cosine_step : {"after_epoch", "before_epoch"}, default="after_epoch"
+        When the per-epoch cosine steps (``solver="sgd"``): after each
+        epoch, the first one running at ``lr``; or before each one, as the
+        official cRT loop (``scheduler.step()`` at the start of every epoch
+        of ``run_networks.py``'s ``train``, as LWS): the first epoch
+        already runs below ``lr``, the last one at 0.
     %(device)s
     %(random_state)s
     %(verbose)s
@@ -214,6 +220,7 @@ class CRTClassifier(_LinearSoftmaxHead):
     _parameter_constraints = {
         **_LinearSoftmaxHead._parameter_constraints,
         "weight_decay": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "cosine_step": [StrOptions({"after_epoch", "before_epoch"})],
     }
     _default_sampler = ClassBalancedSampler
 
@@ -230,6 +237,7 @@ class CRTClassifier(_LinearSoftmaxHead):
         batch_size="auto",
         lr=2.0,
         momentum=0.9,
+        cosine_step="after_epoch",
         device=None,
         random_state=None,
         verbose=0,
@@ -244,6 +252,7 @@ class CRTClassifier(_LinearSoftmaxHead):
         self.batch_size = batch_size
         self.lr = lr
         self.momentum = momentum
+        self.cosine_step = cosine_step
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -252,7 +261,12 @@ class CRTClassifier(_LinearSoftmaxHead):
         weight_decay = self.weight_decay
         if weight_decay == "auto":
             weight_decay = auto_weight_decay(counts.counts)
-        return super()._training_options(X, counts, weight_decay=float(weight_decay))
+        return super()._training_options(
+            X,
+            counts,
+            weight_decay=float(weight_decay),
+            lr_stepped_before=self.cosine_step == "before_epoch",
+        )
 
     def _fitted_attributes(self, module, options):
         return {"weight_decay_": options.weight_decay}

@@ -9,7 +9,7 @@ import torch
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 
-from ..metrics import ClassCounts
+from .._counts import ClassCounts
 from ..sampling import InstanceBalancedSampler
 from ..utils._array import feature_names, validate_features, validate_labels
 from ._base import FittedLinear, LinearHead, chunked_argmax
@@ -132,11 +132,14 @@ class TrainedHead(LinearHead):
         """
         start = self._start(X, y_encoded, counts, rng, options)
         loss = self._loss(start.counts, options)
-        callbacks = [*self._callbacks(start, loss, options), *callbacks]
-        best = None
-        if validation is not None:
-            best = _BestEpoch(*validation, start.counts)
-            callbacks.insert(0, best)
+        # The head's own callbacks first: early stopping scores each epoch as they
+        # leave it (e.g. projected), then the caller's.
+        best = None if validation is None else _BestEpoch(*validation, start.counts)
+        callbacks = [
+            *self._callbacks(start, loss, options),
+            *([] if best is None else [best]),
+            *callbacks,
+        ]
         losses, n_iter = train(
             start.module,
             start.inputs,
