@@ -26,12 +26,12 @@ from sklearn_lt import (
     TauNormClassifierCV,
 )
 from sklearn_lt.heads._cv import SearchCV
-from sklearn_lt.metrics import UndefinedSplitWarning
+from sklearn_lt.metrics import UndefinedSplitWarning, shot_accuracy
 
 # Small searches: a logistic base (deterministic), two folds' worth of candidates.
 CV_HEADS = {
     "tau": TauNormClassifierCV(LogisticRegression(), taus=[0.0, 0.5, 1.0], cv=3),
-    "la": LogitAdjustedClassifierCV(LogisticRegression(), taus=[0.0, 0.5, 1.0], cv=3),
+    "la": LogitAdjustedClassifierCV(LogisticRegression(), adjustments=[0.0, 0.5, 1.0], cv=3),
     "lort": LORTClassifierCV(
         LogisticRegression(), smoothings=[0.5, 0.9], n_epochs=2, cv=3, random_state=0
     ),
@@ -225,3 +225,29 @@ def test_groups_are_ignored_by_a_splitter_without_groups_and_may_be_a_tensor(nam
     assert_array_equal(grouped.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"])
     with pytest.raises(ValueError, match="groups"):
         cv_head(name, cv=GroupKFold(3)).fit(X, y)
+
+
+# --------------------------------------------------------------- thresholds
+@cv_heads
+def test_thresholds_default_to_none_meaning_the_metrics_defaults(name):
+    # One meaning per name: None, as in shot_accuracy and the displays, is
+    # ClassCounts' 100 and 20 (the CV heads defaulted to the numbers before).
+    X, y = _support.long_tailed((150, 110, 60, 30, 12), n_features=5, centers="axes")
+    head = cv_head(name, scoring="medium")
+    assert head.get_params()["many_threshold"] is None
+    assert head.get_params()["few_threshold"] is None
+    default = clone(head).fit(X, y)
+    explicit = clone(head).set_params(many_threshold=100, few_threshold=20).fit(X, y)
+    assert_array_equal(default.cv_results_["mean_test_score"],
+                       explicit.cv_results_["mean_test_score"])
+
+
+@cv_heads
+@pytest.mark.parametrize("thresholds", [{"few_threshold": 150}, {"many_threshold": 10}])
+def test_one_threshold_none_is_refused_where_the_metrics_refuse_it(name, thresholds):
+    X, y = data()
+    with pytest.raises(ValueError, match="must not exceed") as metrics_error:
+        shot_accuracy(y, y, np.bincount(y), **thresholds)
+    with pytest.raises(ValueError, match="must not exceed") as head_error:
+        cv_head(name, scoring="few", **thresholds).fit(X, y)
+    assert str(head_error.value) == str(metrics_error.value)

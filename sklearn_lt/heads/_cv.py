@@ -22,8 +22,15 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from ..metrics import ClassCounts, shot_accuracy
-from ..metrics._counts import SPLITS, UndefinedSplitWarning, check_thresholds
+from .._counts import (
+    FEW_THRESHOLD,
+    MANY_THRESHOLD,
+    SPLITS,
+    ClassCounts,
+    UndefinedSplitWarning,
+    check_thresholds,
+)
+from ..metrics import shot_accuracy
 from ..utils import to_numpy
 from ._base import FittedLinear, LinearHead, chunked_argmax, row_chunks
 from ._linear_base import fit_base_classifier
@@ -53,15 +60,24 @@ def cv_folds(cv, labels, groups=None):
 
 
 def check_split_scoring(scoring, many_threshold, few_threshold):
-    """``"all"`` or a split name (scored here from predictions), else a scorer callable."""
+    """The scoring and the split thresholds that a search scores with.
+
+    Returns ``"all"`` or a split name (scored here from predictions), else a
+    scorer callable; and the thresholds by name, ``None`` meaning the
+    default of :class:`ClassCounts` and of the metrics (100 and 20).
+    """
     from sklearn.metrics import get_scorer
 
-    check_thresholds(many_threshold, few_threshold)
+    thresholds = {
+        "many_threshold": MANY_THRESHOLD if many_threshold is None else many_threshold,
+        "few_threshold": FEW_THRESHOLD if few_threshold is None else few_threshold,
+    }
+    check_thresholds(**thresholds)
     if scoring is None:
-        return "all"
+        return "all", thresholds
     if isinstance(scoring, str):
-        return scoring if scoring in SPLIT_SCORES else get_scorer(scoring)
-    return scoring
+        return (scoring if scoring in SPLIT_SCORES else get_scorer(scoring)), thresholds
+    return scoring, thresholds
 
 
 def split_scores(y_true, predictions, counts, split, *, many_threshold, few_threshold):
@@ -188,8 +204,8 @@ class SearchCV(LinearHead):
         "scoring": [str, callable, None],
         "device": [str, torch.device, None],
         "random_state": ["random_state"],
-        "many_threshold": [Interval(Real, 0, None, closed="left")],
-        "few_threshold": [Interval(Real, 0, None, closed="left")],
+        "many_threshold": [Interval(Real, 0, None, closed="left"), None],
+        "few_threshold": [Interval(Real, 0, None, closed="left"), None],
     }
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -222,7 +238,9 @@ class SearchCV(LinearHead):
     def _fit(self, X, y_encoded, counts, groups=None):
         candidates = self._candidates()
         n_candidates = len(next(iter(candidates.values())))
-        scoring = check_split_scoring(self.scoring, self.many_threshold, self.few_threshold)
+        scoring, thresholds = check_split_scoring(
+            self.scoring, self.many_threshold, self.few_threshold
+        )
         labels = counts.classes[y_encoded]
         folds = cv_folds(self.cv, labels, groups)
         scores = np.empty((n_candidates, len(folds)))
@@ -237,7 +255,7 @@ class SearchCV(LinearHead):
                 base = self._fit_base(X_train, fold_counts.positions(labels[train]), fold_counts)
                 rows = torch.as_tensor(test, device=X.device)
                 scores[:, k] = self._score_fold(
-                    base, X_train, X, rows, labels[test], candidates, scoring
+                    base, X_train, X, rows, labels[test], candidates, scoring, thresholds
                 )
                 del X_train, base  # before the next fold's copy
         results = search_results(candidates, scores, scoring)
@@ -254,7 +272,7 @@ class SearchCV(LinearHead):
         }
         return FittedLinear(coef, intercept, final.counts, attributes)
 
-    def _score_fold(self, base, X_train, X, rows, y_test, candidates, scoring):
+    def _score_fold(self, base, X_train, X, rows, y_test, candidates, scoring, thresholds):
         """Validation score of every candidate grown from one fold's ``base``."""
         if isinstance(scoring, str):  # "all" or a split: from the predictions
             indices = self._predict_candidates(base, X_train, X, rows, candidates)
@@ -263,8 +281,7 @@ class SearchCV(LinearHead):
                 base.counts.classes[indices],
                 base.counts,
                 scoring,
-                many_threshold=self.many_threshold,
-                few_threshold=self.few_threshold,
+                **thresholds,
             )
         X_test = to_numpy(X[rows])  # the scorer's own input: numpy rows
         scores = np.empty(len(next(iter(candidates.values()))))

@@ -1,13 +1,20 @@
-"""Post-hoc logit adjustment (Menon et al. 2021), fixed or with tau chosen on training folds."""
+"""Post-hoc logit adjustment (Menon et al. 2021), fixed or with its strength chosen on folds.
 
+Menon et al. write the strength of the adjustment tau; the package calls it
+``adjustment`` (``tau`` is tau-normalisation's power in
+:class:`~sklearn_lt.TauNormClassifier`).
+"""
+
+import warnings
 from numbers import Real
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Hidden, Interval, StrOptions
 
-from ..utils import Substitution
+from ..utils._docstring import Substitution
+from ..utils._docstring_entries import ADJUSTED_ESTIMATOR
 from ._base import FittedLinear, LinearHead, sweep_argmax
 from ._linear_base import fit_base_classifier
 from ._losses import log_priors
@@ -15,19 +22,44 @@ from ._softmax import SoftmaxClassifier
 
 __all__ = ["LogitAdjustedClassifier", "logit_adjustment_sweep"]
 
+# The default of a parameter renamed in 0.2: set, it is used, with a FutureWarning.
+DEPRECATED = "deprecated"
 
-# The adjustment removes the prior from the logits: the default base has a
-# bias that can hold it (tau-normalisation's default base has none).
-_ESTIMATOR_DOC = """estimator : estimator with ``coef_`` or None, default=None
-        The classifier to adjust, trained on the long-tailed data. ``None``
-        fits ``SoftmaxClassifier()``, with an intercept, on the data given
-        to ``fit`` (on the validation sets of the fidelity suite, tau=1:
-        mean balanced accuracy 0.810, against 0.792 on the rebalancing
-        heads' default base without intercept). A classifier is cloned and
-        fitted on that data; wrap a prefit one (e.g. ``BackboneEmbedder``'s
-        ``classifier_``) in :class:`sklearn.frozen.FrozenEstimator` to use
-        it as it is. Binary models with one row ``w`` count as the rows
-        ``(-w/2, w/2)``."""
+
+def is_set(value):
+    """Whether a renamed parameter's old name was given a value."""
+    return not (isinstance(value, str) and value == DEPRECATED)
+
+
+def renamed_value(owner, old, old_value, new, new_value, *, stacklevel):
+    """``new_value``, or ``old_value`` where the deprecated name ``old`` is set.
+
+    Parameters
+    ----------
+    owner : str
+        The estimator or function, named in the warning.
+    old, new : str
+        The parameter's name before and since 0.2.
+    old_value, new_value : object
+        Their values; ``old_value`` is ``"deprecated"`` unless given.
+    stacklevel : int
+        Frames from the warning up to the caller's call, which it points at.
+
+    Returns
+    -------
+    value : object
+        ``old_value`` when set (with a ``FutureWarning`` naming ``new``), else
+        ``new_value``.
+    """
+    if not is_set(old_value):
+        return new_value
+    warnings.warn(
+        f"{owner}'s {old!r} was renamed {new!r} in 0.2 and will be removed in 0.3: "
+        f"pass {new}= instead.",
+        FutureWarning,
+        stacklevel=stacklevel + 1,
+    )
+    return old_value
 
 
 def _fit_base(estimator, X, y_encoded, counts, random_state):
@@ -38,23 +70,26 @@ def _fit_base(estimator, X, y_encoded, counts, random_state):
     return fit_base_classifier(estimator, X, y_encoded, counts, random_state=rng)
 
 
-def _adjusted_intercept(intercept, counts, tau):
-    """``b_j - tau * log pi_j`` (Menon et al. 2021, eq. 9), in ``intercept``'s dtype."""
+def _adjusted_intercept(intercept, counts, adjustment):
+    """``b_j - tau * log pi_j`` (Menon et al. 2021, eq. 9; tau the ``adjustment``).
+
+    In ``intercept``'s dtype.
+    """
     log_pi = torch.as_tensor(log_priors(counts), dtype=torch.float64, device=intercept.device)
-    return (intercept.to(torch.float64) - tau * log_pi).to(intercept.dtype)
+    return (intercept.to(torch.float64) - adjustment * log_pi).to(intercept.dtype)
 
 
 @torch.no_grad()
-def logit_adjustment_sweep(coef, intercept, X, counts, taus):
-    """Predicted class index of every row of ``X`` at every tau, from one product.
+def logit_adjustment_sweep(coef, intercept, X, counts, adjustments=None, *, taus=DEPRECATED):
+    """Predicted class index of every row of ``X`` at every adjustment, from one product.
 
     The post-hoc adjusted logits ``X @ coef.T + intercept - tau * log pi``
-    (Menon et al. 2021, eq. 9) of every tau come from the product
-    ``X @ coef.T``, computed once per chunk of rows in ``X``'s dtype, as
-    :class:`~sklearn_lt.LogitAdjustedClassifier` computes its own: its
-    predictions with each tau (up to logits tied within rounding). Memory:
-    one chunk of logits and the ``(n_taus, n_samples)`` indices, never
-    ``n_samples x n_classes``.
+    (Menon et al. 2021, eq. 9; tau the adjustment) of every adjustment come
+    from the product ``X @ coef.T``, computed once per chunk of rows in
+    ``X``'s dtype, as :class:`~sklearn_lt.LogitAdjustedClassifier` computes
+    its own: its predictions with each adjustment (up to logits tied within
+    rounding). Memory: one chunk of logits and the
+    ``(n_adjustments, n_samples)`` indices, never ``n_samples x n_classes``.
 
     Parameters
     ----------
@@ -65,11 +100,17 @@ def logit_adjustment_sweep(coef, intercept, X, counts, taus):
     counts : array-like of shape (n_classes,)
         Training samples per class, for the priors ``pi_j = n_j / N`` (see
         :func:`log_priors`).
-    taus : array-like of shape (n_taus,)
+    adjustments : array-like of shape (n_adjustments,)
+        The strengths, Menon et al.'s tau (required).
+    taus : array-like of shape (n_adjustments,)
+        Deprecated alias of ``adjustments``.
+
+        .. deprecated:: 0.2
+           Renamed ``adjustments``; ``taus`` will be removed in 0.3.
 
     Returns
     -------
-    indices : ndarray of shape (n_taus, n_samples)
+    indices : ndarray of shape (n_adjustments, n_samples)
 
     Examples
     --------
@@ -81,38 +122,52 @@ def logit_adjustment_sweep(coef, intercept, X, counts, taus):
     array([[0],
            [1]])
     """
-    taus = np.asarray(taus, dtype=np.float64).reshape(-1)
-    # The adjusted intercept of every tau, rounded once to X's dtype (as the head's).
+    adjustments = renamed_value(
+        "logit_adjustment_sweep", "taus", taus, "adjustments", adjustments, stacklevel=3
+    )
+    if adjustments is None:
+        raise TypeError("logit_adjustment_sweep() missing its argument 'adjustments'.")
+    adjustments = np.asarray(adjustments, dtype=np.float64).reshape(-1)
+    # The adjusted intercept of every adjustment, rounded once to X's dtype (as the head's).
     shifts = torch.stack(
-        [_adjusted_intercept(intercept.to(torch.float64), counts, tau) for tau in taus]
+        [_adjusted_intercept(intercept.to(torch.float64), counts, a) for a in adjustments]
     ).to(X.dtype)
     return sweep_argmax(X, coef.to(X.dtype), shifts, torch.add)
 
 
-@Substitution(estimator=_ESTIMATOR_DOC)
+@Substitution(estimator=ADJUSTED_ESTIMATOR)
 class LogitAdjustedClassifier(LinearHead):
     """Post-hoc logit adjustment (Menon et al. 2021, eq. 9).
 
     Subtracts ``tau * log pi_j`` from the logits of a fitted linear
-    classifier, ``pi_j = n_j / N`` the class priors of the training counts:
-    ``coef_`` is the base's, ``intercept_ = b_j - tau * log pi_j``. With
-    ``tau=1`` this is the Bayes-optimal rule for the balanced error when the
-    base estimates ``P(y | x)`` (Menon et al., section 4). No re-training.
-    The counts are those of the labels given to ``fit`` (before any
-    resampling); a class the base knows but the data lacks counts as one
-    sample. :class:`LogitAdjustedClassifierCV` chooses ``tau`` on held-out
+    classifier, ``pi_j = n_j / N`` the class priors of the training counts
+    and Menon et al.'s tau the ``adjustment``: ``coef_`` is the base's,
+    ``intercept_ = b_j - tau * log pi_j``. With tau = 1 this is the
+    Bayes-optimal rule for the balanced error when the base estimates
+    ``P(y | x)`` (Menon et al., section 4). No re-training. The counts are
+    those of the labels given to ``fit`` (before any resampling); a class the
+    base knows but the data lacks counts as one sample.
+    :class:`LogitAdjustedClassifierCV` chooses the adjustment on held-out
     training folds.
+
+    Read more in the :ref:`User Guide <retraining>`.
 
     Parameters
     ----------
     %(estimator)s
-    tau : float, default=1.0
-        Strength of the adjustment (Menon et al.'s default 1; 0 leaves the
-        base unchanged).
+    adjustment : float, default=1.0
+        Strength of the adjustment, Menon et al.'s tau (their default 1; 0
+        leaves the base unchanged). Named ``tau`` before 0.2, which is
+        tau-normalisation's power in :class:`TauNormClassifier`.
     device : str or torch.device, default=None
         Where to compute; ``None`` uses the input's device.
     random_state : int, RandomState instance or None, default=None
         Seeds the default base (unused otherwise).
+    tau : float
+        Deprecated alias of ``adjustment``, used when given.
+
+        .. deprecated:: 0.2
+           Renamed ``adjustment``; ``tau`` will be removed in 0.3.
 
     Attributes
     ----------
@@ -123,12 +178,22 @@ class LogitAdjustedClassifier(LinearHead):
     coef_ : ndarray or torch.Tensor of shape (n_classes, n_features)
         The base's weights.
     intercept_ : ndarray or torch.Tensor of shape (n_classes,)
-        The base's bias minus ``tau * log pi_j``.
+        The base's bias minus ``adjustment * log pi_j``.
     n_features_in_ : int
 
     See Also
     --------
     RetrainedClassifier : ``loss="logit_adjusted"``, the adjustment inside the loss.
+
+    Notes
+    -----
+    On the validation sets of the fidelity suite, with adjustment 1, the
+    default base (with an intercept) gave a mean balanced accuracy of 0.810,
+    against 0.792 on the rebalancing heads' default base without intercept.
+
+    References
+    ----------
+    %(menon2021)s
 
     Examples
     --------
@@ -140,7 +205,7 @@ class LogitAdjustedClassifier(LinearHead):
     >>> y = np.repeat([0, 1], [90, 10])
     >>> X = rng.normal(size=(100, 2)) + np.eye(2)[y]
     >>> base = LogisticRegression().fit(X, y)
-    >>> la = LogitAdjustedClassifier(FrozenEstimator(base), tau=1.0).fit(X, y)
+    >>> la = LogitAdjustedClassifier(FrozenEstimator(base), adjustment=1.0).fit(X, y)
     >>> np.allclose(la.intercept_, [-base.intercept_[0] / 2 - np.log(0.9),
     ...                             base.intercept_[0] / 2 - np.log(0.1)])
     True
@@ -148,18 +213,25 @@ class LogitAdjustedClassifier(LinearHead):
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit"]), None],
-        "tau": [Interval(Real, None, None, closed="neither")],
+        "adjustment": [Interval(Real, None, None, closed="neither")],
         "device": [str, torch.device, None],
         "random_state": ["random_state"],
+        "tau": [Interval(Real, None, None, closed="neither"), Hidden(StrOptions({DEPRECATED}))],
     }
 
-    def __init__(self, estimator=None, *, tau=1.0, device=None, random_state=None):
+    def __init__(
+        self, estimator=None, *, adjustment=1.0, device=None, random_state=None, tau=DEPRECATED
+    ):
         self.estimator = estimator
-        self.tau = tau
+        self.adjustment = adjustment
         self.device = device
         self.random_state = random_state
+        self.tau = tau
 
     def _fit(self, X, y_encoded, counts):
+        adjustment = renamed_value(
+            type(self).__name__, "tau", self.tau, "adjustment", self.adjustment, stacklevel=5
+        )
         base = _fit_base(self.estimator, X, y_encoded, counts, self.random_state)
-        intercept = _adjusted_intercept(base.intercept, base.counts.counts, self.tau)
+        intercept = _adjusted_intercept(base.intercept, base.counts.counts, adjustment)
         return FittedLinear(base.coef, intercept, base.counts, {"estimator_": base.estimator})

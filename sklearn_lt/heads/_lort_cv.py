@@ -35,6 +35,8 @@ class LORTClassifierCV(SearchCV):
     base is refitted on all the data and LORT runs the same schedule with the
     best smoothing, stopping at the best epoch.
 
+    Read more in the :ref:`User Guide <lort>`.
+
     Parameters
     ----------
     %(estimator)s
@@ -79,6 +81,10 @@ class LORTClassifierCV(SearchCV):
     --------
     LORTClassifier : A fixed smoothing and schedule.
 
+    References
+    ----------
+    %(lort2024)s
+
     Examples
     --------
     >>> import numpy as np
@@ -120,8 +126,8 @@ class LORTClassifierCV(SearchCV):
         sampler=None,
         device=None,
         random_state=None,
-        many_threshold=100,
-        few_threshold=20,
+        many_threshold=None,
+        few_threshold=None,
         verbose=0,
     ):
         self.estimator = estimator
@@ -172,12 +178,10 @@ class LORTClassifierCV(SearchCV):
 
     def _path(self, base, smoothing, X, record):
         """Run LORT from ``base`` on ``X``; ``record(epoch, coef, intercept)`` after each epoch."""
-
-        def on_epoch_end(epoch, module):
-            record(epoch + 1, *module.linear_weights())
+        from ._trained import EpochWeights  # the trainer's recording callback
 
         self._lort(base.estimator, smoothing)._fit(
-            X, base.y_encoded, base.counts, on_epoch_end=on_epoch_end
+            X, base.y_encoded, base.counts, callbacks=[EpochWeights(record)]
         )
 
     def _candidates(self):

@@ -30,6 +30,8 @@ class TauNormClassifierCV(PostHocCV):
     A base wrapped in :class:`~sklearn.frozen.FrozenEstimator` is not fitted
     at all: every fold reuses its weights.
 
+    Read more in the :ref:`User Guide <choosing-tau>`.
+
     Parameters
     ----------
     %(estimator)s
@@ -60,6 +62,10 @@ class TauNormClassifierCV(PostHocCV):
     --------
     TauNormClassifier : A fixed tau.
 
+    References
+    ----------
+    %(kang2020)s
+
     Examples
     --------
     >>> import numpy as np
@@ -87,8 +93,8 @@ class TauNormClassifierCV(PostHocCV):
         scoring=None,
         random_state=None,
         device=None,
-        many_threshold=100,
-        few_threshold=20,
+        many_threshold=None,
+        few_threshold=None,
     ):
         self.estimator = estimator
         self.taus = taus
