@@ -25,8 +25,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import check_scoring, make_scorer
 
 from benchmarks._harness import Case, main, make_labels
+from sklearn_lt._counts import SPLITS
 from sklearn_lt.metrics import make_shot_scorer, shot_accuracy, shot_scorers, shot_splits
-from sklearn_lt.metrics._counts import SPLITS
 
 
 class FixedPredictions(ClassifierMixin, BaseEstimator):

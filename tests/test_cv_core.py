@@ -152,7 +152,7 @@ def test_lort_cv_accepts_what_lort_accepts():
     X, y = data()
     head = cv_head("lort", batch_size="auto", scoring=make_scorer(balanced_accuracy_score))
     head.fit(X, y)
-    assert 0 <= head.n_epochs_ <= 2
+    assert 0 <= head.best_epoch_ <= 2
 
 
 @parametrize_with_checks(
@@ -251,3 +251,10 @@ def test_one_threshold_none_is_refused_where_the_metrics_refuse_it(name, thresho
     with pytest.raises(ValueError, match="must not exceed") as head_error:
         cv_head(name, scoring="few", **thresholds).fit(X, y)
     assert str(head_error.value) == str(metrics_error.value)
+
+
+def test_lort_cv_kept_epoch_is_best_epoch_with_a_deprecated_alias():
+    X, y = data()
+    head = cv_head("lort").fit(X, y)
+    with pytest.warns(FutureWarning, match="best_epoch_"):
+        assert head.n_epochs_ == head.best_epoch_

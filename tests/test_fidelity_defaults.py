@@ -19,7 +19,13 @@ from benchmarks.fidelity import data
 from sklearn_lt import CRTClassifier, LORTClassifier
 from sklearn_lt.heads._lort import _held_out_rows
 from sklearn_lt.heads._modules import LinearLogits
-from sklearn_lt.heads._trainer import auto_weight_decay, cross_entropy, train
+from sklearn_lt.heads._trainer import (
+    Callback,
+    TrainingOptions,
+    auto_weight_decay,
+    cross_entropy,
+    train,
+)
 from sklearn_lt.sampling import InstanceBalancedSampler
 
 
@@ -73,21 +79,23 @@ def test_lbfgs_max_iter_one_runs_one_iteration():
 
 
 # ------------------------------------------------------------ the trainer
-def test_on_epoch_end_answering_true_stops_the_schedule():
+def test_a_callback_answering_true_stops_the_schedule():
     X, y = long_tailed()
     inputs = torch.as_tensor(X)
     module = LinearLogits(torch.zeros(5, X.shape[1], dtype=inputs.dtype),
                           torch.zeros(5, dtype=inputs.dtype), 1.0)
     seen = []
 
-    def stop_after_two(epoch, module):
-        seen.append(epoch)
-        return epoch == 1
+    class StopAfterTwo(Callback):
+        def on_epoch_end(self, module, epoch):
+            seen.append(epoch)
+            return epoch == 1
 
+    options = TrainingOptions(solver="sgd", sampler=InstanceBalancedSampler(),
+                              weight_decay=0.0, n_epochs=6, batch_size=32, lr=0.1)
     losses, n_iter = train(
-        module, inputs, y, np.bincount(y), loss=cross_entropy(), solver="sgd",
-        sampler=InstanceBalancedSampler(), weight_decay=0.0, rng=np.random.RandomState(0),
-        n_epochs=6, lr=0.1, on_epoch_end=stop_after_two,
+        module, inputs, y, np.bincount(y), loss=cross_entropy(), options=options,
+        rng=np.random.RandomState(0), callbacks=[StopAfterTwo()],
     )
     assert seen == [0, 1] and n_iter == 2 and len(losses) == 2
 

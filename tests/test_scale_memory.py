@@ -33,7 +33,7 @@ from sklearn_lt import (
 )
 from sklearn_lt.heads import _base, _ncm, logit_adjustment_sweep, tau_sweep
 from sklearn_lt.heads._base import chunked_argmax, row_chunks
-from sklearn_lt.utils import validate_features
+from sklearn_lt.utils._array import validate_features
 
 TAUS = np.linspace(0, 2, 5)
 

@@ -8,8 +8,9 @@ from sklearn.utils import Bunch, _safe_indexing, assert_all_finite, check_random
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.multiclass import check_classification_targets
 
-from ..metrics._counts import ClassCounts
-from ..utils import is_tensor, to_numpy
+from .._counts import ClassCounts
+from ..utils import to_numpy
+from ..utils._array import is_tensor
 
 __all__ = ["log_thirds_thresholds", "long_tailed_counts", "make_long_tailed"]
 

@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
-from ..metrics import ClassCounts
+from .._counts import ClassCounts
 from ..utils import to_numpy, to_tensor
 from ..utils._array import (
     is_tensor,

@@ -15,8 +15,9 @@ from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import HasMethods
 
-from ..metrics import ClassCounts
-from ..utils import to_numpy, to_tensor, two_class_rows
+from .._counts import ClassCounts
+from ..utils import to_numpy, to_tensor
+from ..utils._array import two_class_rows
 from ._base import LinearHead
 
 __all__ = [

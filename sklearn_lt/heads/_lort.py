@@ -8,7 +8,7 @@ import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..metrics import ClassCounts
+from .._counts import ClassCounts
 from ..sampling._probabilities import class_indices
 from ..utils._docstring import Substitution
 from ._base import FittedLinear

@@ -1,5 +1,6 @@
 """LORT with its smoothing and its training length chosen on held-out training folds."""
 
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -68,7 +69,7 @@ class LORTClassifierCV(SearchCV):
     ----------
     smoothing_ : float
         The chosen ``delta``.
-    n_epochs_ : int
+    best_epoch_ : int
         The chosen stopping epoch (0: LORT did not help on validation, the
         head is the base classifier). The candidates are every smoothing with
         every epoch (``cv_results_``'s ``param_smoothing`` and
@@ -95,7 +96,7 @@ class LORTClassifierCV(SearchCV):
     >>> clf = LORTClassifierCV(n_epochs=4, cv=3, random_state=0).fit(X, y)
     >>> clf.cv_results_["mean_test_score"].shape  # 2 smoothings x epochs 0..4
     (10,)
-    >>> clf.smoothing_ in (0.9, 0.98), 0 <= clf.n_epochs_ <= 4
+    >>> clf.smoothing_ in (0.9, 0.98), 0 <= clf.best_epoch_ <= 4
     (True, True)
     """
 
@@ -205,6 +206,17 @@ class LORTClassifierCV(SearchCV):
     def _candidate_params(self, params):
         return {"estimator": self.estimator, "smoothing": params["smoothing"]}
 
+    @property
+    def n_epochs_(self):
+        """Deprecated in 0.2, removed in 0.3: the kept epoch is ``best_epoch_``."""
+        warnings.warn(
+            "LORTClassifierCV's n_epochs_ was renamed best_epoch_ in 0.2 (the kept epoch "
+            "has one name in every head) and will be removed in 0.3.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.best_epoch_
+
     def _refit(self, base, X, best):
         smoothing, stop = best["smoothing"], best["epoch"]
         weights = {0: (base.coef, base.intercept)}
@@ -216,4 +228,4 @@ class LORTClassifierCV(SearchCV):
 
             self._path(base, smoothing, X, keep)
         coef, intercept = weights[stop]
-        return coef, intercept, {"smoothing_": smoothing, "n_epochs_": stop}
+        return coef, intercept, {"smoothing_": smoothing, "best_epoch_": stop}

@@ -7,7 +7,7 @@ import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
-from ..utils import Substitution
+from ..utils._docstring import Substitution
 from ._base import FittedLinear, LinearHead, sweep_argmax
 from ._linear_base import ESTIMATOR_CONSTRAINT, ESTIMATOR_DOC, fit_base_classifier
 from ._modules import feature_scale, row_norms
@@ -128,6 +128,8 @@ class TauNormClassifier(LinearHead):
     Choose ``tau`` on held-out training data (see ``TauNormClassifierCV``),
     never on the test set.
 
+    Read more in the :ref:`User Guide <tau-norm>`.
+
     Parameters
     ----------
     %(estimator)s
@@ -151,6 +153,10 @@ class TauNormClassifier(LinearHead):
     feature_scale_ : float
         ``s``, the RMS row norm of the training features.
     n_features_in_ : int
+
+    References
+    ----------
+    %(kang2020)s
 
     Examples
     --------
