@@ -68,7 +68,7 @@ def _tau_norm(seed, F, y, groups, d):
     # The folds of the training images, passed as an iterable: the same folds as
     # TauNormClassifierCV(cv=StratifiedGroupKFold(5)).fit(F, y, groups=groups).
     folds = list(StratifiedGroupKFold(n_splits=5).split(F, y, groups))
-    return TauNormClassifierCV(cv=folds).fit(F, y)
+    return TauNormClassifierCV(cv=folds, random_state=seed).fit(F, y)
 
 
 def _lort_held_out_images(seed, F, y, groups, d):
