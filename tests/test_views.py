@@ -15,7 +15,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from torch import nn
 
-from sklearn_lt import CRTClassifier, SoftmaxClassifier
+from sklearn_lt import CRTClassifier, SoftmaxClassifier, TauNormClassifierCV
 from sklearn_lt.backbone import BackboneEmbedder, EfficientNetLite0, PretrainedEmbedder
 from sklearn_lt.backbone._callbacks import run_seed
 from sklearn_lt.backbone._data import augment_batch
@@ -191,6 +191,22 @@ def test_group_k_fold_keeps_an_images_views_in_one_fold(digits, embedder):
     ).fit(F, y[groups], groups=groups)
     assert search.best_params_["weight_decay"] in (1e-4, 1e-2)
     assert search.predict(embedder.transform(X[:4])).shape == (4,)
+
+
+def test_a_cv_head_splits_the_views_by_image(digits, embedder):
+    X, y = digits
+    F, groups = embedder.transform_views(X, n_views=K, random_state=0)
+    y_views = y[groups]
+    by_groups = TauNormClassifierCV(cv=GroupKFold(n_splits=3), random_state=0)
+    by_groups.fit(F, y_views, groups=groups)
+    folds = list(GroupKFold(n_splits=3).split(F, y_views, groups))
+    by_folds = TauNormClassifierCV(cv=folds, random_state=0).fit(F, y_views)
+    np.testing.assert_array_equal(
+        by_groups.cv_results_["mean_test_score"], by_folds.cv_results_["mean_test_score"]
+    )
+    np.testing.assert_array_equal(by_groups.coef_, by_folds.coef_)
+    with pytest.raises(ValueError, match="groups"):  # GroupKFold without the groups
+        TauNormClassifierCV(cv=GroupKFold(n_splits=3)).fit(F, y_views)
 
 
 def test_a_head_trains_on_the_views(digits, embedder):

@@ -65,10 +65,9 @@ def _fitted(head):
 
 
 def _tau_norm(seed, F, y, groups, d):
-    # The folds of the training images, passed as an iterable: the same folds as
-    # TauNormClassifierCV(cv=StratifiedGroupKFold(5)).fit(F, y, groups=groups).
-    folds = list(StratifiedGroupKFold(n_splits=5).split(F, y, groups))
-    return TauNormClassifierCV(cv=folds, random_state=seed).fit(F, y)
+    # Folds of the training images (stratified, as the default cv=5's folds).
+    head = TauNormClassifierCV(cv=StratifiedGroupKFold(n_splits=5), random_state=seed)
+    return head.fit(F, y, groups=groups)
 
 
 def _lort_held_out_images(seed, F, y, groups, d):
