@@ -161,6 +161,19 @@ class ClassCounts:
     def from_labels(cls, y, *, classes=None, **thresholds):
         """Counts of the labels ``y``; ``classes`` adds classes with no sample (count 0).
 
+        Parameters
+        ----------
+        y : array-like of shape (n_samples,)
+            Training labels.
+        classes : array-like of shape (n_classes,), default=None
+            Every class to count, also those without a label in ``y``.
+        **thresholds
+            ``many_threshold`` and ``few_threshold``.
+
+        Returns
+        -------
+        counts : ClassCounts
+
         Examples
         --------
         >>> from sklearn_lt import ClassCounts
@@ -232,6 +245,17 @@ class ClassCounts:
         cross-validation fold gets thresholds in proportion to its counts,
         where fixed thresholds would move classes across splits.
 
+        Parameters
+        ----------
+        classes : array-like of shape (n_classes,)
+            Class labels.
+        counts : array-like of shape (n_classes,)
+            Training samples per class.
+
+        Returns
+        -------
+        counts : ClassCounts
+
         Examples
         --------
         >>> from sklearn_lt import ClassCounts
@@ -249,7 +273,17 @@ class ClassCounts:
         return cls(classes, counts, many_threshold=many, few_threshold=few)
 
     def with_thresholds(self, *, many_threshold=None, few_threshold=None):
-        """The same counts with other split thresholds (``None`` keeps one)."""
+        """The same counts with other split thresholds (``None`` keeps one).
+
+        Parameters
+        ----------
+        many_threshold, few_threshold : float, default=None
+            The new thresholds.
+
+        Returns
+        -------
+        counts : ClassCounts
+        """
         return ClassCounts(
             self.classes,
             self.counts,
@@ -268,6 +302,10 @@ class ClassCounts:
             ``"raise"`` names the labels without a count in a ``ValueError``.
         name : str, default="labels"
             How the error messages call ``labels``.
+
+        Returns
+        -------
+        positions : ndarray of shape (n,), int
         """
         labels = as_labels(labels, name)
         check_same_label_kind(**{"the counted classes": self.classes, name: labels})
@@ -281,7 +319,20 @@ class ClassCounts:
         return position
 
     def align(self, labels, *, unknown="raise", name="labels"):
-        """The count of each label of ``labels``; ``unknown="zero"`` counts unknown ones as 0."""
+        """The count of each label of ``labels``; ``unknown="zero"`` counts unknown ones as 0.
+
+        Parameters
+        ----------
+        labels : array-like of shape (n,)
+        unknown : {"raise", "zero"}, default="raise"
+            ``"raise"`` names the labels without a count in a ``ValueError``.
+        name : str, default="labels"
+            How the error messages call ``labels``.
+
+        Returns
+        -------
+        counts : ndarray of shape (n,)
+        """
         position = self.positions(
             labels, unknown="raise" if unknown == "raise" else "ignore", name=name
         )
@@ -292,6 +343,17 @@ class ClassCounts:
 
         ``unknown="raise"`` refuses classes without a count instead; either way
         every class of ``self`` with training samples must be among ``classes``.
+
+        Parameters
+        ----------
+        classes : array-like of shape (n_classes,)
+            The classes of the result.
+        unknown : {"zero", "raise"}, default="zero"
+            What a class without a count gets.
+
+        Returns
+        -------
+        counts : ClassCounts
         """
         classes = as_labels(classes, "classes")
         missing = self.positions(classes, unknown="ignore", name="classes")
@@ -314,6 +376,15 @@ class ClassCounts:
         """``"many"``, ``"medium"`` or ``"few"`` for each class of :attr:`classes`.
 
         ``labels`` gives the splits of those classes instead, in their order.
+
+        Parameters
+        ----------
+        labels : array-like of shape (n,), default=None
+            Labels with a count.
+
+        Returns
+        -------
+        splits : ndarray of str
         """
         counts = self.counts if labels is None else self.align(labels)
         splits = np.full(counts.shape, "medium", dtype="<U6")
@@ -327,13 +398,23 @@ class ClassCounts:
         return self.many_threshold, self.few_threshold
 
     def describe_thresholds(self):
-        """The split rule in words, e.g. ``"many: > 100 training samples, few: < 20"``."""
+        """The split rule in words, e.g. ``"many: > 100 training samples, few: < 20"``.
+
+        Returns
+        -------
+        text : str
+        """
         return (
             f"many: > {self.many_threshold:g} training samples, few: < {self.few_threshold:g}"
         )
 
     def priors(self):
-        """Class frequencies ``pi_j = n_j / sum_i n_i`` (the prior of logit adjustment)."""
+        """Class frequencies ``pi_j = n_j / sum_i n_i`` (the prior of logit adjustment).
+
+        Returns
+        -------
+        priors : ndarray of shape (n_classes,)
+        """
         return self.counts / self.counts.sum()
 
     # ------------------------------------------------------------ protocol
@@ -341,7 +422,13 @@ class ClassCounts:
         return len(self.classes)
 
     def as_dict(self):
-        """``{label: count}``."""
+        """The counts as a dict.
+
+        Returns
+        -------
+        counts : dict
+            ``{label: count}``.
+        """
         return dict(zip(self.classes.tolist(), self.counts.tolist()))
 
     def __eq__(self, other):

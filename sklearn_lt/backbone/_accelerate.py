@@ -97,10 +97,15 @@ class AcceleratedBackboneEmbedder(AccelerateMixin, BackboneEmbedder):
 
     Parameters
     ----------
+    *args
+        Positional arguments of :class:`BackboneEmbedder` (``module``).
     accelerator : accelerate.Accelerator
     device : None, default=None
     unwrap_after_train : bool, default=True
         Unwrap the module after training (needed to pickle the network).
+    callbacks__print_log__sink : callable or "auto", default="auto"
+        Where the table of epochs is printed; ``"auto"`` prints on the main
+        process only (skorch's ``AccelerateMixin``).
     **kwargs
         Every argument of :class:`BackboneEmbedder`.
 

@@ -206,7 +206,14 @@ class EfficientNetLite0(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def reset_classifier(self, num_classes):
-        """Replace the classifier by a fresh ``num_classes``-way one (0: no classifier)."""
+        """Replace the classifier by a fresh ``num_classes``-way one (0: no classifier).
+
+        Parameters
+        ----------
+        num_classes : int
+            Classes of the new classifier; 0 makes ``forward`` return the
+            features.
+        """
         self.num_classes = int(num_classes)
         if self.num_classes > 0:
             self.classifier = nn.Linear(HEAD_CHANNELS, self.num_classes)
@@ -214,7 +221,17 @@ class EfficientNetLite0(nn.Module):
             self.classifier = nn.Identity()
 
     def forward_features(self, x):
-        """The 1280 pooled features of images ``(N, 3, H, W)``."""
+        """The 1280 pooled features of images ``(N, 3, H, W)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, 3, H, W)
+            Images.
+
+        Returns
+        -------
+        features : torch.Tensor of shape (N, 1280)
+        """
         x = F.relu6(self.bn1(self.conv_stem(x)))
         x = self.blocks(x)
         x = F.relu6(self.bn2(self.conv_head(x)))

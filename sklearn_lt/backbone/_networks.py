@@ -199,7 +199,12 @@ def _torchvision_network(name, in_channels, **kwargs):
 
 
 def available_networks():
-    """Names accepted by :func:`build_network` (torchvision's only when it is installed)."""
+    """Names accepted by :func:`build_network` (torchvision's only when it is installed).
+
+    Returns
+    -------
+    names : list of str
+    """
     names = ["convnet", *_CIFAR_RESNETS]
     try:
         import torchvision
@@ -317,6 +322,17 @@ class JointNet(nn.Module):
         self.return_features = False
 
     def features(self, x):
+        """The penultimate features of images ``x``, flattened to 2-D.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, C, H, W)
+            Images.
+
+        Returns
+        -------
+        features : torch.Tensor of shape (N, feature_dim)
+        """
         z = self.backbone(x)
         return torch.flatten(z, 1) if z.ndim > 2 else z
 

@@ -5,7 +5,6 @@ training count, head (most samples) first, as the papers do; the many /
 medium / few-shot regions are then contiguous and marked on the axis.
 """
 
-import textwrap
 from collections.abc import Mapping
 
 import numpy as np
@@ -27,41 +26,6 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 
 # Class axes get one tick per class up to this many classes.
 _MAX_LABELLED_CLASSES = 20
-
-# Parameters shared by the Displays, described once.
-_THRESHOLDS = """many_threshold : float, default=None
-few_threshold : float, default=None
-    Thresholds of the shot splits; ``None`` means 100 and 20, or the
-    thresholds of a :class:`~sklearn_lt.metrics.ClassCounts` given as
-    ``class_counts``."""
-_ESTIMATOR_COUNTS = """class_counts : ClassCounts, dict or array-like, default=None
-    Training samples per class (before resampling): a
-    :class:`~sklearn_lt.metrics.ClassCounts` (with its thresholds), a dict
-    ``{label: count}`` or an array aligned with ``classes_``. ``None`` reads
-    the counts the estimators recorded
-    (:func:`~sklearn_lt.metrics.training_class_counts`; several must agree)."""
-_AXIS_COUNTS = """class_counts : array-like of shape (n_classes,), dict or ClassCounts
-    Training samples per class (before resampling): the x order. A
-    :class:`~sklearn_lt.metrics.ClassCounts` brings its thresholds.
-classes : array-like of shape (n_classes,), default=None
-    Class labels; ``None`` is ``0 .. n_classes - 1`` for an array of counts,
-    the sorted labels of a dict or ``ClassCounts``."""
-
-
-def _indented(text, spaces):
-    """``text`` for a ``%(name)s`` placeholder indented by ``spaces``."""
-    return textwrap.indent(text, " " * spaces)[spaces:]
-
-
-# For Substitution: CLASS_DOCS in class docstrings, METHOD_DOCS in methods'.
-CLASS_DOCS = {
-    "class_counts": _indented(_AXIS_COUNTS, 4),
-    "thresholds": _indented(_THRESHOLDS, 4),
-}
-METHOD_DOCS = {
-    "estimator_counts": _indented(_ESTIMATOR_COUNTS, 8),
-    "thresholds": _indented(_THRESHOLDS, 8),
-}
 
 
 def check_matplotlib_support(caller_name):

@@ -6,9 +6,8 @@ from ..metrics import logits_magnitude, regularized_std
 from ..utils import to_numpy
 from ..utils._array import as_labels
 from ..utils._docstring import Substitution
+from ..utils._docstring_entries import DISPLAY_DOCS
 from ._base import (
-    CLASS_DOCS,
-    METHOD_DOCS,
     _check_named,
     _check_per_class,
     _ClassAxisMixin,
@@ -22,7 +21,7 @@ from ._base import (
 __all__ = ["LogitsMagnitudeDisplay"]
 
 
-@Substitution(**CLASS_DOCS)
+@Substitution(DISPLAY_DOCS)
 class LogitsMagnitudeDisplay(_ClassAxisMixin):
     """Logits Magnitude of each class, classes sorted by training count.
 
@@ -164,7 +163,7 @@ class LogitsMagnitudeDisplay(_ClassAxisMixin):
         return self
 
     @classmethod
-    @Substitution(**METHOD_DOCS)
+    @Substitution(DISPLAY_DOCS)
     def from_predictions(
         cls,
         y_true,
@@ -213,7 +212,7 @@ class LogitsMagnitudeDisplay(_ClassAxisMixin):
         return cls._from_logits(y_true, logits, classes, counts, ax, kwargs)
 
     @classmethod
-    @Substitution(**METHOD_DOCS)
+    @Substitution(DISPLAY_DOCS)
     def from_estimators(
         cls,
         estimators,

@@ -5,9 +5,8 @@ from numbers import Integral
 import numpy as np
 
 from ..utils._docstring import Substitution
+from ..utils._docstring_entries import DISPLAY_DOCS
 from ._base import (
-    CLASS_DOCS,
-    METHOD_DOCS,
     _check_named,
     _check_per_class,
     _ClassAxisMixin,
@@ -20,7 +19,7 @@ from ._base import (
 __all__ = ["SamplingProbabilityDisplay"]
 
 
-@Substitution(**CLASS_DOCS)
+@Substitution(DISPLAY_DOCS)
 class SamplingProbabilityDisplay(_ClassAxisMixin):
     """Sampling probability of each class under several samplers, classes sorted by count.
 
@@ -132,7 +131,7 @@ class SamplingProbabilityDisplay(_ClassAxisMixin):
         return self
 
     @classmethod
-    @Substitution(**METHOD_DOCS)
+    @Substitution(DISPLAY_DOCS)
     def from_samplers(
         cls,
         samplers,

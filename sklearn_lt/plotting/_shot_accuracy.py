@@ -8,8 +8,8 @@ from ..metrics._shot import shot_counts
 from ..utils import to_numpy
 from ..utils._array import as_labels
 from ..utils._docstring import Substitution
+from ..utils._docstring_entries import DISPLAY_DOCS
 from ._base import (
-    METHOD_DOCS,
     _check_named,
     _check_splits,
     _get_ax,
@@ -175,7 +175,7 @@ class ShotAccuracyDisplay:
         return self
 
     @classmethod
-    @Substitution(**METHOD_DOCS)
+    @Substitution(DISPLAY_DOCS)
     def from_predictions(
         cls,
         y_true,
@@ -237,7 +237,7 @@ class ShotAccuracyDisplay:
         return cls._from_predictions(y_true, predictions, counts, splits, ax, kwargs)
 
     @classmethod
-    @Substitution(**METHOD_DOCS)
+    @Substitution(DISPLAY_DOCS)
     def from_estimators(
         cls,
         estimators,

@@ -12,8 +12,8 @@ from ..metrics import shot_accuracy
 from ..utils import to_numpy, to_tensor
 from ..utils._array import as_labels, check_finite, is_tensor
 from ..utils._docstring import Substitution
+from ..utils._docstring_entries import DISPLAY_DOCS
 from ._base import (
-    METHOD_DOCS,
     SPLIT_STYLES,
     _check_splits,
     _final_step,
@@ -197,7 +197,7 @@ class TauSweepDisplay:
         return self
 
     @classmethod
-    @Substitution(**METHOD_DOCS)
+    @Substitution(DISPLAY_DOCS)
     def from_estimator(
         cls,
         estimator,

@@ -6,9 +6,8 @@ from ..metrics import weight_norms
 from ..utils import to_numpy
 from ..utils._array import two_class_rows
 from ..utils._docstring import Substitution
+from ..utils._docstring_entries import DISPLAY_DOCS
 from ._base import (
-    CLASS_DOCS,
-    METHOD_DOCS,
     _check_named,
     _check_per_class,
     _ClassAxisMixin,
@@ -39,7 +38,7 @@ def _class_weight_norms(estimator, n_classes):
     return norms
 
 
-@Substitution(**CLASS_DOCS)
+@Substitution(DISPLAY_DOCS)
 class WeightNormDisplay(_ClassAxisMixin):
     """L2 norm of each class's weight row, classes sorted by training count.
 
@@ -144,7 +143,7 @@ class WeightNormDisplay(_ClassAxisMixin):
         return self
 
     @classmethod
-    @Substitution(**METHOD_DOCS)
+    @Substitution(DISPLAY_DOCS)
     def from_estimators(
         cls,
         estimators,

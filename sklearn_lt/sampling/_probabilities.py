@@ -68,6 +68,18 @@ def progressive_weight(epoch, n_epochs):
     The official code (classifier-balancing) takes ``np.linspace(0, 1, T)[t]``:
     the first epoch is instance-balanced and the last one fully
     class-balanced. A single epoch is instance-balanced.
+
+    Parameters
+    ----------
+    epoch : int
+        The epoch, from 0.
+    n_epochs : int
+        Epochs of the run, at least 1.
+
+    Returns
+    -------
+    weight : float
+        ``t/T`` in [0, 1].
     """
     if not isinstance(n_epochs, (int, np.integer)) or n_epochs < 1:
         raise ValueError(f"n_epochs must be a positive integer, got {n_epochs!r}.")
@@ -81,6 +93,19 @@ def progressive_probabilities(class_counts, epoch, n_epochs):
 
     ``p_j(t) = (1 - t/T) p_j^IB + (t/T) p_j^CB`` with ``t/T`` given by
     :func:`progressive_weight`.
+
+    Parameters
+    ----------
+    class_counts : array-like of shape (n_classes,) or ClassCounts
+        Training samples per class, all positive.
+    epoch : int
+        The epoch, from 0.
+    n_epochs : int
+        Epochs of the run, at least 1.
+
+    Returns
+    -------
+    p : ndarray of shape (n_classes,)
 
     Examples
     --------
@@ -100,6 +125,17 @@ def target_counts(probabilities, n_samples):
     Largest-remainder rounding of ``p_j * n_samples``: every count is within
     one of its expectation, so a resample carries no extra class-frequency
     noise (and instance-balanced sampling returns each class's own count).
+
+    Parameters
+    ----------
+    probabilities : array-like of shape (n_classes,)
+        Sampling probability of each class, summing to 1.
+    n_samples : int
+        The total.
+
+    Returns
+    -------
+    counts : ndarray of shape (n_classes,), int64
     """
     p = np.asarray(probabilities, dtype=np.float64)
     exact = p * n_samples

@@ -361,6 +361,20 @@ class ProgressivelyBalancedSampler(PowerSampler):
         self.n_epochs = n_epochs
 
     def class_probabilities(self, class_counts, *, epoch=None, n_epochs=None):
+        """Sampling probability of each class at an epoch of the run (Kang et al. eq. 2).
+
+        Parameters
+        ----------
+        class_counts : array-like of shape (n_classes,) or ClassCounts
+            Training samples per class, all positive.
+        epoch, n_epochs : int, default=None
+            Position in a training run; ``None`` takes the sampler's own
+            ``epoch`` and ``n_epochs``.
+
+        Returns
+        -------
+        p : ndarray of shape (n_classes,)
+        """
         self._validate_params()
         return progressive_probabilities(
             class_counts,

@@ -53,11 +53,22 @@ class EpochIndexSampler(torch.utils.data.Sampler):
         self._grouped = None  # (y, rows grouped by class, class counts), made at first use
 
     def set_epoch(self, epoch):
-        """Move to ``epoch`` (0-based) of the run."""
+        """Move to ``epoch`` (0-based) of the run.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch about to run.
+        """
         self.epoch = epoch
 
     def class_probabilities(self):
-        """Class sampling probabilities of the current epoch."""
+        """Class sampling probabilities of the current epoch.
+
+        Returns
+        -------
+        p : ndarray of shape (n_classes,)
+        """
         return self.sampler.class_probabilities(
             ClassCounts.from_labels(self.y),
             epoch=min(self.epoch, self.n_epochs - 1),

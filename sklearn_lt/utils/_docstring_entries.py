@@ -197,12 +197,15 @@ SEARCH_CV_DOCS = {
         default="None",
     ),
     "thresholds": [
-        DocEntry("many_threshold", "float >= 0", "", default="100"),
+        DocEntry("many_threshold", "float >= 0 or None", "", default="None"),
         DocEntry(
             "few_threshold",
-            "float >= 0",
-            'Split thresholds for ``scoring="many"|"medium"|"few"``.',
-            default="20",
+            "float >= 0 or None",
+            """\
+            Split thresholds for ``scoring="many"|"medium"|"few"``. ``None``
+            means the defaults of :class:`~sklearn_lt.metrics.ClassCounts`
+            and of the metrics, 100 and 20.""",
+            default="None",
         ),
     ],
     "search_attributes": [

@@ -23,6 +23,11 @@ def limit_threads(n_threads):
     n_threads : int >= 1 or None
         ``None`` leaves every setting as it is.
 
+    Yields
+    ------
+    None
+        A context manager: the ``with`` block runs under the limit.
+
     Examples
     --------
     >>> import torch
