@@ -151,7 +151,7 @@ def sweep_argmax(X, coef, adjustments, op):
 class FittedLinear:
     """What a head's ``_fit`` returns: its weights, the classes they score, and the rest.
 
-    Attributes
+    Parameters
     ----------
     coef : torch.Tensor of shape (n_classes, n_features)
     intercept : torch.Tensor of shape (n_classes,)
@@ -361,7 +361,18 @@ class LinearHead(ClassifierMixin, BaseEstimator):
 
     @torch.no_grad()
     def predict_log_proba(self, X):
-        """Log-softmax of the logits, shape (n_samples, n_classes)."""
+        """Log-softmax of the logits, shape (n_samples, n_classes).
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, n_features)
+            The features.
+
+        Returns
+        -------
+        log_proba : ndarray or torch.Tensor of shape (n_samples, n_classes)
+            In the type of ``X``.
+        """
         return like_input(torch.log_softmax(self._all_logits(X), dim=1), X)
 
     @torch.no_grad()

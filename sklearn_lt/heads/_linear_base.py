@@ -51,6 +51,16 @@ def default_base(random_state=None):
     in its bias would lose it there; without one, the prior lives in the
     weight norms, which tau-normalisation is made to rebalance (as the joint
     classifier of a network keeps a small bias). Measured in the heads guide.
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None, default=None
+        Seeds the classifier's initial weights.
+
+    Returns
+    -------
+    estimator : SoftmaxClassifier
+        Unfitted.
     """
     from ._softmax import SoftmaxClassifier
 
@@ -63,6 +73,21 @@ def linear_weights(estimator, *, device=None, dtype=None):
     Rows are reordered so that ``classes`` is sorted (a model may store its
     classes in any order); binary models with one row ``w`` give the rows
     ``(-w/2, w/2)``; a missing ``intercept_`` is zero.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A fitted classifier with ``coef_`` (or a ``FrozenEstimator`` of one).
+    device : str or torch.device, default=None
+        Where the tensors go; ``None`` keeps ``coef_``'s device (numpy: the CPU).
+    dtype : torch.dtype, default=None
+        Their dtype; ``None`` keeps ``coef_``'s.
+
+    Returns
+    -------
+    classes : ndarray of shape (n_classes,)
+    coef : torch.Tensor of shape (n_classes, n_features)
+    intercept : torch.Tensor of shape (n_classes,)
 
     Raises
     ------

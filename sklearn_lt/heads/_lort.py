@@ -64,6 +64,8 @@ class LORTClassifier(_RebalancingTrainedHead):
     against its 0.839). :class:`LORTClassifierCV` also chooses the
     smoothing, on several folds.
 
+    Read more in the :ref:`User Guide <lort>`.
+
     Parameters
     ----------
     %(estimator)s
@@ -114,6 +116,10 @@ class LORTClassifier(_RebalancingTrainedHead):
         refit's only).
     classes_, class_counts_, coef_, intercept_, loss_curve_, sampler_, n_features_in_
         As in :class:`CRTClassifier`.
+
+    References
+    ----------
+    %(lort2024)s
 
     Examples
     --------
@@ -260,6 +266,16 @@ def auto_smoothing(n_classes):
     The smoothed target gives the true class ``1 - delta + delta / C`` and every
     other class ``delta / C``: odds ``r = 1 + C (1 - delta) / delta``. Solving
     for the odds of ``delta = 0.98, C = 100`` gives ``delta = C / (C + r - 1)``.
+
+    Parameters
+    ----------
+    n_classes : int
+        ``C``, the number of classes.
+
+    Returns
+    -------
+    smoothing : float
+        ``delta``.
 
     Examples
     --------

@@ -95,6 +95,15 @@ def log_priors(counts):
     training data lacks) counts as one sample: its prior would otherwise be
     0 and its adjusted logit infinite.
 
+    Parameters
+    ----------
+    counts : array-like of shape (n_classes,)
+        Training samples per class.
+
+    Returns
+    -------
+    log_priors : ndarray of shape (n_classes,)
+
     Examples
     --------
     >>> from sklearn_lt.heads import log_priors
@@ -149,7 +158,9 @@ class RetrainingLoss:
       as the long-tailed codebases use it; 0 is the cross-entropy;
     - ``w``: a weight per class (Cui et al. 2019's class-balanced weights).
       From ``weight_from_epoch`` on only (deferred re-weighting, DRW, Cao et
-      al. 2019): the trainer calls :meth:`set_epoch` before each SGD epoch.
+      al. 2019): ``RetrainedClassifier``'s deferred re-weighting callback
+      calls :meth:`set_epoch` before each SGD epoch (without it the epoch
+      stays 0).
 
     The offsets change training only: the heads predict on ``z``.
 
@@ -258,7 +269,15 @@ class RetrainingLoss:
         self._tensors = {}
 
     def set_epoch(self, epoch):
-        """The SGD epoch about to run (class weights apply from ``weight_from_epoch``)."""
+        """The SGD epoch about to run (class weights apply from ``weight_from_epoch``).
+
+        Called by the trainer's ``DeferredReweighting`` callback, before each epoch.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch, from 0.
+        """
         self.epoch = int(epoch)
 
     def _tensor(self, name, like):

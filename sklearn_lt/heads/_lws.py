@@ -53,6 +53,8 @@ class LWSClassifier(_RebalancingTrainedHead):
     ``N x C`` array is ever made (the scale of the logits is taken chunk by
     chunk).
 
+    Read more in the :ref:`User Guide <lws>`.
+
     Parameters
     ----------
     %(estimator)s
@@ -81,6 +83,10 @@ class LWSClassifier(_RebalancingTrainedHead):
         The learned ``f_j``.
     classes_, class_counts_, coef_, intercept_, loss_curve_, n_iter_, sampler_, n_features_in_
         As in :class:`CRTClassifier`.
+
+    References
+    ----------
+    %(kang2020)s
 
     Examples
     --------

@@ -177,7 +177,13 @@ class LinearLogits(nn.Module):
         return torch.addmm(self.bias, X, self.weight.T, alpha=1 / self.scale)
 
     def linear_weights(self):
-        """``(coef, intercept)`` in the units of the raw features."""
+        """``(coef, intercept)`` in the units of the raw features.
+
+        Returns
+        -------
+        coef : torch.Tensor of shape (n_classes, n_features)
+        intercept : torch.Tensor of shape (n_classes,)
+        """
         return self.weight.detach() / self.scale, self.bias.detach().clone()
 
 
@@ -225,6 +231,13 @@ class CosineLogits(nn.Module):
     ``s`` (in the directions of ``coef``): there the gradient of a logit
     with respect to a row has the norm of a unit feature, as for the linear
     head on normalised features, so that SGD's step sizes mean the same.
+
+    Parameters
+    ----------
+    coef : torch.Tensor of shape (n_classes, n_features)
+        Starting directions of the weight rows.
+    scale : float
+        ``s``, the scale of the logits.
     """
 
     def __init__(self, coef, scale):
@@ -238,7 +251,14 @@ class CosineLogits(nn.Module):
         return self.scale * (F.normalize(X, dim=1) @ F.normalize(self.weight, dim=1).T)
 
     def linear_weights(self):
-        """``(s * w_j / ||w_j||, 0)``: the logits of L2-normalised features."""
+        """``(s * w_j / ||w_j||, 0)``: the logits of L2-normalised features.
+
+        Returns
+        -------
+        coef : torch.Tensor of shape (n_classes, n_features)
+        intercept : torch.Tensor of shape (n_classes,)
+            Zeros.
+        """
         coef = self.scale * F.normalize(self.weight.detach(), dim=1)
         return coef, torch.zeros_like(coef[:, 0])
 
@@ -257,6 +277,20 @@ class MaxNormLinearLogits(LinearLogits):
     ``reference`` gives those weights when training does not start from them
     (a random start: its norms are the initialisation's, all near one value,
     and would cap every row there).
+
+    Parameters
+    ----------
+    coef : torch.Tensor of shape (n_classes, n_features)
+    intercept : torch.Tensor of shape (n_classes,)
+        Starting weights, in the units of the raw features.
+    scale : float
+        RMS row norm of the training features.
+    threshold : float in [0, 1]
+        The radius's place between the smallest and the largest row norm.
+    reference : torch.Tensor of shape (n_classes, n_features), default=None
+        The weights the radius is set from (raw units); ``None``: ``coef``.
+    fit_intercept : bool, default=True
+        ``False`` keeps the intercept fixed (not trained).
     """
 
     def __init__(self, coef, intercept, scale, *, threshold, reference=None,

@@ -34,7 +34,19 @@ from ._trainer import SOLVER_CONSTRAINTS, TRAINER_DOCS, Callback, TrainingOption
 
 __all__ = ["RetrainedClassifier"]
 
-LOSSES = ("cross_entropy", "focal", "ldam", "balanced_softmax", "logit_adjusted")
+LOSSES = (
+    "cross_entropy",
+    "focal",
+    "ldam",
+    "balanced_softmax",
+    "logit_adjusted",
+    "sigmoid_bce",
+    "sigmoid_focal",
+    "softmax_bce",
+)
+# RetrainingLoss's per-sample form of each loss (the softmax cross-entropy unless named).
+_LOSS_FORMS = {"sigmoid_bce": "sigmoid_bce", "sigmoid_focal": "sigmoid_bce",
+               "softmax_bce": "softmax_bce"}
 
 # Measured defaults (validation sets of the fidelity suite, see the docstring).
 _LINEAR_WEIGHT_DECAY = 1e-5
@@ -168,7 +180,13 @@ class RetrainedClassifier(TrainedHead):
       (a softmax ignores the constant ``log N``);
     - ``"logit_adjusted"``: ``offset_j = tau * log pi_j``, ``tau =
       adjustment`` (Menon et al. 2021, eq. 10); the post-hoc rule is
-      :class:`LogitAdjustedClassifier`.
+      :class:`LogitAdjustedClassifier`;
+    - ``"sigmoid_bce"``, ``"sigmoid_focal"``, ``"softmax_bce"``: binary
+      cross-entropy instead of the softmax's, the class-balanced loss "with
+      BCE" of the table: Cui et al.'s sigmoid loss (and its focal form, with
+      ``gamma``), or the PyTorch port's BCE of softmax probabilities that
+      LTR-weight-balancing uses (see :class:`heads.RetrainingLoss`). The head
+      predicts with ``argmax_j z_j`` all the same.
 
     ``reweight`` (``w_y``): ``"class_balanced"`` weights each class by the
     inverse of its effective number of samples, ``(1 - beta) / (1 -
@@ -189,6 +207,8 @@ class RetrainedClassifier(TrainedHead):
     methods above rebalance through the loss (cRT, the re-sampling row of
     the table, is :class:`CRTClassifier`).
 
+    Read more in the :ref:`User Guide <retraining>`.
+
     Parameters
     ----------
     %(estimator)s
@@ -200,56 +220,53 @@ class RetrainedClassifier(TrainedHead):
         The logit function.
     logit_scale : float > 0, default=30.0
         ``s``, the scale of cosine logits, and the unit of LDAM's margins
-        (official LDAM: 30). Cosine cross-entropy on the validation sets of
-        the six feature sources of the fidelity suite (mean balanced
-        accuracy over 3 seeds): 0.700 at 8, 0.729 at 16, 0.742 at 30, 0.742 at
-        64, 0.726 at 128; LDAM: 0.713 at 16, 0.733 at 30, 0.740 at 64.
+        (official LDAM: 30).
     loss : {"cross_entropy", "focal", "ldam", "balanced_softmax", \
-"logit_adjusted"}, default="balanced_softmax"
+"logit_adjusted", "sigmoid_bce", "sigmoid_focal", "softmax_bce"}, \
+default="balanced_softmax"
         The default is the strongest row of LORT's Table 1 that this head
-        expresses, on the validation sets of the fidelity suite (balanced
-        accuracy, mean of seeds 0-2 over its seven sources of 10-26 classes;
-        ``TABLE1_METHODS``): Balanced Softmax 0.819, class-balanced loss
-        0.808, MaxNorm 0.801, LDAM-DRW 0.783, focal 0.757, vanilla FC
-        (``"cross_entropy"``, the former default) 0.756, vanilla cosine
-        0.746; of the other rows, post-hoc LA 0.820, cRT 0.806. On the 300
-        classes of ``many_class`` (seeds 0-1): Balanced Softmax 0.462,
-        class-balanced 0.440, vanilla FC 0.299.
+        expresses on the validation sets (see Notes).
     gamma : float >= 0, default=2.0
-        Focal loss's focusing parameter (``loss="focal"``; Lin et al.'s
-        default 2; on the validation sets 0.756 at 0.5, 0.758 at 1, 0.755
-        at 2: flat).
+        Focal loss's focusing parameter (``loss="focal"`` or
+        ``"sigmoid_focal"``; Lin et al.'s default 2, where LDAM-DRW's and
+        Cui et al.'s scripts use 1).
+    focal_form : {"lin", "ldam_drw"}, default="lin"
+        Where the class weight enters the focal loss (``loss="focal"`` with
+        ``reweight``): ``"lin"``, Lin et al.'s ``w_y (1 - p_y)**gamma (-log
+        p_y)``; ``"ldam_drw"``, LDAM-DRW's ``FocalLoss``, ``(1 -
+        p_y**w_y)**gamma w_y (-log p_y)``.
     max_margin : float >= 0, default=0.5
         LDAM's margin of the rarest class, in units of ``logit_scale``
-        (``loss="ldam"``; official 0.5; 0.733 on the validation sets, 0.687
-        at 1).
+        (``loss="ldam"``; official 0.5).
+    scale_linear_logits : bool, default=False
+        Linear logits: multiply them by ``logit_scale`` inside the loss, as
+        LDAM-DRW's ``LDAMLoss`` does whatever the layer (with
+        ``loss="ldam"``: ``s * (z_y - Delta_y)``). ``False`` subtracts ``s *
+        Delta_y`` from the unscaled logits: LDAM-DRW's loss at ``z / s``.
+        Predictions (an arg max) do not change with the factor.
     adjustment : float, default=1.0
         ``tau``, the strength of the logit-adjusted loss's offset
-        ``tau * log pi_j`` (``loss="logit_adjusted"``; Menon et al.'s 1; on
-        the validation sets 0.793 at 0.5, 0.810 at 1, 0.793 at 1.5).
+        ``tau * log pi_j`` (``loss="logit_adjusted"``; Menon et al.'s 1).
     reweight : {"class_balanced"} or None, default=None
         Weight per class of the loss.
     beta : float in [0, 1), default=0.9999
         Class-balanced weights' hyper-parameter (Cui et al.'s value for
-        CIFAR-LT, also LDAM-DRW's and LTWB's; on the validation sets 0.795
-        at 0.99, 0.805 at 0.999 and 0.9999).
+        CIFAR-LT, also LDAM-DRW's and LTWB's).
+    weight_normalization : {"batch_size", "weights"}, default="batch_size"
+        What the weighted losses of a batch are divided by (``reweight``):
+        its number of rows, as Cui et al.'s code; or the sum of its rows'
+        class weights, as PyTorch's ``cross_entropy(weight=w)`` in LDAM-DRW.
+        Under full-batch training the two differ by a constant factor;
+        ``"weights"`` is a mini-batch form (``solver="auto"`` picks SGD).
     reweight_from_epoch : int >= 0, default=0
         First SGD epoch with the weights (DRW); 0 weighs from the start.
-        Cao et al. switch at epoch 160 of 200. On small training sets SGD
-        from a random start needs far more steps than the default 10 epochs
-        (cross-entropy DRW on the validation sets: 0.754 from epoch 8 of
-        10, 0.798 from 160 of 200, lr 10); fine-tuning the base
-        (``init="base"``) with the weights deferred to epoch 5 of 10 gives
-        0.787 at the default lr.
+        Cao et al. switch at epoch 160 of 200.
     max_norm : float in [0, 1] or None, default=None
         MaxNorm's relative threshold; ``None``: no cap. The radius is
         ``min_j ||w_j|| + max_norm * (max_j ||w_j|| - min_j ||w_j||)`` over
         the rows of the base (``estimator``, fitted if needed, also with
         ``init="random"``): 1 caps at the base's largest norm. Needs
-        ``solver="sgd"`` and linear logits. Fine-tuning the default base
-        with class-balanced weights on the validation sets: 0.798 at 0 and at
-        the official 0.1, 0.794 at 0.5, 0.785 at 1 (the cap at the largest
-        norm, the same as no cap).
+        ``solver="sgd"`` and linear logits.
     max_norm_every : {"step", "epoch"}, default="step"
         When ``max_norm`` projects: after every SGD step (projected gradient
         descent, the paper's eq. 4), or once at the end of every epoch, as
@@ -271,24 +288,14 @@ class RetrainedClassifier(TrainedHead):
         L2 penalty on the trained parameters, in the normalised units of the
         features. ``"auto"``: 1e-5 for linear logits, 0 for cosine logits
         (their loss does not depend on the norms of the weights, which a
-        penalty would shrink without end). On the validation sets, 1e-6 /
-        1e-5 / 1e-4 / 1e-3: cross-entropy 0.763 / 0.754 / 0.710 / 0.605,
-        Balanced Softmax 0.808 / 0.810 / 0.795 / 0.738, class-balanced 0.802
-        / 0.805 / 0.796 / 0.751, focal - / 0.755 / 0.724 / 0.641.
+        penalty would shrink without end).
     %(max_iter)s
     %(tol)s
     %(n_epochs)s
         Default 10.
     %(batch_size)s
     %(lr)s
-        Default 4.0. On the validation sets, lr 1 / 2 / 4 / 10: MaxNorm
-        (from the base, 10 epochs) 0.798 / 0.798 / 0.797 / 0.799,
-        cross-entropy with DRW from epoch 5 (from the base) 0.768 / 0.781 /
-        0.787 / 0.793, LDAM-DRW from the base - / 0.764 / 0.773 / 0.777. 10
-        is the best there, but near the step where momentum SGD on a
-        softmax of normalised features can diverge (``lr * L > 2 (1 +
-        momentum)``, the curvature ``L`` up to 1/2, times the largest class
-        weight).
+        Default 4.0.
     %(momentum)s
     %(device)s
     %(random_state)s
@@ -322,6 +329,62 @@ class RetrainedClassifier(TrainedHead):
     LogitAdjustedClassifier : The post-hoc logit adjustment.
     heads.TABLE1_METHODS : Every row of LORT's Table 1 as an estimator.
 
+    Notes
+    -----
+    The measurements behind the defaults (balanced accuracy on the
+    validation sets of the fidelity suite):
+
+    - ``logit_scale``: Cosine cross-entropy on the validation sets of the six
+      feature sources of the fidelity suite (mean balanced accuracy over 3
+      seeds): 0.700 at 8, 0.729 at 16, 0.742 at 30, 0.742 at 64, 0.726 at 128;
+      LDAM: 0.713 at 16, 0.733 at 30, 0.740 at 64.
+    - ``loss``: The default is the strongest row of LORT's Table 1 that this
+      head expresses, on the validation sets of the fidelity suite (balanced
+      accuracy, mean of seeds 0-2 over its seven sources of 10-26 classes;
+      ``TABLE1_METHODS``): Balanced Softmax 0.819, class-balanced loss 0.808,
+      MaxNorm 0.801, LDAM-DRW 0.783, focal 0.757, vanilla FC
+      (``"cross_entropy"``, the former default) 0.756, vanilla cosine 0.746; of
+      the other rows, post-hoc LA 0.820, cRT 0.806. On the 300 classes of
+      ``many_class`` (seeds 0-1): Balanced Softmax 0.462, class-balanced 0.440,
+      vanilla FC 0.299.
+    - ``gamma``: on the validation sets 0.756 at 0.5, 0.758 at 1, 0.755 at 2:
+      flat.
+    - ``max_margin``: 0.733 on the validation sets, 0.687 at 1.
+    - ``adjustment``: on the validation sets 0.793 at 0.5, 0.810 at 1, 0.793 at
+      1.5.
+    - ``beta``: on the validation sets 0.795 at 0.99, 0.805 at 0.999 and
+      0.9999.
+    - ``reweight_from_epoch``: On small training sets SGD from a random start
+      needs far more steps than the default 10 epochs (cross-entropy DRW on the
+      validation sets: 0.754 from epoch 8 of 10, 0.798 from 160 of 200, lr 10);
+      fine-tuning the base (``init="base"``) with the weights deferred to epoch
+      5 of 10 gives 0.787 at the default lr.
+    - ``max_norm``: Fine-tuning the default base with class-balanced weights on
+      the validation sets: 0.798 at 0 and at the official 0.1, 0.794 at 0.5,
+      0.785 at 1 (the cap at the largest norm, the same as no cap).
+    - ``weight_decay``: On the validation sets, 1e-6 / 1e-5 / 1e-4 / 1e-3:
+      cross-entropy 0.763 / 0.754 / 0.710 / 0.605, Balanced Softmax 0.808 /
+      0.810 / 0.795 / 0.738, class-balanced 0.802 / 0.805 / 0.796 / 0.751,
+      focal - / 0.755 / 0.724 / 0.641.
+    - ``lr``: On the validation sets, lr 1 / 2 / 4 / 10: MaxNorm (from the
+      base, 10 epochs) 0.798 / 0.798 / 0.797 / 0.799, cross-entropy with DRW
+      from epoch 5 (from the base) 0.768 / 0.781 / 0.787 / 0.793, LDAM-DRW from
+      the base - / 0.764 / 0.773 / 0.777. 10 is the best there, but near the
+      step where momentum SGD on a softmax of normalised features can diverge
+      (``lr * L > 2 (1 + momentum)``, the curvature ``L`` up to 1/2, times the
+      largest class weight).
+
+    References
+    ----------
+    %(lort2024)s
+    %(gidaris2018)s
+    %(lin2017)s
+    %(cao2019)s
+    %(ren2020)s
+    %(menon2021)s
+    %(cui2019)s
+    %(alshammari2022)s
+
     Examples
     --------
     >>> import numpy as np
@@ -347,10 +410,13 @@ class RetrainedClassifier(TrainedHead):
         "logit_scale": [Interval(Real, 0, None, closed="neither")],
         "loss": [StrOptions(set(LOSSES))],
         "gamma": [Interval(Real, 0, None, closed="left")],
+        "focal_form": [StrOptions({"lin", "ldam_drw"})],
         "max_margin": [Interval(Real, 0, None, closed="left")],
+        "scale_linear_logits": ["boolean"],
         "adjustment": [Interval(Real, None, None, closed="neither")],
         "reweight": [StrOptions({"class_balanced"}), None],
         "beta": [Interval(Real, 0, 1, closed="left")],
+        "weight_normalization": [StrOptions({"batch_size", "weights"})],
         "reweight_from_epoch": [Interval(Integral, 0, None, closed="left")],
         "max_norm": [Interval(Real, 0, 1, closed="both"), None],
         "max_norm_every": [StrOptions({"step", "epoch"})],
@@ -372,10 +438,13 @@ class RetrainedClassifier(TrainedHead):
         logit_scale=30.0,
         loss="balanced_softmax",
         gamma=2.0,
+        focal_form="lin",
         max_margin=0.5,
+        scale_linear_logits=False,
         adjustment=1.0,
         reweight=None,
         beta=0.9999,
+        weight_normalization="batch_size",
         reweight_from_epoch=0,
         max_norm=None,
         max_norm_every="step",
@@ -401,10 +470,13 @@ class RetrainedClassifier(TrainedHead):
         self.logit_scale = logit_scale
         self.loss = loss
         self.gamma = gamma
+        self.focal_form = focal_form
         self.max_margin = max_margin
+        self.scale_linear_logits = scale_linear_logits
         self.adjustment = adjustment
         self.reweight = reweight
         self.beta = beta
+        self.weight_normalization = weight_normalization
         self.reweight_from_epoch = reweight_from_epoch
         self.max_norm = max_norm
         self.max_norm_every = max_norm_every
@@ -433,7 +505,9 @@ class RetrainedClassifier(TrainedHead):
     def _training_options(self, X, counts):
         """The options of this fit: "auto" and the deprecated names resolved, the
         combination checked."""
-        scheduled = self.max_norm is not None or self.reweight_from_epoch > 0
+        # torch's per-batch normalisation is a mini-batch form (full-batch, a constant factor).
+        per_batch = self.weight_normalization == "weights" and self.reweight is not None
+        scheduled = self.max_norm is not None or self.reweight_from_epoch > 0 or per_batch
         solver = self.solver if self.solver != "auto" else ("sgd" if scheduled else "lbfgs")
         weight_decay = self.weight_decay
         if weight_decay == "auto":
@@ -462,7 +536,8 @@ class RetrainedClassifier(TrainedHead):
                 )
         if solver == "lbfgs" and scheduled:
             what = "max_norm (a projection along the schedule)" if self.max_norm is not None else (
-                "reweight_from_epoch (deferred re-weighting)"
+                "reweight_from_epoch (deferred re-weighting)" if self.reweight_from_epoch > 0
+                else "weight_normalization='weights' (a division by each batch's weights)"
             )
             raise ValueError(f"{what} is defined by the SGD schedule: use solver='sgd'.")
         if solver == "lbfgs" and self.logits == "cosine" and weight_decay > 0:
@@ -538,15 +613,22 @@ class RetrainedClassifier(TrainedHead):
             offset = options.adjustment * log_priors(n)
         elif self.loss == "ldam":
             margin = options.logit_scale * ldam_margins(n, self.max_margin)
+        logit_scale = 1.0
+        if self.scale_linear_logits and self.logits == "linear":
+            logit_scale = options.logit_scale  # LDAM-DRW's s * logits (cosine ones carry s)
         class_weight = None
         if self.reweight == "class_balanced":
             class_weight = class_balanced_weights(n, self.beta)
         return RetrainingLoss(
             offset=offset,
             margin=margin,
-            gamma=self.gamma if self.loss == "focal" else 0.0,
+            gamma=self.gamma if self.loss in ("focal", "sigmoid_focal") else 0.0,
             class_weight=class_weight,
             weight_from_epoch=self.reweight_from_epoch,
+            logit_scale=logit_scale,
+            form=_LOSS_FORMS.get(self.loss, "cross_entropy"),
+            focal_form=self.focal_form,
+            weight_normalization=self.weight_normalization,
         )
 
     # -------------------------------------------------------------- predict

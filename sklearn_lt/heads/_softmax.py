@@ -53,6 +53,8 @@ class SoftmaxClassifier(_LinearSoftmaxHead):
     Trained on the features divided by their RMS row norm, so its
     predictions do not depend on the scale of the features.
 
+    Read more in the :ref:`User Guide <joint-baseline>`.
+
     Parameters
     ----------
     %(fit_intercept)s
@@ -88,6 +90,10 @@ class SoftmaxClassifier(_LinearSoftmaxHead):
     sampler_ : PowerSampler
         The sampler used.
     n_features_in_ : int
+
+    References
+    ----------
+    %(kang2020)s
 
     Examples
     --------
@@ -154,6 +160,8 @@ class CRTClassifier(_LinearSoftmaxHead):
     expectation over the sampler's draws) to convergence instead: on small
     training sets ten epochs are a few dozen steps and stop far from it.
 
+    Read more in the :ref:`User Guide <crt>`.
+
     Parameters
     ----------
     %(fit_intercept)s
@@ -165,13 +173,6 @@ class CRTClassifier(_LinearSoftmaxHead):
         the normalised units of the features. ``"auto"`` is ``min(1, C /
         100) / N`` (:func:`~sklearn_lt.heads._trainer.auto_weight_decay`):
         the ``1 / N`` of ``LogisticRegression(C=1)`` from 100 classes on.
-        Balanced accuracy on the fidelity suite's validation sets (mean of
-        seeds 0-2), ``"auto"`` against the former fixed 1e-4: 0.492 / 0.485
-        on ``many_class`` (300 classes), and within 0.002 of it on the seven
-        sources of 10-26 classes (e.g. letter 0.702 / 0.702, torch_cnn 0.853
-        / 0.852). At 1,000 classes (17,250 rows) 1e-4 fell 0.025 below
-        ``LogisticRegression(class_weight="balanced")`` on test, ``1 / N``
-        matched it (0.366 / 0.367).
     %(max_iter)s
     %(tol)s
     %(n_epochs)s
@@ -202,6 +203,20 @@ class CRTClassifier(_LinearSoftmaxHead):
     weight_decay_ : float
         The penalty used (``"auto"`` resolved).
     n_features_in_ : int
+
+    Notes
+    -----
+    ``weight_decay``: Balanced accuracy on the fidelity suite's validation sets
+    (mean of seeds 0-2), ``"auto"`` against the former fixed 1e-4: 0.492 /
+    0.485 on ``many_class`` (300 classes), and within 0.002 of it on the seven
+    sources of 10-26 classes (e.g. letter 0.702 / 0.702, torch_cnn 0.853 /
+    0.852). At 1,000 classes (17,250 rows) 1e-4 fell 0.025 below
+    ``LogisticRegression(class_weight="balanced")`` on test, ``1 / N`` matched
+    it (0.366 / 0.367).
+
+    References
+    ----------
+    %(kang2020)s
 
     Examples
     --------
