@@ -31,18 +31,6 @@ __all__ = [
 # The ``estimator`` parameter of the heads that start from a base classifier.
 ESTIMATOR_CONSTRAINT = {"estimator": [HasMethods(["fit"]), None]}
 
-# Shared docstring entry of the ``estimator`` parameter.
-ESTIMATOR_DOC = """estimator : estimator with ``coef_`` or None, default=None
-        The instance-balanced classifier to rebalance (Kang et al.'s joint
-        classifier). ``None`` fits the default base,
-        ``SoftmaxClassifier(fit_intercept=False)``, on the data given to
-        ``fit`` (see :ref:`default-base`). A classifier is cloned and fitted
-        on that data; wrap a prefit one (e.g. ``BackboneEmbedder``'s
-        ``classifier_``) in :class:`sklearn.frozen.FrozenEstimator` to use it
-        as it is. Binary models with one row ``w`` count as the rows
-        ``(-w/2, w/2)``."""
-
-
 def default_base(random_state=None):
     """The base fitted when a rebalancing head gets ``estimator=None``.
 

@@ -11,32 +11,27 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._counts import ClassCounts
 from ..sampling._probabilities import class_indices
 from ..utils._docstring import Substitution
+from ..utils._docstring_entries import TRAINER_DOCS
 from ._base import FittedLinear
-from ._linear_base import ESTIMATOR_CONSTRAINT, ESTIMATOR_DOC
+from ._linear_base import ESTIMATOR_CONSTRAINT
 from ._modules import (
     LinearLogits,
     feature_scale,
 )
 from ._trained import TrainedHead, TrainingStart, _RebalancingTrainedHead
-from ._trainer import (
-    TRAINER_DOCS,
-    StopAfter,
-    cross_entropy,
-)
+from ._trainer import StopAfter, cross_entropy
 
 __all__ = ["LORTClassifier", "auto_smoothing"]
 
 
 @Substitution(
-    estimator=ESTIMATOR_DOC,
-    **{
-        **TRAINER_DOCS,
-        "sampler": """sampler : PowerSampler, default=None
-        The sampling ratio; ``None`` is instance-balanced (as the official
-        code).""",
-        "batch_size": """batch_size : int or "auto", default=64
-        Rows per SGD step (64, the official batch).""",
-    },
+    TRAINER_DOCS,
+    sampler=TRAINER_DOCS["sampler"].override(
+        description="The sampling ratio; ``None`` is instance-balanced (as the official code)."
+    ),
+    batch_size=TRAINER_DOCS["batch_size"].override(
+        default="64", description="Rows per SGD step (64, the official batch)."
+    ),
 )
 class LORTClassifier(_RebalancingTrainedHead):
     """Logits retargeting, LORT (2024; published as "Label Over-Smooth", LOS).

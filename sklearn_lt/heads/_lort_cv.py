@@ -8,11 +8,10 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import Interval
 
 from ..utils._docstring import Substitution
-from ..utils._docstring_entries import SEARCH_CV_DOCS
+from ..utils._docstring_entries import SEARCH_CV_DOCS, TRAINER_DOCS
 from ._cv import SearchCV
-from ._linear_base import ESTIMATOR_DOC
 from ._lort import LORTClassifier
-from ._trainer import SOLVER_CONSTRAINTS, TRAINER_DOCS
+from ._trainer import SOLVER_CONSTRAINTS
 
 __all__ = ["LORTClassifierCV"]
 
@@ -20,7 +19,6 @@ __all__ = ["LORTClassifierCV"]
 @Substitution(
     TRAINER_DOCS,
     {key: SEARCH_CV_DOCS[key] for key in ("cv", "scoring", "thresholds", "search_attributes")},
-    estimator=ESTIMATOR_DOC,
 )
 class LORTClassifierCV(SearchCV):
     """LORT with the smoothing value and the stopping epoch chosen by cross-validation.

@@ -7,28 +7,24 @@ from sklearn import get_config
 
 from ..sampling import ClassBalancedSampler
 from ..utils._docstring import Substitution
+from ..utils._docstring_entries import TRAINER_DOCS
 from ._base import row_chunks
-from ._linear_base import ESTIMATOR_CONSTRAINT, ESTIMATOR_DOC
+from ._linear_base import ESTIMATOR_CONSTRAINT
 from ._modules import (
     ScaledLogits,
     feature_scale,
     row_norms,
 )
 from ._trained import TrainedHead, TrainingStart, _RebalancingTrainedHead
-from ._trainer import (
-    TRAINER_DOCS,
-)
 
 __all__ = ["LWSClassifier"]
 
 
 @Substitution(
-    estimator=ESTIMATOR_DOC,
-    **{
-        **TRAINER_DOCS,
-        "sampler": """sampler : PowerSampler, default=None
-        The sampling ratio; ``None`` is class-balanced (as the paper).""",
-    },
+    TRAINER_DOCS,
+    sampler=TRAINER_DOCS["sampler"].override(
+        description="The sampling ratio; ``None`` is class-balanced (as the paper)."
+    ),
 )
 class LWSClassifier(_RebalancingTrainedHead):
     """Learnable weight scaling, LWS (Kang et al. 2020, section 4).

@@ -10,6 +10,7 @@ own that need no re-training (:class:`TauNormClassifier`,
 :class:`LogitAdjustedClassifier`).
 """
 
+import textwrap
 import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -19,7 +20,8 @@ from sklearn.utils._param_validation import HasMethods, Hidden, Interval, StrOpt
 
 from ..sampling import InstanceBalancedSampler
 from ..utils._docstring import Substitution
-from ._linear_base import ESTIMATOR_DOC, fit_base_classifier
+from ..utils._docstring_entries import REBALANCED_ESTIMATOR, TRAINER_DOCS
+from ._linear_base import fit_base_classifier
 from ._losses import RetrainingLoss, class_balanced_weights, ldam_margins, log_priors
 from ._modules import (
     CosineLogits,
@@ -30,7 +32,7 @@ from ._modules import (
     l2_normalize,
 )
 from ._trained import TrainedHead, TrainingStart
-from ._trainer import SOLVER_CONSTRAINTS, TRAINER_DOCS, Callback, TrainingOptions
+from ._trainer import SOLVER_CONSTRAINTS, Callback, TrainingOptions
 
 __all__ = ["RetrainedClassifier"]
 
@@ -133,20 +135,16 @@ def _renamed(old, old_value, new, new_value):
     return old_value
 
 
-_DOCS = {
-    **TRAINER_DOCS,
-    "estimator": ESTIMATOR_DOC.replace(
-        "estimator : estimator with ``coef_`` or None, default=None",
-        "estimator : estimator with ``coef_`` or None, default=None\n"
-        "        Read with ``init=\"base\"``, or for ``max_norm``'s radius.",
+@Substitution(
+    TRAINER_DOCS,
+    estimator=REBALANCED_ESTIMATOR.override(
+        description="Read with ``init=\"base\"``, or for ``max_norm``'s radius.\n"
+        + textwrap.dedent(REBALANCED_ESTIMATOR.description)
     ),
-    "sampler": """sampler : PowerSampler, default=None
-        The sampling ratio; ``None`` is instance-balanced (the losses
-        rebalance).""",
-}
-
-
-@Substitution(**_DOCS)
+    sampler=TRAINER_DOCS["sampler"].override(
+        description="The sampling ratio; ``None`` is instance-balanced (the losses rebalance)."
+    ),
+)
 class RetrainedClassifier(TrainedHead):
     """Classifier re-training on frozen features: LORT's unified formula (Table 1).
 

@@ -6,23 +6,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..sampling import ClassBalancedSampler
 from ..utils._docstring import Substitution
+from ..utils._docstring_entries import TRAINER_DOCS
 from ._modules import LinearLogits, feature_scale, init_linear
 from ._trained import TrainedHead, TrainingStart
-from ._trainer import (
-    TRAINER_DOCS,
-    auto_weight_decay,
-)
+from ._trainer import auto_weight_decay
 
 __all__ = ["CRTClassifier", "SoftmaxClassifier"]
-
-
-_SOFTMAX_DOCS = {
-    **TRAINER_DOCS,
-    "sampler": """sampler : PowerSampler, default=None
-        The sampling ratio; ``None`` is instance-balanced (plain averaging).""",
-    "fit_intercept": """fit_intercept : bool, default=True
-        Learn a bias per class; ``False`` fixes it at 0.""",
-}
 
 
 class _LinearSoftmaxHead(TrainedHead):
@@ -43,7 +32,7 @@ class _LinearSoftmaxHead(TrainedHead):
         return TrainingStart(module, X, y_encoded, counts, {})
 
 
-@Substitution(**_SOFTMAX_DOCS)
+@Substitution(TRAINER_DOCS)
 class SoftmaxClassifier(_LinearSoftmaxHead):
     """Linear softmax classifier on frozen features (multinomial logistic regression).
 
@@ -141,11 +130,10 @@ class SoftmaxClassifier(_LinearSoftmaxHead):
 
 
 @Substitution(
-    **{
-        **_SOFTMAX_DOCS,
-        "sampler": """sampler : PowerSampler, default=None
-        The sampling ratio; ``None`` is class-balanced (the paper's cRT).""",
-    }
+    TRAINER_DOCS,
+    sampler=TRAINER_DOCS["sampler"].override(
+        description="The sampling ratio; ``None`` is class-balanced (the paper's cRT)."
+    ),
 )
 class CRTClassifier(_LinearSoftmaxHead):
     """Classifier re-training, cRT (Kang et al. 2020, section 4).

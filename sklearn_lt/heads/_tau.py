@@ -8,8 +8,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ..utils._docstring import Substitution
+from ..utils._docstring_entries import REBALANCED_ESTIMATOR
 from ._base import FittedLinear, LinearHead, sweep_argmax
-from ._linear_base import ESTIMATOR_CONSTRAINT, ESTIMATOR_DOC, fit_base_classifier
+from ._linear_base import ESTIMATOR_CONSTRAINT, fit_base_classifier
 from ._modules import feature_scale, row_norms
 
 __all__ = ["TauNormClassifier", "tau_normalize", "tau_sweep"]
@@ -108,7 +109,7 @@ def tau_sweep(coef, X, taus, *, scale=None):
     return sweep_argmax(X, coef.to(X.dtype), factors, torch.mul)
 
 
-@Substitution(estimator=ESTIMATOR_DOC)
+@Substitution(estimator=REBALANCED_ESTIMATOR)
 class TauNormClassifier(LinearHead):
     """tau-normalised classifier (Kang et al. 2020, eq. 3).
 

@@ -6,13 +6,12 @@ import torch
 from ..utils._docstring import Substitution
 from ..utils._docstring_entries import SEARCH_CV_DOCS
 from ._cv import PostHocCV, check_grid
-from ._linear_base import ESTIMATOR_DOC
 from ._tau import TauNormClassifier, tau_normalize, tau_sweep
 
 __all__ = ["TauNormClassifierCV"]
 
 
-@Substitution(SEARCH_CV_DOCS, estimator=ESTIMATOR_DOC)
+@Substitution(SEARCH_CV_DOCS)
 class TauNormClassifierCV(PostHocCV):
     """tau-normalised classifier with tau chosen by cross-validation.
 

@@ -48,7 +48,6 @@ from ..sampling._probabilities import class_indices, draw_indices, target_counts
 
 __all__ = [
     "SOLVER_CONSTRAINTS",
-    "TRAINER_DOCS",
     "Callback",
     "StopAfter",
     "TrainingOptions",
@@ -72,44 +71,6 @@ SOLVER_CONSTRAINTS = {
     "device": [str, torch.device, None],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
-}
-
-# Shared parameter descriptions, substituted into the heads' docstrings.
-TRAINER_DOCS = {
-    "solver": """solver : {"lbfgs", "sgd"}
-        ``"lbfgs"``: full-batch L-BFGS to convergence on the loss that the
-        sampler gives in expectation (each class weighted by its sampling
-        probability over its frequency), deterministic. ``"sgd"``: the
-        papers' procedure, mini-batches drawn by the sampler each epoch, SGD
-        with momentum, cosine learning rate.""",
-    "weight_decay": """weight_decay : float >= 0
-        L2 penalty ``weight_decay / 2 * ||theta||**2`` on the trained
-        parameters, in the normalised units of the features (divided by
-        their RMS row norm); SGD applies it as weight decay.""",
-    "max_iter": """max_iter : int, default=1000
-        Most L-BFGS iterations (``solver="lbfgs"``).""",
-    "tol": """tol : float, default=1e-6
-        L-BFGS stops when no gradient entry exceeds ``tol``
-        (``solver="lbfgs"``).""",
-    "n_epochs": """n_epochs : int
-        Passes over the data with ``solver="sgd"`` (an epoch has as many
-        rows as the training set).""",
-    "batch_size": """batch_size : int or "auto", default="auto"
-        Rows per SGD step; ``"auto"`` is ``min(512, max(32, n_samples //
-        16))`` (512 is the official batch of cRT and LWS; small sets get at
-        least 16 steps per epoch).""",
-    "lr": """lr : float
-        Initial SGD learning rate, in the normalised units of the features,
-        annealed to zero by a per-epoch cosine.""",
-    "momentum": """momentum : float, default=0.9
-        SGD momentum.""",
-    "device": """device : str or torch.device, default=None
-        Where to train; ``None`` trains on the input's device (CPU for
-        numpy).""",
-    "random_state": """random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights and the sampler's draws.""",
-    "verbose": """verbose : int, default=0
-        Print the loss of each epoch (or L-BFGS's result) when positive.""",
 }
 
 
