@@ -52,7 +52,7 @@ HEADS = [
                         n_epochs=3, random_state=0),
     RetrainedClassifier(init="base", max_norm=0.1, reweight="class_balanced", random_state=0),
     LogitAdjustedClassifier(random_state=0),
-    LogitAdjustedClassifier(LogisticRegression(), tau=0.5),
+    LogitAdjustedClassifier(LogisticRegression(), adjustment=0.5),
     LogitAdjustedClassifierCV(cv=3, random_state=0),
 ]
 

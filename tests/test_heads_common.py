@@ -810,9 +810,12 @@ def test_a_scorer_returning_nan_is_named(head):
     if not has_param(head, "taus"):  # LORTClassifierCV: tests/test_cv_core.py
         return
 
-    def nan_above_one(estimator, X, y):  # NaN for some taus only: those rank last
-        return float("nan") if estimator.tau > 1 else estimator.score(X, y)
+    # tau-norm's taus, logit adjustment's adjustments (its taus are a deprecated alias).
+    param = "adjustment" if has_param(head, "adjustments") else "tau"
+
+    def nan_above_one(estimator, X, y):  # NaN for some candidates only: those rank last
+        return float("nan") if getattr(estimator, param) > 1 else estimator.score(X, y)
 
     with pytest.warns(UndefinedSplitWarning, match=r"scored NaN \(the scorer returned NaN\)"):
-        clf = clone(head).set_params(scoring=nan_above_one, taus=[0.5, 2.0]).fit(X, y)
-    assert clf.tau_ == 0.5
+        clf = clone(head).set_params(scoring=nan_above_one, **{param + "s": [0.5, 2.0]}).fit(X, y)
+    assert getattr(clf, param + "_") == 0.5

@@ -589,10 +589,10 @@ def test_logit_adjusted_cv_never_fits_a_frozen_base():
     assert_array_equal(head.coef_, base.coef_)
 
 
-def test_logit_adjusted_cv_rejects_bad_taus():
+def test_logit_adjusted_cv_rejects_bad_adjustments():
     X, y = long_tailed()
-    with pytest.raises(ValueError, match="taus must be a non-empty list of finite values"):
-        LogitAdjustedClassifierCV(taus=[0.5, np.nan]).fit(X, y)
+    with pytest.raises(ValueError, match="adjustments must be a non-empty list of finite values"):
+        LogitAdjustedClassifierCV(adjustments=[0.5, np.nan]).fit(X, y)
 
 
 # ------------------------------------------------------------- Table 1
