@@ -13,9 +13,8 @@ import inspect
 import re
 from pathlib import Path
 
+import numpydoc.validate as numpydoc_validation
 import pytest
-
-numpydoc_validation = pytest.importorskip("numpydoc.validate")
 
 PUBLIC_MODULES = [
     "sklearn_lt",
