@@ -30,11 +30,11 @@ from .._counts import (
     UndefinedSplitWarning,
     check_thresholds,
 )
-from ..metrics import shot_accuracy
 from ..utils import to_numpy
 from ._base import FittedLinear, LinearHead, chunked_argmax, row_chunks
 from ._linear_base import fit_base_classifier
 from ._modules import feature_scale
+from ._scoring import split_scores
 
 __all__ = [
     "SPLIT_SCORES",
@@ -44,7 +44,6 @@ __all__ = [
     "check_split_scoring",
     "cv_folds",
     "search_results",
-    "split_scores",
 ]
 
 # Scorings computed from predictions here (no scorer object needed).
@@ -78,28 +77,6 @@ def check_split_scoring(scoring, many_threshold, few_threshold):
     if isinstance(scoring, str):
         return (scoring if scoring in SPLIT_SCORES else get_scorer(scoring)), thresholds
     return scoring, thresholds
-
-
-def split_scores(y_true, predictions, counts, split, *, many_threshold, few_threshold):
-    """The accuracy of ``split`` (or ``"all"``, balanced accuracy) of each prediction.
-
-    ``counts`` are the training counts of the fold (a :class:`ClassCounts`); a
-    validation class missing from them (absent from the fold's training
-    part) counts 0 training samples.
-    """
-    counts = counts.reindex(np.union1d(counts.classes, y_true))
-    return [
-        shot_accuracy(
-            y_true,
-            y_pred,
-            counts.counts,
-            classes=counts.classes,
-            many_threshold=many_threshold,
-            few_threshold=few_threshold,
-            warn_for=(),
-        )[split]
-        for y_pred in predictions
-    ]
 
 
 def search_results(candidates, scores, scoring):

@@ -1,4 +1,4 @@
-"""The base-classifier step of the rebalancing heads, as plain functions.
+"""The base-classifier step of the rebalancing heads, and the trained heads built on it.
 
 tau-normalisation, LWS and LORT all start from the weights of a classifier
 trained with instance-balanced sampling (Kang et al.'s joint classifier):
@@ -19,9 +19,12 @@ from .._counts import ClassCounts
 from ..utils import to_numpy, to_tensor
 from ..utils._array import two_class_rows
 from ._base import LinearHead
+from ._softmax import SoftmaxClassifier
+from ._trained import TrainedHead
 
 __all__ = [
     "BaseFit",
+    "RebalancingTrainedHead",
     "ESTIMATOR_CONSTRAINT",
     "default_base",
     "fit_base_classifier",
@@ -50,8 +53,6 @@ def default_base(random_state=None):
     estimator : SoftmaxClassifier
         Unfitted.
     """
-    from ._softmax import SoftmaxClassifier
-
     return SoftmaxClassifier(fit_intercept=False, random_state=random_state)
 
 
@@ -185,3 +186,10 @@ def fit_base_classifier(estimator, X, y_encoded, counts, *, random_state):
     base_counts = counts.reindex(classes)
     position = base_counts.positions(counts.classes)
     return BaseFit(fitted, coef, intercept, base_counts, position[y_encoded])
+
+
+class RebalancingTrainedHead(TrainedHead):
+    """A trained head that starts from the base classifier's weights."""
+
+    def _base(self, X, y_encoded, counts, rng):
+        return fit_base_classifier(self.estimator, X, y_encoded, counts, random_state=rng)

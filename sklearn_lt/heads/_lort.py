@@ -13,12 +13,12 @@ from ..sampling._probabilities import class_indices
 from ..utils._docstring import Substitution
 from ..utils._docstring_entries import TRAINER_DOCS
 from ._base import FittedLinear
-from ._linear_base import ESTIMATOR_CONSTRAINT
+from ._linear_base import ESTIMATOR_CONSTRAINT, RebalancingTrainedHead
 from ._modules import (
     LinearLogits,
     feature_scale,
 )
-from ._trained import TrainedHead, TrainingStart, _RebalancingTrainedHead
+from ._trained import TrainedHead, TrainingStart
 from ._trainer import StopAfter, cross_entropy
 
 __all__ = ["LORTClassifier", "auto_smoothing"]
@@ -33,7 +33,7 @@ __all__ = ["LORTClassifier", "auto_smoothing"]
         default="64", description="Rows per SGD step (64, the official batch)."
     ),
 )
-class LORTClassifier(_RebalancingTrainedHead):
+class LORTClassifier(RebalancingTrainedHead):
     """Logits retargeting, LORT (2024; published as "Label Over-Smooth", LOS).
 
     Continues training the instance-balanced linear classifier on the frozen

@@ -9,13 +9,13 @@ from ..sampling import ClassBalancedSampler
 from ..utils._docstring import Substitution
 from ..utils._docstring_entries import TRAINER_DOCS
 from ._base import row_chunks
-from ._linear_base import ESTIMATOR_CONSTRAINT
+from ._linear_base import ESTIMATOR_CONSTRAINT, RebalancingTrainedHead
 from ._modules import (
     ScaledLogits,
     feature_scale,
     row_norms,
 )
-from ._trained import TrainedHead, TrainingStart, _RebalancingTrainedHead
+from ._trained import TrainedHead, TrainingStart
 
 __all__ = ["LWSClassifier"]
 
@@ -26,7 +26,7 @@ __all__ = ["LWSClassifier"]
         description="The sampling ratio; ``None`` is class-balanced (as the paper)."
     ),
 )
-class LWSClassifier(_RebalancingTrainedHead):
+class LWSClassifier(RebalancingTrainedHead):
     """Learnable weight scaling, LWS (Kang et al. 2020, section 4).
 
     Keeps the instance-balanced classifier and learns one scale ``f_j`` per

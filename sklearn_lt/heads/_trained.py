@@ -13,8 +13,7 @@ from .._counts import ClassCounts
 from ..sampling import InstanceBalancedSampler
 from ..utils._array import feature_names, validate_features, validate_labels
 from ._base import FittedLinear, LinearHead, chunked_argmax
-from ._cv import split_scores
-from ._linear_base import fit_base_classifier
+from ._scoring import split_scores
 from ._trainer import (
     SOLVER_CONSTRAINTS,
     Callback,
@@ -267,11 +266,3 @@ class EpochWeights(Callback):
 
     def on_epoch_end(self, module, epoch):
         self.record(epoch + 1, *module.linear_weights())
-
-
-class _RebalancingTrainedHead(TrainedHead):
-    """A trained head that starts from the base classifier's weights."""
-
-    def _base(self, X, y_encoded, counts, rng):
-        return fit_base_classifier(self.estimator, X, y_encoded, counts, random_state=rng)
-
