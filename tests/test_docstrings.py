@@ -10,6 +10,7 @@ numpydoc reads ``__doc__``.
 
 import importlib
 import inspect
+import io
 import re
 from pathlib import Path
 
@@ -241,3 +242,42 @@ def test_every_head_links_its_guide_and_cites_its_papers(head):
     # Measured accuracies belong in Notes, not in what a parameter means.
     for parameter in doc["Parameters"]:
         assert not re.search(r"\b0\.\d{3}\b", " ".join(parameter.desc)), parameter.name
+
+
+def _rst_problems(docstring):
+    """docutils' warnings on a docstring as numpydoc hands it to Sphinx.
+
+    Sphinx's own roles and directives (``:class:``, ``.. plot::``) are unknown
+    to plain docutils: those messages are left out, the structure is checked.
+    """
+    docutils_core = pytest.importorskip("docutils.core")
+    from numpydoc.docscrape_sphinx import SphinxDocString
+
+    stream = io.StringIO()
+    docutils_core.publish_doctree(
+        str(SphinxDocString(docstring)),
+        settings_overrides={"warning_stream": stream, "report_level": 2, "halt_level": 5},
+    )
+    unknown = ("Unknown interpreted text role", "Unknown directive", "No role entry",
+               "No directive entry", "Trying ")
+    return [line for line in stream.getvalue().splitlines()
+            if re.search(r"\((WARNING|ERROR|SEVERE)/", line) and not line.endswith(unknown)
+            and not any(u in line for u in unknown)]
+
+
+@pytest.mark.parametrize(
+    "path, obj",
+    [(path, obj) for path, obj, is_property in PUBLIC_OBJECTS if not is_property],
+    ids=[path for path, _, is_property in PUBLIC_OBJECTS if not is_property],
+)
+def test_docstring_renders_without_warnings(path, obj):
+    # The docs build treats warnings as errors: a list that runs into the
+    # text after it (a shared entry with text of its own under it) failed it.
+    problems = _rst_problems(inspect.getdoc(obj) or "")
+    assert not problems, f"{path}:\n" + "\n".join(problems)
+
+
+def test_the_rendering_check_fails_on_a_list_run_into_text():
+    bad = "Summary.\n\nParameters\n----------\nx : int\n    - a\n    - b\n    More text.\n"
+    assert any("Bullet list ends without a blank line" in p for p in _rst_problems(bad))
+    assert not _rst_problems(bad.replace("    More", "\n    More"))

@@ -46,6 +46,7 @@ class LORTClassifierCV(SearchCV):
         stopping epochs are 0 (the base) to ``n_epochs``.
     %(cv)s
     %(scoring)s
+
         The head of a candidate is a :class:`LORTClassifier` holding the
         weights of that smoothing and epoch.
     batch_size : int or "auto", default=64
