@@ -165,3 +165,21 @@ def test_crt_cosine_step_is_a_parameter():
     lbfgs = [CRTClassifier(cosine_step=step, random_state=0).fit(X, y).coef_
              for step in ("after_epoch", "before_epoch")]
     assert_allclose(lbfgs[0], lbfgs[1])
+
+
+def test_retrained_cosine_step_is_a_parameter():
+    # LTR-weight-balancing's stage two steps its cosine before each epoch, as cRT's loop.
+    X, y = long_tailed()
+    counts = ClassCounts(*np.unique(y, return_counts=True))
+    fits = {}
+    for step in ("after_epoch", "before_epoch"):
+        head = RetrainedClassifier(solver="sgd", n_epochs=3, cosine_step=step, random_state=0)
+        assert head._training_options(torch.as_tensor(X), counts).lr_stepped_before == (
+            step == "before_epoch")
+        fits[step] = head.fit(X, y).coef_
+    assert not np.allclose(fits["after_epoch"], fits["before_epoch"])
+    lbfgs = [RetrainedClassifier(solver="lbfgs", cosine_step=step, random_state=0).fit(X, y).coef_
+             for step in ("after_epoch", "before_epoch")]
+    assert_allclose(lbfgs[0], lbfgs[1])
+    with pytest.raises(ValueError, match="'cosine_step' parameter"):
+        RetrainedClassifier(cosine_step="mid_epoch").fit(X, y)

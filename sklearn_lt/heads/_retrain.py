@@ -295,6 +295,7 @@ default="balanced_softmax"
     %(lr)s
         Default 4.0.
     %(momentum)s
+    %(cosine_step)s
     %(device)s
     %(random_state)s
     %(verbose)s
@@ -418,6 +419,7 @@ default="balanced_softmax"
         "reweight_from_epoch": [Interval(Integral, 0, None, closed="left")],
         "max_norm": [Interval(Real, 0, 1, closed="both"), None],
         "max_norm_every": [StrOptions({"step", "epoch"})],
+        "cosine_step": [StrOptions({"after_epoch", "before_epoch"})],
         "fit_intercept": ["boolean"],
         "solver": [StrOptions({"auto", "lbfgs", "sgd"})],
         "weight_decay": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
@@ -456,6 +458,7 @@ default="balanced_softmax"
         batch_size="auto",
         lr=4.0,
         momentum=0.9,
+        cosine_step="after_epoch",
         device=None,
         random_state=None,
         verbose=0,
@@ -488,6 +491,7 @@ default="balanced_softmax"
         self.batch_size = batch_size
         self.lr = lr
         self.momentum = momentum
+        self.cosine_step = cosine_step
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -551,6 +555,7 @@ default="balanced_softmax"
             weight_decay=float(weight_decay),
             logit_scale=float(_renamed("scale", self.scale, "logit_scale", self.logit_scale)),
             adjustment=float(_renamed("tau", self.tau, "adjustment", self.adjustment)),
+            lr_stepped_before=self.cosine_step == "before_epoch",
         )
 
     def _callbacks(self, start, loss, options):

@@ -169,12 +169,7 @@ class CRTClassifier(_LinearSoftmaxHead):
     %(lr)s
         Default 2.0.
     %(momentum)s
-    cosine_step : {"after_epoch", "before_epoch"}, default="after_epoch"
-        When the per-epoch cosine steps (``solver="sgd"``): after each
-        epoch, the first one running at ``lr``; or before each one, as the
-        official cRT loop (``scheduler.step()`` at the start of every epoch
-        of ``run_networks.py``'s ``train``, as LWS): the first epoch
-        already runs below ``lr``, the last one at 0.
+    %(cosine_step)s
     %(device)s
     %(random_state)s
     %(verbose)s

@@ -130,6 +130,18 @@ TRAINER_DOCS = {
         annealed to zero by a per-epoch cosine.""",
     ),
     "momentum": DocEntry("momentum", "float", "SGD momentum.", default="0.9"),
+    "cosine_step": DocEntry(
+        "cosine_step",
+        '{"after_epoch", "before_epoch"}',
+        """\
+        When the per-epoch cosine steps (``solver="sgd"``): after each
+        epoch, the first one running at ``lr``; or before each one, as the
+        official cRT and LWS loop (``scheduler.step()`` at the start of every
+        epoch of ``run_networks.py``'s ``train``) and LTR-weight-balancing's
+        stage two: the first epoch already runs below ``lr``, the last one
+        at 0.""",
+        default='"after_epoch"',
+    ),
     "device": DocEntry(
         "device",
         "str or torch.device",
