@@ -236,19 +236,20 @@ class CosineLogits(nn.Module):
     ----------
     coef : torch.Tensor of shape (n_classes, n_features)
         Starting directions of the weight rows.
-    scale : float
-        ``s``, the scale of the logits.
+    logit_scale : float
+        ``s``, the scale of the logits (``RetrainedClassifier``'s
+        ``logit_scale``; ``scale`` elsewhere is the features' RMS norm).
     """
 
-    def __init__(self, coef, scale):
+    def __init__(self, coef, logit_scale):
         super().__init__()
-        self.scale = float(scale)
+        self.logit_scale = float(logit_scale)
         # l2_normalize, not F.normalize (norms clamped at 1e-12): the rows of a
         # base fitted on features of norm 1e24 have norms near 1e-24.
-        self.weight = nn.Parameter(self.scale * l2_normalize(coef))
+        self.weight = nn.Parameter(self.logit_scale * l2_normalize(coef))
 
     def forward(self, X):
-        return self.scale * (F.normalize(X, dim=1) @ F.normalize(self.weight, dim=1).T)
+        return self.logit_scale * (F.normalize(X, dim=1) @ F.normalize(self.weight, dim=1).T)
 
     def linear_weights(self):
         """``(s * w_j / ||w_j||, 0)``: the logits of L2-normalised features.
@@ -259,7 +260,7 @@ class CosineLogits(nn.Module):
         intercept : torch.Tensor of shape (n_classes,)
             Zeros.
         """
-        coef = self.scale * F.normalize(self.weight.detach(), dim=1)
+        coef = self.logit_scale * F.normalize(self.weight.detach(), dim=1)
         return coef, torch.zeros_like(coef[:, 0])
 
 
