@@ -5,7 +5,6 @@ Menon et al. write the strength of the adjustment tau; the package calls it
 :class:`~sklearn_lt.TauNormClassifier`).
 """
 
-import warnings
 from numbers import Real
 
 import numpy as np
@@ -13,6 +12,7 @@ import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Hidden, Interval, StrOptions
 
+from ..utils._deprecation import DEPRECATED, renamed_value
 from ..utils._docstring import Substitution
 from ..utils._docstring_entries import ADJUSTED_ESTIMATOR
 from ._base import FittedLinear, LinearHead, sweep_argmax
@@ -21,46 +21,6 @@ from ._losses import log_priors
 from ._softmax import SoftmaxClassifier
 
 __all__ = ["LogitAdjustedClassifier", "logit_adjustment_sweep"]
-
-# The default of a parameter renamed in 0.2: set, it is used, with a FutureWarning.
-DEPRECATED = "deprecated"
-
-
-def is_set(value):
-    """Whether a renamed parameter's old name was given a value."""
-    return not (isinstance(value, str) and value == DEPRECATED)
-
-
-def renamed_value(owner, old, old_value, new, new_value, *, stacklevel):
-    """``new_value``, or ``old_value`` where the deprecated name ``old`` is set.
-
-    Parameters
-    ----------
-    owner : str
-        The estimator or function, named in the warning.
-    old, new : str
-        The parameter's name before and since 0.2.
-    old_value, new_value : object
-        Their values; ``old_value`` is ``"deprecated"`` unless given.
-    stacklevel : int
-        Frames from the warning up to the caller's call, which it points at.
-
-    Returns
-    -------
-    value : object
-        ``old_value`` when set (with a ``FutureWarning`` naming ``new``), else
-        ``new_value``.
-    """
-    if not is_set(old_value):
-        return new_value
-    warnings.warn(
-        f"{owner}'s {old!r} was renamed {new!r} in 0.2 and will be removed in 0.3: "
-        f"pass {new}= instead.",
-        FutureWarning,
-        stacklevel=stacklevel + 1,
-    )
-    return old_value
-
 
 def _fit_base(estimator, X, y_encoded, counts, random_state):
     """``estimator``, or else ``SoftmaxClassifier()`` seeded by ``random_state``."""

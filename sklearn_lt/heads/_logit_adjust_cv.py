@@ -5,17 +5,15 @@ import warnings
 import numpy as np
 from sklearn.utils._param_validation import Hidden, StrOptions
 
+from ..utils._deprecation import DEPRECATED, is_set, renamed_value
 from ..utils._docstring import Substitution
 from ..utils._docstring_entries import ADJUSTED_ESTIMATOR, SEARCH_CV_DOCS
 from ._cv import PostHocCV, check_grid
 from ._logit_adjust import (
-    DEPRECATED,
     LogitAdjustedClassifier,
     _adjusted_intercept,
     _fit_base,
-    is_set,
     logit_adjustment_sweep,
-    renamed_value,
 )
 
 __all__ = ["LogitAdjustedClassifierCV"]

@@ -11,6 +11,7 @@ from ..utils._docstring import Substitution
 from ..utils._docstring_entries import SEARCH_CV_DOCS, TRAINER_DOCS
 from ._cv import SearchCV
 from ._lort import LORTClassifier
+from ._trained import EpochWeights
 from ._trainer import SOLVER_CONSTRAINTS
 
 __all__ = ["LORTClassifierCV"]
@@ -158,7 +159,7 @@ class LORTClassifierCV(SearchCV):
 
     def _lort(self, base_estimator, smoothing):
         """The LORT head that runs one path from a fitted (frozen) base."""
-        lort = LORTClassifier(
+        return LORTClassifier(
             FrozenEstimator(base_estimator),
             smoothing=float(smoothing),
             n_epochs=self.n_epochs,
@@ -169,17 +170,13 @@ class LORTClassifierCV(SearchCV):
             sampler=self.sampler,
             random_state=self.random_state,
             verbose=self.verbose,
+            # The whole path is scored here: LORT's own early stopping would
+            # hold out rows and cut the path.
+            early_stopping=False,
         )
-        # The whole path is scored here: LORT's own early stopping (where it
-        # has one) would hold out rows and cut the path.
-        if "early_stopping" in lort.get_params():
-            lort.set_params(early_stopping=False)
-        return lort
 
     def _path(self, base, smoothing, X, record):
         """Run LORT from ``base`` on ``X``; ``record(epoch, coef, intercept)`` after each epoch."""
-        from ._trained import EpochWeights  # the trainer's recording callback
-
         self._lort(base.estimator, smoothing)._fit(
             X, base.y_encoded, base.counts, callbacks=[EpochWeights(record)]
         )

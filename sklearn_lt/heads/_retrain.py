@@ -11,7 +11,6 @@ own that need no re-training (:class:`TauNormClassifier`,
 """
 
 import textwrap
-import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -19,6 +18,7 @@ import torch
 from sklearn.utils._param_validation import HasMethods, Hidden, Interval, StrOptions
 
 from ..sampling import InstanceBalancedSampler
+from ..utils._deprecation import DEPRECATED, renamed_value
 from ..utils._docstring import Substitution
 from ..utils._docstring_entries import REBALANCED_ESTIMATOR, TRAINER_DOCS
 from ._linear_base import fit_base_classifier
@@ -120,19 +120,6 @@ class MaxNormProjection(Callback):
         if self.every == "epoch":
             module.constrain()
         return False
-
-
-def _renamed(old, old_value, new, new_value):
-    """The value of parameter ``new``, or of its deprecated name ``old`` when that is given."""
-    if isinstance(old_value, str) and old_value == "deprecated":
-        return new_value
-    warnings.warn(
-        f"RetrainedClassifier's {old!r} was renamed {new!r} in 0.2 and will be removed in "
-        f"0.3: pass {new}={old_value!r} instead (the value given is used).",
-        FutureWarning,
-        stacklevel=7,  # the user's fit (through _training_options, _fit, _fit_and_set, fit)
-    )
-    return old_value
 
 
 @Substitution(
@@ -423,8 +410,8 @@ default="balanced_softmax"
         "fit_intercept": ["boolean"],
         "solver": [StrOptions({"auto", "lbfgs", "sgd"})],
         "weight_decay": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
-        "scale": [Interval(Real, 0, None, closed="neither"), Hidden(StrOptions({"deprecated"}))],
-        "tau": [Interval(Real, None, None, closed="neither"), Hidden(StrOptions({"deprecated"}))],
+        "scale": [Interval(Real, 0, None, closed="neither"), Hidden(StrOptions({DEPRECATED}))],
+        "tau": [Interval(Real, None, None, closed="neither"), Hidden(StrOptions({DEPRECATED}))],
     }
     _default_sampler = InstanceBalancedSampler
     _options_type = RetrainingOptions
@@ -462,8 +449,8 @@ default="balanced_softmax"
         device=None,
         random_state=None,
         verbose=0,
-        scale="deprecated",
-        tau="deprecated",
+        scale=DEPRECATED,
+        tau=DEPRECATED,
     ):
         self.estimator = estimator
         self.init = init
@@ -548,13 +535,19 @@ default="balanced_softmax"
                 "penalty shrinks without end under L-BFGS: use weight_decay=0 (or "
                 "solver='sgd', where weight decay acts as a larger step)."
             )
+        name = type(self).__name__
         return super()._training_options(
             X,
             counts,
             solver=solver,
             weight_decay=float(weight_decay),
-            logit_scale=float(_renamed("scale", self.scale, "logit_scale", self.logit_scale)),
-            adjustment=float(_renamed("tau", self.tau, "adjustment", self.adjustment)),
+            # Warnings point at the user's fit (through _fit, _fit_and_set and fit).
+            logit_scale=float(renamed_value(
+                name, "scale", self.scale, "logit_scale", self.logit_scale, stacklevel=6
+            )),
+            adjustment=float(renamed_value(
+                name, "tau", self.tau, "adjustment", self.adjustment, stacklevel=6
+            )),
             lr_stepped_before=self.cosine_step == "before_epoch",
         )
 
