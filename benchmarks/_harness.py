@@ -252,15 +252,18 @@ def make_labels(n_samples, n_classes, *, imbalance=100, seed=0):
     return np.random.default_rng(seed).permutation(y)
 
 
-def make_features(n_samples, n_features, n_classes, *, device="cpu", seed=0, unique_rows=100_000):
+def make_features(
+    n_samples, n_features, n_classes, *, device="cpu", seed=0, unique_rows=100_000, y=None
+):
     """Long-tailed float32 features (a class mean plus unit noise) and labels: ``(X, y)``.
 
-    ``X`` is a tensor on ``device``, ``y`` an int64 numpy array. At most
+    ``X`` is a tensor on ``device``, ``y`` an int64 numpy array (the labels
+    given, else :func:`make_labels`'s of ``n_samples`` and ``n_classes``). At most
     ``unique_rows`` noise rows are drawn, then tiled: speed does not depend
     on the values, and drawing 1e6 x 512 normals would cost more than the
     benchmarks they feed.
     """
-    y = make_labels(n_samples, n_classes, seed=seed)
+    y = make_labels(n_samples, n_classes, seed=seed) if y is None else y
     gen = torch.Generator().manual_seed(seed)
     means = torch.randn(n_classes, n_features, generator=gen)
     noise = torch.randn(min(n_samples, unique_rows), n_features, generator=gen)

@@ -26,17 +26,30 @@ float32 logits each: at these reduced shapes the chunks, not X, dominate).
 ``--device cuda`` runs the same cases on a GPU (peak: CUDA memory allocated).
 """
 
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 import torch
 from sklearn.frozen import FrozenEstimator
+from threadpoolctl import threadpool_limits
 
-from benchmarks._harness import Case, main, make_features
+from benchmarks._harness import Case, PeakMemory, main, make_features, size_label
+from benchmarks.fidelity.passes import power_counts
 from sklearn_lt import (
+    CRTClassifier,
+    LogitAdjustedClassifier,
     LogitAdjustedClassifierCV,
     LORTClassifierCV,
     LWSClassifier,
     NCMClassifier,
     SoftmaxClassifier,
+    TauNormClassifier,
     TauNormClassifierCV,
 )
 
@@ -123,5 +136,180 @@ def cases(quick, device):
     ]
 
 
+# ------------------------------------------------------ full iNaturalist 2018
+# ``python -m benchmarks.bench_scale --inat-full --out inat.json``: the real
+# shape, too large for pyperf's repeated workers (one L-BFGS evaluation is about
+# 4 N d C = 29 TFLOP, 3 min on one thread). Each case runs once, in a fresh
+# process (one thread), after its baseline in the same process.
+INAT_SHAPE = (437_513, 2_048, 8_142)
+INAT_COUNTS = (1_000, 2)  # iNaturalist 2018's largest and smallest class (train)
+MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "1048576", "OMP_NUM_THREADS": "1"}  # as run.py's memory run
+
+# name -> (estimator factory(frozen base), passes over X of fit + predict (None:
+# its L-BFGS evaluations, len(loss_curve_)), note, baseline: "forward", or
+# "forward+backward" for the L-BFGS fits). max_iter=1 is already 3 evaluations
+# (the first, then a line search of up to 2: max_eval=2 * max_iter).
+INAT_CASES = {
+    "NCMClassifier fit+predict": (
+        lambda base: NCMClassifier(), 1, "mean and centroids: 2 reads of X, no logits; predict 1",
+        "forward",
+    ),
+    "TauNormClassifier (frozen base) fit+predict": (
+        lambda base: TauNormClassifier(base), 1, "fit: C x d norms; predict 1", "forward",
+    ),
+    "LogitAdjustedClassifier (frozen base) fit+predict": (
+        lambda base: LogitAdjustedClassifier(base), 1, "fit: counts; predict 1", "forward",
+    ),
+    "LWSClassifier (frozen base, 1 epoch) fit+predict": (
+        lambda base: LWSClassifier(base, n_epochs=1, random_state=0), 3,
+        "base logits' scale 1, 1 epoch (logits recomputed per batch), predict 1", "forward",
+    ),
+    "CRTClassifier (L-BFGS, max_iter=1) fit": (
+        lambda base: CRTClassifier(max_iter=1, random_state=0), None,
+        "one pass per loss + gradient evaluation (loss_curve_)", "forward+backward",
+    ),
+    "SoftmaxClassifier (L-BFGS, max_iter=1) fit": (
+        lambda base: SoftmaxClassifier(max_iter=1, random_state=0), None,
+        "one pass per loss + gradient evaluation (loss_curve_)", "forward+backward",
+    ),
+    "TauNormClassifierCV (frozen base, cv=2, 21 taus) fit+predict": (
+        lambda base: TauNormClassifierCV(base, cv=2), 2,
+        "sweep of both folds 1, predict 1", "forward",
+    ),
+}
+
+
+def inat_labels(n, c, n_max, n_min, seed=0):
+    """Shuffled labels with :func:`power_counts`'s long tail, exactly ``n`` of them."""
+    counts = power_counts(c, n, n_max, n_min)
+    missing = n - int(counts.sum())  # floor() leaves a few rows out (or over)
+    can = np.flatnonzero(counts < n_max) if missing > 0 else np.flatnonzero(counts > n_min)
+    counts[can[: abs(missing)]] += np.sign(missing)
+    return np.random.default_rng(seed).permutation(np.repeat(np.arange(c), counts))
+
+
+def _bare_passes(X, W, b, y, backward):
+    """The baseline: ``addmm`` + argmax over chunks of 2**24 logits (the package's
+    chunk); with ``backward``, also the softmax cross-entropy gradient of W and b."""
+    rows = max(1, 2**24 // max(W.shape))
+    grad_W, grad_b = torch.zeros_like(W), torch.zeros_like(b)
+    for start in range(0, len(X), rows):
+        block = X[start : start + rows]
+        logits = torch.addmm(b, block, W.T)
+        if not backward:
+            logits.argmax(1)
+            continue
+        probs = logits.softmax(1)
+        probs[torch.arange(len(block)), y[start : start + rows]] -= 1
+        grad_W.addmm_(probs.T, block)
+        grad_b += probs.sum(0)
+
+
+def _measured(fn):
+    """Run ``fn`` once: its result, CPU and wall seconds, peak RSS rise (MiB)."""
+    peak = PeakMemory()
+    with peak:
+        cpu, wall = time.process_time(), time.perf_counter()
+        out = fn()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return out, cpu, wall, peak.peaks.get("peak_rss_mb")
+
+
+def inat_case(name, n, d, c, n_max, n_min):
+    """One case in this process: the baseline pass, then the estimator; a dict."""
+    factory, passes, note, baseline = INAT_CASES[name]
+    torch.set_num_threads(1)
+    threadpool_limits(1)
+    y = inat_labels(n, c, n_max, n_min)
+    X, _ = make_features(n, d, c, y=y)
+    base = _frozen(d, c, torch.device("cpu"))
+    W, b = torch.as_tensor(base.coef_), torch.zeros(c)
+    y_t = torch.from_numpy(y)
+    X_np = X.numpy()  # numpy: as users pass it
+    row = {"benchmark": name, "size": size_label({"N": n, "d": d, "C": c}),
+           "counts": f"{np.bincount(y).max()}..{np.bincount(y).min()}", "note": note,
+           "x_mb": X.numel() * 4 / 2**20, "baseline": f"bare {baseline} pass, one chunk at a time"}
+    _, row["baseline_cpu"], row["baseline_wall"], row["baseline_peak_mb"] = _measured(
+        lambda: _bare_passes(X, W, b, y_t, baseline == "forward+backward"))
+    head = factory(base)
+    fitted, row["fit_cpu"], row["fit_wall"], fit_peak = _measured(lambda: head.fit(X_np, y))
+    row["peak_mb"] = fit_peak
+    if passes is None:  # L-BFGS: the passes are its evaluations
+        row["passes"] = len(fitted.loss_curve_)
+        row["n_iter"] = int(np.max(fitted.n_iter_))
+        row["predict_cpu"] = row["predict_wall"] = None
+    else:
+        _, row["predict_cpu"], row["predict_wall"], predict_peak = _measured(
+            lambda: fitted.predict(X_np))
+        row["peak_mb"] = max(fit_peak, predict_peak)
+        row["passes"] = passes
+    row["state_mb"] = 8 * c * d * 4 / 2**20  # as _max_peak_mb: weights and optimiser copies
+    row["max_peak_mb"] = 0.5 * row["x_mb"] + row["state_mb"]
+    seconds = row["fit_cpu"] + (row["predict_cpu"] or 0.0)
+    row["ratio"] = seconds / row["baseline_cpu"]
+    row["per_pass"] = row["ratio"] / row["passes"]
+    return row
+
+
+def inat_table(rows):
+    """The rows as a Markdown table (CPU seconds, MiB)."""
+    lines = ["| estimator | size | baseline pass (s) | its peak (MiB) | fit (s) | predict (s) "
+             "| peak beyond X (MiB) | goal (MiB) | passes | ratio | per pass |",
+             "|" + "---|" * 11]
+    for r in rows:
+        predict = "" if r["predict_cpu"] is None else f"{r['predict_cpu']:.1f}"
+        lines.append(
+            f"| {r['benchmark']} | {r['size']} | {r['baseline_cpu']:.1f} "
+            f"({r['baseline'].split(' pass')[0].removeprefix('bare ')}) "
+            f"| {r['baseline_peak_mb']:.0f} | {r['fit_cpu']:.1f} | {predict} | {r['peak_mb']:.0f} "
+            f"| {r['max_peak_mb']:.0f} | {r['passes']} | {r['ratio']:.2f}x | {r['per_pass']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def inat_main(argv):
+    """``--inat-full``: every :data:`INAT_CASES` entry in a fresh process, rows to ``--out``."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_scale --inat-full")
+    parser.add_argument("--inat-full", action="store_true")
+    parser.add_argument("--inat-case", help=argparse.SUPPRESS)  # the worker process
+    parser.add_argument("--size", default=",".join(map(str, INAT_SHAPE + INAT_COUNTS)),
+                        help="N,d,C,largest,smallest class (default: iNaturalist 2018's)")
+    parser.add_argument("--only", action="append", help="cases whose name contains this")
+    parser.add_argument("--out", help="JSON file of the rows, rewritten after each case")
+    args = parser.parse_args(argv)
+    size = [int(v) for v in args.size.split(",")]
+    if args.inat_case:
+        print(json.dumps(inat_case(args.inat_case, *size)))
+        return
+    names = [k for k in INAT_CASES if not args.only or any(o in k for o in args.only)]
+    from benchmarks.run import git_commit
+
+    result = {"command": "python -m benchmarks.bench_scale " + " ".join(argv),
+              "commit": git_commit(), "threads": 1, "clock": "process CPU time",
+              "rows": [], "errors": []}
+    for name in names:
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.bench_scale", "--inat-case", name,
+             "--size", args.size], env={**os.environ, **MEMORY_ENV}, capture_output=True,
+            text=True,
+        )
+        if proc.returncode:
+            result["errors"].append({"benchmark": name, "stderr": proc.stderr[-3000:]})
+            print(f"{name}: FAILED\n{proc.stderr[-3000:]}", flush=True)
+        else:
+            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            row["process_wall"] = time.perf_counter() - start
+            result["rows"].append(row)
+            print(inat_table([row]).splitlines()[-1], flush=True)
+        if args.out:
+            Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(inat_table(result["rows"]))
+    sys.exit(1 if result["errors"] else 0)
+
+
 if __name__ == "__main__":
-    main(cases, processes=1, values=1, warmups=0, loops=1)
+    if {"--inat-full", "--inat-case"} & set(sys.argv):
+        inat_main(sys.argv[1:])
+    else:
+        main(cases, processes=1, values=1, warmups=0, loops=1)
