@@ -18,8 +18,9 @@ from ._modules import (
     LinearLogits,
     feature_scale,
 )
-from ._trained import TrainedHead, TrainingStart
+from ._trained import TrainedHead, TrainingStart, image_groups
 from ._trainer import StopAfter, cross_entropy
+from ._view_groups import ViewGroups
 
 __all__ = ["LORTClassifier", "auto_smoothing"]
 
@@ -92,7 +93,9 @@ class LORTClassifier(RebalancingTrainedHead):
     validation_fraction : float in (0, 1), default=0.2
         The held-out part: ``floor(validation_fraction * n_j)`` rows of each
         class ``j``, at least one of every class with two rows or more and
-        never its last one (every class is trained on).
+        never its last one (every class is trained on). With ``fit``'s
+        ``groups`` it holds out whole images (``n_j`` counts images): no
+        image has views on both sides.
 
     Attributes
     ----------
@@ -191,22 +194,25 @@ class LORTClassifier(RebalancingTrainedHead):
     def _loss(self, counts, options):
         return cross_entropy(_resolve_smoothing(self.smoothing, len(counts)))
 
-    def _fit(self, X, y_encoded, counts, callbacks=(), validation=None):
+    def _fit(self, X, y_encoded, counts, callbacks=(), validation=None, groups=None):
+        groups, counts = image_groups(groups, y_encoded, counts)
         options = self._training_options(X, counts)
         if validation is not None or not self.early_stopping or options.solver != "sgd":
-            return super()._fit(X, y_encoded, counts, callbacks, validation)
-        # Choose the stopping epoch on held-out training rows ...
+            return super()._fit(X, y_encoded, counts, callbacks, validation, groups)
+        # Choose the stopping epoch on held-out training rows (whole images) ...
         fit_rows, val_rows = _held_out_rows(
-            y_encoded, self.validation_fraction, check_random_state(self.random_state)
+            y_encoded, self.validation_fraction, check_random_state(self.random_state), groups
         )
-        if len(val_rows) == 0:  # one row per class: nothing to hold out
-            return super()._fit(X, y_encoded, counts, callbacks)
+        if len(val_rows) == 0:  # one row (image) per class: nothing to hold out
+            return super()._fit(X, y_encoded, counts, callbacks, groups=groups)
         # The whole schedule from a base fitted on the rest; every class keeps
         # training rows, so the held-out run encodes the labels as the full one.
         # Its random stream starts where the refit's does (a copy of random_state).
         rows = torch.as_tensor(fit_rows, device=X.device)
-        fit_counts = ClassCounts(
-            counts.classes, np.bincount(y_encoded[fit_rows], minlength=len(counts))
+        fit_groups, fit_counts = image_groups(
+            None if groups is None else groups[fit_rows],
+            y_encoded[fit_rows],
+            ClassCounts(counts.classes, np.bincount(y_encoded[fit_rows], minlength=len(counts))),
         )
         held_out = self._train(
             X[rows],
@@ -218,6 +224,7 @@ class LORTClassifier(RebalancingTrainedHead):
                 X[torch.as_tensor(val_rows, device=X.device)],
                 counts.classes[y_encoded[val_rows]],
             ),
+            groups=fit_groups,
         ).attributes
         stop = held_out["best_epoch_"]
         scores = {"best_epoch_": stop, "validation_scores_": held_out["validation_scores_"]}
@@ -233,22 +240,34 @@ class LORTClassifier(RebalancingTrainedHead):
                 coef, intercept, start.counts, {**attributes, **start.attributes, **scores}
             )
         fitted = self._train(
-            X, y_encoded, counts, options, rng, callbacks=[*callbacks, StopAfter(stop)]
+            X, y_encoded, counts, options, rng, callbacks=[*callbacks, StopAfter(stop)],
+            groups=groups,
         )
         fitted.attributes.update(scores, n_iter_=held_out["n_iter_"] + fitted.attributes["n_iter_"])
         return fitted
 
 
-def _held_out_rows(y_encoded, fraction, rng):
+def _held_out_rows(y_encoded, fraction, rng, groups=None):
     """Training and held-out row indices: ``floor(fraction * n_j)`` held-out rows of class
-    ``j``, at least one where ``n_j >= 2``, never all of them."""
-    fit_rows, val_rows = [], []
-    for rows in class_indices(y_encoded, int(y_encoded.max()) + 1):
-        rows = rng.permutation(rows)
-        n_val = min(max(int(fraction * len(rows)), 1), len(rows) - 1) if len(rows) else 0
-        val_rows.append(rows[:n_val])
-        fit_rows.append(rows[n_val:])
-    return np.sort(np.concatenate(fit_rows)), np.sort(np.concatenate(val_rows))
+    ``j``, at least one where ``n_j >= 2``, never all of them.
+
+    With ``groups`` (image codes, :func:`~sklearn_lt.heads._trained.image_groups`)
+    the rule holds out whole images (``n_j`` counts images): all their views,
+    so that no image has views in both parts.
+    """
+    views = None if groups is None else ViewGroups(groups, y_encoded)
+    labels = y_encoded if views is None else views.labels  # of the rows, or the images
+    fit_units, val_units = [], []
+    for units in class_indices(labels, int(labels.max()) + 1):
+        units = rng.permutation(units)
+        n_val = min(max(int(fraction * len(units)), 1), len(units) - 1) if len(units) else 0
+        val_units.append(units[:n_val])
+        fit_units.append(units[n_val:])
+    fit_units, val_units = np.concatenate(fit_units), np.concatenate(val_units)
+    if views is None:
+        return np.sort(fit_units), np.sort(val_units)
+    held = np.isin(views.codes, val_units)
+    return np.flatnonzero(~held), np.flatnonzero(held)
 
 
 def _resolve_smoothing(smoothing, n_classes):

@@ -22,6 +22,7 @@ from ._trainer import (
     resolve_batch_size,
     train,
 )
+from ._view_groups import ViewGroups
 
 __all__ = ["EpochWeights", "TrainedHead", "TrainingStart"]
 
@@ -56,7 +57,7 @@ class TrainedHead(LinearHead):
     _options_type = TrainingOptions
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, X_val=None, y_val=None):
+    def fit(self, X, y, X_val=None, y_val=None, *, groups=None):
         """Fit the head on features ``X`` and labels ``y``.
 
         Parameters
@@ -75,6 +76,19 @@ class TrainedHead(LinearHead):
             A DataFrame ``X_val`` must have ``X``'s columns in ``X``'s order,
             and ``y_val`` labels of ``y`` (none in common is an error, some
             unknown a warning).
+        groups : array-like or torch.Tensor of shape (n_samples,), default=None
+            The image of each row when the rows are augmented views of the
+            training images (``transform_views``'s second value; the views of
+            an image share its label, ``y[groups]``). Training then follows the
+            references' stage two, which augments every image afresh at each
+            epoch: with ``solver="sgd"`` each epoch reads *one* view of every
+            image, drawn anew, and the sampler counts images, not views; with
+            ``solver="lbfgs"`` each row weighs ``1 / (views of its image)``, so
+            that every image counts once. ``class_counts_`` and what derives
+            from it (the sampler's probabilities, ``weight_decay="auto"``,
+            ``batch_size="auto"``, the loss's class counts) count images.
+            ``LORTClassifier``'s early stopping holds out whole images.
+            ``None``: every row is an image. See :ref:`augmented-views`.
 
         Returns
         -------
@@ -84,9 +98,11 @@ class TrainedHead(LinearHead):
         if (X_val is None) != (y_val is None):
             raise ValueError("Pass both X_val and y_val, or neither.")
         if X_val is None:
-            return self._fit_and_set(X, y)
+            return self._fit_and_set(X, y, groups=groups)
         # X's column names, for X_val's to be checked against (read by position).
-        return self._fit_and_set(X, y, validation=(X_val, y_val, feature_names(X)))
+        return self._fit_and_set(
+            X, y, validation=(X_val, y_val, feature_names(X)), groups=groups
+        )
 
     def _training_options(self, X, counts, **resolved):
         """This fit's :class:`TrainingOptions`: the parameters, with ``resolved`` values.
@@ -109,10 +125,12 @@ class TrainedHead(LinearHead):
             "name": type(self).__name__,
             **resolved,
         }
-        values["batch_size"] = resolve_batch_size(values["batch_size"], len(X))
+        # From the samples counted (the images, with groups), not the rows.
+        values["batch_size"] = resolve_batch_size(values["batch_size"], int(counts.counts.sum()))
         return self._options_type(**values)
 
-    def _fit(self, X, y_encoded, counts, callbacks=(), validation=None):
+    def _fit(self, X, y_encoded, counts, callbacks=(), validation=None, groups=None):
+        groups, counts = image_groups(groups, y_encoded, counts)
         options = self._training_options(X, counts)
         if validation is not None:
             if options.solver != "sgd":
@@ -122,12 +140,15 @@ class TrainedHead(LinearHead):
                 )
             validation = _validation_set(self, X, *validation)
         rng = check_random_state(self.random_state)
-        return self._train(X, y_encoded, counts, options, rng, callbacks, validation)
+        return self._train(X, y_encoded, counts, options, rng, callbacks, validation, groups)
 
-    def _train(self, X, y_encoded, counts, options, rng, callbacks=(), validation=None):
+    def _train(
+        self, X, y_encoded, counts, options, rng, callbacks=(), validation=None, groups=None
+    ):
         """Start, train with ``options`` and ``callbacks``, keep the best epoch on ``validation``.
 
-        ``validation``: ``(X_val, y_val)``, a validated tensor and its labels.
+        ``validation``: ``(X_val, y_val)``, a validated tensor and its labels;
+        ``groups``: the image of each row (see :func:`image_groups`).
         """
         start = self._start(X, y_encoded, counts, rng, options)
         loss = self._loss(start.counts, options)
@@ -148,6 +169,7 @@ class TrainedHead(LinearHead):
             options=options,
             rng=rng,
             callbacks=callbacks,
+            groups=groups,
         )
         attributes = {"loss_curve_": losses, "n_iter_": n_iter, "sampler_": options.sampler}
         if best is not None:
@@ -172,6 +194,20 @@ class TrainedHead(LinearHead):
 
     def _fitted_attributes(self, module, options):
         return {}
+
+
+def image_groups(groups, y_encoded, counts):
+    """``groups`` validated, as image codes, and ``counts`` as images per class.
+
+    Without groups (``None``) both are returned unchanged: every row is an
+    image. Raises ``ValueError`` when ``groups`` is not one value per row or
+    the views of an image have different labels (see
+    :class:`~sklearn_lt.heads._view_groups.ViewGroups`).
+    """
+    if groups is None:
+        return None, counts
+    views = ViewGroups(groups, y_encoded)
+    return views.codes, ClassCounts(counts.classes, views.class_counts(len(counts)))
 
 
 def _validation_set(head, X, X_val, y_val, names):
