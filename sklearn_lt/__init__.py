@@ -22,6 +22,7 @@ from .heads import (
     TauNormClassifierCV,
 )
 from .sampling import (
+    ClassAwareSampler,
     ClassBalancedSampler,
     InstanceBalancedSampler,
     PowerSampler,
@@ -43,6 +44,7 @@ __all__ = [
     "AcceleratedBackboneEmbedder",
     "BackboneEmbedder",
     "CRTClassifier",
+    "ClassAwareSampler",
     "ClassBalancedSampler",
     "ClassCounts",
     "InstanceBalancedSampler",

@@ -44,7 +44,7 @@ from sklearn import get_config
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..sampling import PowerSampler, ProgressivelyBalancedSampler
-from ..sampling._probabilities import class_indices, draw_indices, target_counts
+from ..sampling._probabilities import group_rows
 
 __all__ = [
     "SOLVER_CONSTRAINTS",
@@ -130,6 +130,9 @@ class TrainingOptions:
     momentum : float, default=0.9
     lr_stepped_before : bool, default=False
         Step the cosine before each epoch (see :func:`cosine_lr`).
+    lr_schedule : {"cosine", "ldam_drw"}, default="cosine"
+        The learning rate along the epochs: :func:`cosine_lr` or
+        :func:`ldam_drw_lr` (see :func:`epoch_lr`).
     verbose : int, default=0
     name : str, default="head"
         The head's name in the printed log.
@@ -152,6 +155,7 @@ class TrainingOptions:
     lr: float = 1.0
     momentum: float = 0.9
     lr_stepped_before: bool = False
+    lr_schedule: str = "cosine"
     verbose: int = 0
     name: str = "head"
 
@@ -225,6 +229,57 @@ def cosine_lr(lr, epoch, n_epochs, *, stepped_before=False):
     """
     t = epoch + 1 if stepped_before else epoch
     return 0.5 * lr * (1 + math.cos(math.pi * t / n_epochs))
+
+
+def ldam_drw_lr(lr, epoch, n_epochs):
+    """LDAM-DRW's step schedule: 5 epochs of linear warm-up, then ``lr``, x0.01, x0.0001.
+
+    A port of ``adjust_learning_rate`` in LDAM-DRW's ``cifar_train.py``
+    (Cao et al. 2019, section 5): with the 1-based epoch ``e = epoch + 1``,
+    ``lr * e / 5`` while ``e <= 5``, then ``lr * 1e-4`` once ``e > 0.9 *
+    n_epochs``, ``lr * 1e-2`` once ``e > 0.8 * n_epochs``, ``lr`` between.
+    The reference runs 200 epochs with ``e > 180`` and ``e > 160``: the same
+    steps exactly at ``n_epochs=200``, as fractions of the run elsewhere; the
+    warm-up keeps its 5 epochs (and, as there, wins over the steps in a run
+    of 6 epochs or fewer).
+
+    Examples
+    --------
+    >>> from sklearn_lt.heads._trainer import ldam_drw_lr
+    >>> [ldam_drw_lr(1.0, epoch, 10) for epoch in range(10)]
+    [0.2, 0.4, 0.6, 0.8, 1.0, 1.0, 1.0, 1.0, 0.01, 0.0001]
+    """
+    e = epoch + 1
+    if e <= 5:
+        return lr * e / 5
+    if 10 * e > 9 * n_epochs:  # e > 0.9 n_epochs, in integers (exact at 200: e > 180)
+        return lr * 0.0001
+    if 10 * e > 8 * n_epochs:  # e > 0.8 n_epochs (at 200: e > 160)
+        return lr * 0.01
+    return lr
+
+
+def epoch_lr(options, epoch):
+    """The learning rate of SGD epoch ``epoch`` (from 0) under ``options``' schedule.
+
+    ``options.lr_schedule``: ``"cosine"`` is :func:`cosine_lr` (stepped
+    before the epoch with ``options.lr_stepped_before``), ``"ldam_drw"``
+    :func:`ldam_drw_lr`.
+
+    Examples
+    --------
+    >>> from sklearn_lt.heads._trainer import TrainingOptions, epoch_lr
+    >>> from sklearn_lt.sampling import InstanceBalancedSampler
+    >>> options = TrainingOptions(solver="sgd", sampler=InstanceBalancedSampler(),
+    ...                           weight_decay=0.0, n_epochs=4, lr_schedule="cosine")
+    >>> [epoch_lr(options, epoch) for epoch in range(4)]
+    [1.0, 0.8535533905932737, 0.5, 0.14644660940672627]
+    """
+    if options.lr_schedule == "ldam_drw":
+        return ldam_drw_lr(options.lr, epoch, options.n_epochs)
+    return cosine_lr(
+        options.lr, epoch, options.n_epochs, stepped_before=options.lr_stepped_before
+    )
 
 
 def cross_entropy(label_smoothing=0.0):
@@ -334,19 +389,18 @@ def _fit_sgd(module, inputs, y_encoded, counts, loss, options, rng, callbacks):
     # Classes absent from this training set (a CV fold of a frozen model's
     # classes) are neither drawn nor counted in the sampling probabilities.
     present = np.flatnonzero(np.asarray(counts) > 0)
-    per_class = class_indices(y_encoded, len(counts))
-    per_class = [per_class[j] for j in present]
+    grouped = group_rows(y_encoded, counts)  # by class (absent classes have none)
+    sizes = np.bincount(y_encoded, minlength=len(counts))[present]
     sampler, n_epochs, batch_size = options.sampler, options.n_epochs, options.batch_size
-    n_rows = sampler.n_samples or len(y_encoded)
     losses = []
     for epoch in range(n_epochs):
         for callback in callbacks:
             callback.on_epoch_begin(module, epoch)
-        lr = cosine_lr(options.lr, epoch, n_epochs, stepped_before=options.lr_stepped_before)
+        lr = epoch_lr(options, epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        p = sampler.class_probabilities(counts[present], epoch=epoch, n_epochs=n_epochs)
-        order = draw_indices(per_class, target_counts(p, n_rows), rng)
+        # The sampler's epoch, in its order: batches are consecutive runs of it.
+        order = sampler.epoch_indices(grouped, sizes, rng, epoch=epoch, n_epochs=n_epochs)
         order = torch.from_numpy(order).to(inputs.device, non_blocking=True)
         total = torch.zeros((), device=inputs.device, dtype=inputs.dtype)
         for start in range(0, len(order), batch_size):

@@ -7,6 +7,7 @@ from ._probabilities import (
     target_counts,
 )
 from ._samplers import (
+    ClassAwareSampler,
     ClassBalancedSampler,
     InstanceBalancedSampler,
     PowerSampler,
@@ -16,6 +17,7 @@ from ._samplers import (
 from ._torch import EpochIndexSampler
 
 __all__ = [
+    "ClassAwareSampler",
     "ClassBalancedSampler",
     "EpochIndexSampler",
     "InstanceBalancedSampler",

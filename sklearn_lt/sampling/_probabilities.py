@@ -16,6 +16,7 @@ __all__ = [
     "class_indices",
     "draw_indices",
     "draw_grouped",
+    "draw_class_aware",
     "group_rows",
 ]
 
@@ -221,3 +222,78 @@ def draw_grouped(rows, sizes, counts, random_state):
     # In place: the same swaps as ``indices[random_state.permutation(n)]``.
     random_state.shuffle(indices)
     return indices
+
+
+def draw_class_aware(rows, sizes, n_samples, n_per_visit, random_state):
+    """Class-aware sampling: runs of ``n_per_visit`` rows of one class, the classes in cycles.
+
+    A port of the decoupling code's ``ClassAwareSampler``
+    (facebookresearch/classifier-balancing, ``data/ClassAwareSampler.py``,
+    after OLTR): the classes are visited in cycles, each cycle a fresh random
+    order of all classes; each visit takes the next ``n_per_visit`` rows of
+    that class's own cycle through its rows, each cycle a fresh random
+    permutation (a run may span two cycles, and a class with fewer rows than
+    ``n_per_visit`` repeats rows within a run). The stream stops after
+    ``n_samples`` rows, possibly inside a run. Vectorised: no Python loop
+    over rows, visits or cycles.
+
+    The reference keeps its cycles running from one epoch to the next; here
+    every call starts fresh ones (the same class and row frequencies; only
+    which rows fill a partial cycle at an epoch's end differs).
+
+    Parameters
+    ----------
+    rows : ndarray of shape (n_rows,), int64
+        Row indices grouped by class (:func:`group_rows`), ``sizes[j]`` of class ``j``.
+    sizes : array-like of int, shape (n_classes,)
+        Rows of each class, all positive.
+    n_samples : int
+        Length of the stream.
+    n_per_visit : int
+        Consecutive rows drawn from a class at each visit (``num_samples_cls``).
+    random_state : numpy.random.RandomState
+
+    Returns
+    -------
+    indices : ndarray of shape (n_samples,), int64
+        Entries of ``rows``, in the order they are visited.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_lt.sampling._probabilities import draw_class_aware
+    >>> rows = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8])  # class 0: 0-6, class 1: 7-8
+    >>> idx = draw_class_aware(rows, [7, 2], 12, 3, np.random.RandomState(0))
+    >>> idx.reshape(4, 3)  # visits of 3 rows; class 1's rows in cycles (7, 8), (8, 7), ...
+    array([[5, 0, 2],
+           [7, 8, 8],
+           [7, 8, 7],
+           [1, 6, 3]])
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    n_classes = len(sizes)
+    if n_classes == 0 or np.any(sizes <= 0):
+        raise ValueError("Class-aware sampling needs at least one row in every class.")
+    n_visits = -(-n_samples // n_per_visit)
+    n_cycles = -(-n_visits // n_classes)
+    # The visited classes: cycles of random orders of all classes (RandomCycleIter).
+    visited = random_state.random_sample((n_cycles, n_classes)).argsort(axis=1).ravel()
+    visited = visited[:n_visits]
+    visits = np.bincount(visited, minlength=n_classes)
+    # Each class's stream: as many random permutations of its rows as its visits need.
+    rounds = -(-visits * n_per_visit // sizes)
+    lengths = rounds * sizes
+    stream_start = np.cumsum(lengths) - lengths
+    owner = np.repeat(np.arange(n_classes), lengths)
+    position = np.arange(lengths.sum()) - stream_start[owner]
+    cycle = np.repeat(np.cumsum(rounds) - rounds, lengths) + position // sizes[owner]
+    # Sorted by cycle, then by a random key: each cycle a random permutation of its class.
+    order = np.lexsort((random_state.random_sample(len(cycle)), cycle))
+    row_start = np.cumsum(sizes) - sizes
+    stream = rows[(row_start[owner] + position % sizes[owner])[order]]
+    # Visit i of class c reads the next n_per_visit rows of c's stream.
+    by_class = np.argsort(visited, kind="stable")
+    rank = np.empty(n_visits, dtype=np.int64)
+    rank[by_class] = np.arange(n_visits) - np.repeat(np.cumsum(visits) - visits, visits)
+    first = stream_start[visited] + rank * n_per_visit
+    return stream[(first[:, None] + np.arange(n_per_visit)).ravel()[:n_samples]]

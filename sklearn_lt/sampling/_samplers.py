@@ -20,6 +20,7 @@ from sklearn.utils.validation import validate_data
 from ..utils import to_numpy
 from ..utils._array import is_tensor, validate_labels
 from ._probabilities import (
+    draw_class_aware,
     draw_grouped,
     group_rows,
     power_probabilities,
@@ -33,6 +34,7 @@ __all__ = [
     "ClassBalancedSampler",
     "SquareRootSampler",
     "ProgressivelyBalancedSampler",
+    "ClassAwareSampler",
 ]
 
 
@@ -73,7 +75,7 @@ class PowerSampler(BaseSampler):
     See Also
     --------
     InstanceBalancedSampler, ClassBalancedSampler, SquareRootSampler,
-    ProgressivelyBalancedSampler
+    ProgressivelyBalancedSampler, ClassAwareSampler
 
     Examples
     --------
@@ -132,7 +134,8 @@ class PowerSampler(BaseSampler):
         epoch, n_epochs : int, default=None
             Position in the training run (progressively-balanced sampling).
         n_samples : int, default=None
-            Length of the stream; defaults to ``self.n_samples``, then ``len(y)``.
+            Length of the stream; defaults to ``self.n_samples``, then to the
+            sampler's epoch length (``len(y)``; see :meth:`epoch_indices`).
         random_state : int, RandomState instance or None, default=None
             Defaults to ``self.random_state``. Pass one ``RandomState`` for a
             whole training run to get a different, reproducible draw per epoch.
@@ -144,14 +147,57 @@ class PowerSampler(BaseSampler):
         _, y_encoded, counts = validate_labels(y, len(y))
         rng = check_random_state(self.random_state if random_state is None else random_state)
         rows = group_rows(y_encoded, counts)
-        return self._draw(rows, counts, epoch, n_epochs, n_samples, rng)[0]
+        return self.epoch_indices(
+            rows, counts, rng, epoch=epoch, n_epochs=n_epochs, n_samples=n_samples
+        )
 
-    def _draw(self, rows, counts, epoch, n_epochs, n_samples, rng):
-        """Indices of one draw from ``rows`` grouped by class (``counts`` of each)."""
-        p = self.class_probabilities(counts, epoch=epoch, n_epochs=n_epochs)
-        n_samples = n_samples or self.n_samples or len(rows)
-        per_class = target_counts(p, n_samples)
-        return draw_grouped(rows, counts, per_class, rng), per_class
+    def epoch_indices(self, rows, class_counts, random_state, *, epoch=None, n_epochs=None,
+                      n_samples=None):
+        """Rows of one epoch (or one resample), in the order training visits them.
+
+        The one draw behind :meth:`sample_indices`, ``fit_resample``,
+        :class:`EpochIndexSampler` and the SGD epochs of the trained heads:
+        a sampler that draws otherwise overrides this method only. Here:
+        ``target_counts(p, n_samples)`` rows of each class (the probabilities
+        ``p`` of :meth:`class_probabilities`), each class's rows taken as
+        successive random permutations, all shuffled together.
+
+        Parameters
+        ----------
+        rows : ndarray of shape (n_rows,), int64
+            Row indices grouped by class: ``class_counts[0]`` rows of the
+            first class, then ``class_counts[1]`` of the second...
+        class_counts : ndarray of shape (n_classes,)
+            Rows of each class in ``rows``, all positive.
+        random_state : numpy.random.RandomState
+            The stream the draw takes its randomness from.
+        epoch, n_epochs : int, default=None
+            Position in the training run (progressively-balanced sampling).
+        n_samples : int, default=None
+            Length of the epoch; defaults to ``self.n_samples``, then to the
+            sampler's own epoch length (here the number of rows).
+
+        Returns
+        -------
+        indices : ndarray of shape (n_samples,), int64
+            Entries of ``rows``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_lt import ClassBalancedSampler
+        >>> rows = np.array([10, 11, 12, 13, 20])  # 4 rows of a class, 1 of another
+        >>> idx = ClassBalancedSampler().epoch_indices(rows, [4, 1], np.random.RandomState(0))
+        >>> sorted(idx.tolist())  # 2.5 rows each, rounded: 3 distinct rows, and 20 twice
+        [10, 11, 12, 20, 20]
+        """
+        p = self.class_probabilities(class_counts, epoch=epoch, n_epochs=n_epochs)
+        n_samples = n_samples or self._epoch_length(class_counts)
+        return draw_grouped(rows, class_counts, target_counts(p, n_samples), random_state)
+
+    def _epoch_length(self, class_counts):
+        """Rows of an epoch without ``n_samples`` passed: ``self.n_samples``, or every row."""
+        return self.n_samples or int(np.sum(class_counts))
 
     def _check_X_y(self, X, y):
         # Drawing rows by index works on any 2-D data: strings, NaN, sparse.
@@ -193,9 +239,10 @@ class PowerSampler(BaseSampler):
     def _fit_resample(self, X, y):
         self.classes_, y_encoded, self.class_counts_ = validate_labels(y, len(y))
         rng = check_random_state(self.random_state)
-        self.sample_indices_, per_class = self._draw(
-            group_rows(y_encoded, self.class_counts_), self.class_counts_, None, None, None, rng
+        self.sample_indices_ = self.epoch_indices(
+            group_rows(y_encoded, self.class_counts_), self.class_counts_, rng
         )
+        per_class = np.bincount(y_encoded[self.sample_indices_], minlength=len(self.classes_))
         self.sampling_strategy_ = dict(zip(self.classes_.tolist(), per_class.tolist()))
         return _safe_indexing(X, self.sample_indices_), _safe_indexing(
             y, self.sample_indices_
@@ -381,3 +428,110 @@ class ProgressivelyBalancedSampler(PowerSampler):
             self.epoch if epoch is None else epoch,
             self.n_epochs if n_epochs is None else n_epochs,
         )
+
+
+class ClassAwareSampler(PowerSampler):
+    """Class-aware sampling as cRT's code runs it: runs of ``n_per_visit`` rows of one class.
+
+    Class-balanced sampling in the order of the decoupling code's
+    ``ClassAwareSampler`` (Kang et al. 2020; facebookresearch/classifier-
+    balancing, ``data/ClassAwareSampler.py``, with ``num_samples_cls=4`` in
+    its cRT and LWS configurations): the classes are visited in cycles, each
+    a fresh random order of all classes, and each visit yields the next
+    ``n_per_visit`` rows of that class's own cycle through its rows (each
+    cycle a fresh permutation). A training epoch's mini-batches are
+    consecutive runs of this stream, as a ``DataLoader`` reads the reference
+    sampler. An epoch has ``max_j n_j * n_classes`` rows, the reference's
+    ``__len__`` (:class:`ClassBalancedSampler` draws as many rows as the
+    data has).
+
+    Every class is drawn equally often: :meth:`class_probabilities` is
+    uniform, as :class:`ClassBalancedSampler`'s, and so is its loss in
+    expectation: under the heads' L-BFGS solver the two samplers give the
+    same fit. The order (runs of one class) and the epoch's length matter
+    to SGD only. Each epoch starts fresh cycles, where the reference carries
+    them over from one epoch to the next (see
+    :func:`~sklearn_lt.sampling._probabilities.draw_class_aware`).
+
+    Parameters
+    ----------
+    n_per_visit : int >= 1, default=4
+        Consecutive rows drawn from a class at each visit (the reference's
+        ``num_samples_cls``; 4 in cRT's configurations).
+    n_samples : int, default=None
+        Rows of an epoch (and of a resample); ``None``: ``max_j n_j *
+        n_classes``, as the reference.
+    random_state : int, RandomState instance or None, default=None
+        Controls the order of the classes and of their rows.
+
+    Attributes
+    ----------
+    sampling_strategy_ : dict
+        Number of rows drawn for each class.
+    sample_indices_ : ndarray of shape (n_samples_resampled,)
+        Rows of the input that make up the resample, in order.
+    class_counts_ : ndarray of shape (n_classes,)
+        Samples per class of the input (before resampling).
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, sorted.
+    n_features_in_ : int
+        Number of features of the input.
+
+    See Also
+    --------
+    ClassBalancedSampler : The same class probabilities, rows shuffled together.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_lt import ClassAwareSampler
+    >>> y = np.array([0] * 6 + [1] * 2 + [2] * 4)
+    >>> _, y_res = ClassAwareSampler(n_per_visit=2, random_state=0).fit_resample(np.eye(12), y)
+    >>> y_res  # 6 rows x 3 classes, in runs of 2
+    array([0, 0, 2, 2, 1, 1, 1, 1, 0, 0, 2, 2, 0, 0, 1, 1, 2, 2])
+    """
+
+    _parameter_constraints = {
+        **InstanceBalancedSampler._parameter_constraints,
+        "n_per_visit": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    q = 0.0
+
+    def __init__(self, n_per_visit=4, *, n_samples=None, random_state=None):
+        self.n_per_visit = n_per_visit
+        self.n_samples = n_samples
+        self.random_state = random_state
+
+    def epoch_indices(self, rows, class_counts, random_state, *, epoch=None, n_epochs=None,
+                      n_samples=None):
+        """Rows of one epoch: visits of ``n_per_visit`` rows, the classes in cycles.
+
+        Parameters
+        ----------
+        rows : ndarray of shape (n_rows,), int64
+            Row indices grouped by class: ``class_counts[0]`` rows of the
+            first class, then ``class_counts[1]`` of the second...
+        class_counts : ndarray of shape (n_classes,)
+            Rows of each class in ``rows``, all positive.
+        random_state : numpy.random.RandomState
+            The stream the draw takes its randomness from.
+        epoch, n_epochs : int, default=None
+            Position in the training run (the order does not depend on it).
+        n_samples : int, default=None
+            Length of the epoch; defaults to ``self.n_samples``, then to
+            ``max(class_counts) * len(class_counts)``.
+
+        Returns
+        -------
+        indices : ndarray of shape (n_samples,), int64
+            Entries of ``rows``, in the order they are visited.
+        """
+        self._validate_params()
+        n_samples = n_samples or self._epoch_length(class_counts)
+        return draw_class_aware(rows, class_counts, n_samples, self.n_per_visit, random_state)
+
+    def _epoch_length(self, class_counts):
+        """``self.n_samples``, or the reference's ``max_j n_j * n_classes``."""
+        counts = np.asarray(class_counts)
+        return self.n_samples or int(counts.max()) * len(counts)

@@ -84,12 +84,11 @@ class EpochIndexSampler(torch.utils.data.Sampler):
 
     def __iter__(self):
         # The draw of ``sampler.sample_indices(y, ...)``, without re-encoding y each epoch.
-        indices, _ = self.sampler._draw(
+        indices = self.sampler.epoch_indices(
             *self._rows_by_class(),
-            min(self.epoch, self.n_epochs - 1),
-            self.n_epochs,
-            None,
             self._rng,
+            epoch=min(self.epoch, self.n_epochs - 1),
+            n_epochs=self.n_epochs,
         )
         return iter(indices.tolist())
 
@@ -97,4 +96,4 @@ class EpochIndexSampler(torch.utils.data.Sampler):
         return {**self.__dict__, "_grouped": None}  # recomputed after unpickling
 
     def __len__(self):
-        return self.sampler.n_samples or len(self.y)
+        return self.sampler._epoch_length(self._rows_by_class()[1])
