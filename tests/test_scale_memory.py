@@ -31,7 +31,7 @@ from sklearn_lt import (
     TauNormClassifier,
     TauNormClassifierCV,
 )
-from sklearn_lt.heads import _base, _ncm, logit_adjustment_sweep, tau_sweep
+from sklearn_lt.heads import _base, _lws, _ncm, logit_adjustment_sweep, tau_sweep
 from sklearn_lt.heads._base import chunked_argmax, row_chunks
 from sklearn_lt.utils._array import validate_features
 
@@ -161,16 +161,15 @@ def test_tau_norm_cv_sweep_agrees_with_its_final_head_at_large_scales(factor):
 
 
 # ---------------------------------------------------------- trained heads
-def test_lws_without_cached_logits_is_the_lws_with_them(tiny_chunks):
-    from sklearn import config_context
-
+def test_lws_without_cached_logits_is_the_lws_with_them(tiny_chunks, monkeypatch):
     X, y = problem(dtype=np.float64)
     base = FrozenEstimator(LogisticRegression(max_iter=1000).fit(X, y))
+    monkeypatch.setattr(_lws, "_keeps_base_logits", lambda n_features, n_classes: True)
     cached = LWSClassifier(base, random_state=0).fit(X, y)
-    # 0 MiB of working memory and X of a few KiB: the logits are not kept,
-    # and their scale is taken 3 rows at a time.
-    with config_context(working_memory=0):
-        chunked = LWSClassifier(base, random_state=0).fit(X, y)
+    # The logits not kept: each batch recomputes its own, and their scale is
+    # taken 3 rows at a time.
+    monkeypatch.setattr(_lws, "_keeps_base_logits", lambda n_features, n_classes: False)
+    chunked = LWSClassifier(base, random_state=0).fit(X, y)
     assert_allclose(chunked.scales_, cached.scales_, rtol=1e-10)
     assert_array_equal(chunked.predict(X), cached.predict(X))
 
@@ -247,6 +246,8 @@ frozen = FrozenEstimator(sklearn_lt.SoftmaxClassifier.from_weights(
 half = n // 2
 make = {{
     "lws": lambda: (sklearn_lt.LWSClassifier(frozen, n_epochs=1, batch_size=128), (X, y)),
+    "lws_default_working_memory": lambda: (
+        sklearn_lt.LWSClassifier(frozen, n_epochs=1, batch_size=128), (X, y)),
     "tau_cv": lambda: (sklearn_lt.TauNormClassifierCV(frozen, cv=2), (X, y)),
     "la_cv": lambda: (sklearn_lt.LogitAdjustedClassifierCV(frozen, cv=2), (X, y)),
     "lort_cv": lambda: (sklearn_lt.LORTClassifierCV(frozen, n_epochs=1, smoothings=[0.9], cv=2,
@@ -256,6 +257,8 @@ make = {{
     "ncm": lambda: (sklearn_lt.NCMClassifier(), (X, y)),
 }}
 model, data = make[case]()
+if case == "lws_default_working_memory":
+    sklearn.set_config(working_memory=1024)  # the default: the N x C logits would fit in it
 small = tuple(a[:4 * c] for a in data)
 model.fit(*small)  # warm-up: first-call allocations are not the fit's
 def status(key):
@@ -274,6 +277,9 @@ print(json.dumps({{"rise_mb": (status("VmHWM") - before) / 1024, "x_mb": X.nbyte
 # X of 61 MiB (its copies are what is bounded).
 _MEMORY_CASES = [
     ("lws", 30_000, 16, 2_000),
+    # 229 MiB of N x C logits within the default 1 GiB working_memory, 127x
+    # half of X: LWS kept them (230 MiB) before they had to fit in half of X.
+    ("lws_default_working_memory", 30_000, 16, 2_000),
     ("tau_cv", 30_000, 16, 2_000),
     ("la_cv", 30_000, 16, 2_000),
     ("lort_cv", 30_000, 16, 2_000),

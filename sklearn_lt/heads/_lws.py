@@ -3,7 +3,6 @@
 import math
 
 import torch
-from sklearn import get_config
 
 from ..sampling import ClassBalancedSampler
 from ..utils._docstring import Substitution
@@ -18,6 +17,20 @@ from ._modules import (
 from ._trained import TrainedHead, TrainingStart
 
 __all__ = ["LWSClassifier"]
+
+
+def _keeps_base_logits(n_features, n_classes):
+    """Whether LWS keeps its ``N x C`` base logits (``W``, ``b`` frozen) for the epochs.
+
+    Only when they take at most half the memory of the features, the bound on
+    a fit's memory beyond ``X`` (issue #22). Kept, the epochs skip the product
+    but read ``N x C`` logits; recomputed, each batch pays its product. At
+    ImageNet-LT's 115,846 rows and 1,000 classes, 5 epochs on one CPU thread
+    took 8.1 s kept and 8.9 s recomputed at 256-d (peak beyond X 537 against
+    138 MiB), the batches' own work dominating the product
+    (``docs/benchmarks.md``).
+    """
+    return 2 * n_classes <= n_features
 
 
 @Substitution(
@@ -44,10 +57,9 @@ class LWSClassifier(RebalancingTrainedHead):
 
     ``W`` and ``b`` are frozen, so the base logits are computed once and the
     epochs train the scales on them when the ``N x C`` logits take no more
-    memory than half the features or fit in ``sklearn.get_config()
-    ["working_memory"]``; otherwise each batch recomputes its logits, and no
-    ``N x C`` array is ever made (the scale of the logits is taken chunk by
-    chunk).
+    memory than half the features (``n_classes <= n_features / 2``);
+    otherwise each batch recomputes its logits, and no ``N x C`` array is
+    ever made (the scale of the logits is taken chunk by chunk).
 
     Read more in the :ref:`User Guide <lws>`.
 
@@ -134,12 +146,7 @@ class LWSClassifier(RebalancingTrainedHead):
     def _start(self, X, y_encoded, counts, rng, options):
         base = self._base(X, y_encoded, counts, rng)
         n_classes = len(base.coef)
-        # W and b are frozen: every epoch would recompute the same base
-        # logits. Keep them when they take no more memory than half the
-        # features or fit in scikit-learn's working_memory (MiB); decided
-        # from the shapes, before any logit exists.
-        budget = max(X.numel() * X.element_size() // 2, get_config()["working_memory"] * 2**20)
-        on_logits = len(X) * n_classes * X.element_size() <= budget
+        on_logits = _keeps_base_logits(X.shape[1], n_classes)  # from the shapes, before any logit
         base_logits = X.new_empty((len(X), n_classes)) if on_logits else None
         norms = X.new_empty((len(X), 1))
         with torch.no_grad():
