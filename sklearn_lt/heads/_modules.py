@@ -161,9 +161,12 @@ class LinearLogits(nn.Module):
         RMS row norm of the training features.
     fit_intercept : bool, default=True
         ``False`` keeps the intercept fixed (not trained).
+    decay_intercept : bool, default=True
+        ``False`` exempts the intercept from weight decay (Cui et al.'s
+        sigmoid losses): :meth:`no_weight_decay` names it.
     """
 
-    def __init__(self, coef, intercept, scale, *, fit_intercept=True):
+    def __init__(self, coef, intercept, scale, *, fit_intercept=True, decay_intercept=True):
         super().__init__()
         check_trainable_scale(scale, coef.dtype)
         self.scale = float(scale)
@@ -172,6 +175,18 @@ class LinearLogits(nn.Module):
             self.bias = nn.Parameter(intercept.clone())
         else:
             self.register_buffer("bias", intercept.clone())
+        self.decay_intercept = decay_intercept
+
+    def no_weight_decay(self):
+        """Names of the parameters that the trainer's weight decay leaves alone.
+
+        timm's convention: the trainer penalises every other parameter.
+
+        Returns
+        -------
+        names : set of str
+        """
+        return set() if self.decay_intercept else {"bias"}
 
     def forward(self, X):
         return torch.addmm(self.bias, X, self.weight.T, alpha=1 / self.scale)
@@ -292,11 +307,14 @@ class MaxNormLinearLogits(LinearLogits):
         The weights the radius is set from (raw units); ``None``: ``coef``.
     fit_intercept : bool, default=True
         ``False`` keeps the intercept fixed (not trained).
+    decay_intercept : bool, default=True
+        ``False`` exempts the intercept from weight decay.
     """
 
     def __init__(self, coef, intercept, scale, *, threshold, reference=None,
-                 fit_intercept=True):
-        super().__init__(coef, intercept, scale, fit_intercept=fit_intercept)
+                 fit_intercept=True, decay_intercept=True):
+        super().__init__(coef, intercept, scale, fit_intercept=fit_intercept,
+                         decay_intercept=decay_intercept)
         rows = self.weight.detach() if reference is None else reference * self.scale
         norms = row_norms(rows)[:, 0]
         self.radius = float(norms.min() + threshold * (norms.max() - norms.min()))

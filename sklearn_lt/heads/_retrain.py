@@ -10,6 +10,7 @@ own that need no re-training (:class:`TauNormClassifier`,
 :class:`LogitAdjustedClassifier`).
 """
 
+import math
 import textwrap
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -47,6 +48,7 @@ LOSSES = (
     "softmax_bce",
 )
 # RetrainingLoss's per-sample form of each loss (the softmax cross-entropy unless named).
+_SIGMOID_LOSSES = ("sigmoid_bce", "sigmoid_focal")
 _LOSS_FORMS = {"sigmoid_bce": "sigmoid_bce", "sigmoid_focal": "sigmoid_bce",
                "softmax_bce": "softmax_bce"}
 
@@ -197,10 +199,18 @@ class RetrainedClassifier(TrainedHead):
     Parameters
     ----------
     %(estimator)s
-    init : {"random", "base"}, default="random"
+    init : {"random", "base", "prior"}, default="random"
         Where training starts: ``"random"`` re-initialises the classifier
         (as cRT); ``"base"`` continues from the weights of ``estimator``
-        (as LORT and LTWB's MaxNorm fine-tuning).
+        (as LORT and LTWB's MaxNorm fine-tuning); ``"prior"``, for the
+        sigmoid losses (``"sigmoid_bce"``, ``"sigmoid_focal"``), is
+        ``"random"`` with every bias at ``-log((1 - pi) / pi) = -log(C -
+        1)``, ``pi = 1 / C``, and the bias exempt from weight decay, as Cui
+        et al.'s code (``model_base.py``'s ``bias_initializer``,
+        ``cifar_main.py``'s penalty without ``dense/bias``): each sigmoid
+        starts at probability ``1 / C``, not 1/2, so the ``C - 1`` negative
+        terms of a row do not swamp the first steps (Lin et al. 2017,
+        section 4.1). Linear logits only.
     logits : {"linear", "cosine"}, default="linear"
         The logit function.
     logit_scale : float > 0, default=30.0
@@ -259,11 +269,13 @@ default="balanced_softmax"
         ``pgdFunc.PGD(model)`` after each training phase, in
         ``utils/trainval.py``).
     fit_intercept : bool, default=True
-        Linear logits: learn a bias per class (``False`` keeps it at 0, or at
-        the base's with ``init="base"``). Cosine logits have none.
+        Linear logits: learn a bias per class (``False`` keeps it at 0, at
+        the base's with ``init="base"``, at ``-log(C - 1)`` with
+        ``init="prior"``). Cosine logits have none.
     solver : {"auto", "lbfgs", "sgd"}, default="auto"
         ``"auto"`` is ``"sgd"`` for the methods defined by their schedule
-        (MaxNorm's projection, deferred re-weighting), ``"lbfgs"`` otherwise.
+        (MaxNorm's projection, deferred re-weighting, ``lr_schedule``),
+        ``"lbfgs"`` otherwise.
         ``"lbfgs"``: full-batch L-BFGS to convergence on the loss that the
         sampler gives in expectation, deterministic. ``"sgd"``: mini-batches
         drawn by the sampler each epoch, SGD with momentum, cosine learning
@@ -283,6 +295,16 @@ default="balanced_softmax"
         Default 4.0.
     %(momentum)s
     %(cosine_step)s
+    lr_schedule : {"cosine", "ldam_drw"}, default="cosine"
+        The learning rate along the SGD epochs: the per-epoch cosine
+        (``cosine_step``), or LDAM-DRW's steps (``adjust_learning_rate`` of
+        its ``cifar_train.py``): ``lr * e / 5`` over the first 5 epochs
+        (``e`` from 1), then ``lr``, ``lr / 100`` once ``e > 0.8 *
+        n_epochs``, ``lr / 10**4`` once ``e > 0.9 * n_epochs``: exactly the
+        reference's 160 and 180 at its ``n_epochs=200`` (with
+        ``reweight_from_epoch=160`` its DRW switch), the same fractions of
+        other runs; the warm-up keeps its 5 epochs. A schedule:
+        ``solver="auto"`` picks SGD.
     %(device)s
     %(random_state)s
     %(verbose)s
@@ -391,7 +413,7 @@ default="balanced_softmax"
     _parameter_constraints = {
         **SOLVER_CONSTRAINTS,
         "estimator": [HasMethods(["fit"]), None],
-        "init": [StrOptions({"random", "base"})],
+        "init": [StrOptions({"random", "base", "prior"})],
         "logits": [StrOptions({"linear", "cosine"})],
         "logit_scale": [Interval(Real, 0, None, closed="neither")],
         "loss": [StrOptions(set(LOSSES))],
@@ -407,6 +429,7 @@ default="balanced_softmax"
         "max_norm": [Interval(Real, 0, 1, closed="both"), None],
         "max_norm_every": [StrOptions({"step", "epoch"})],
         "cosine_step": [StrOptions({"after_epoch", "before_epoch"})],
+        "lr_schedule": [StrOptions({"cosine", "ldam_drw"})],
         "fit_intercept": ["boolean"],
         "solver": [StrOptions({"auto", "lbfgs", "sgd"})],
         "weight_decay": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
@@ -446,6 +469,7 @@ default="balanced_softmax"
         lr=4.0,
         momentum=0.9,
         cosine_step="after_epoch",
+        lr_schedule="cosine",
         device=None,
         random_state=None,
         verbose=0,
@@ -479,6 +503,7 @@ default="balanced_softmax"
         self.lr = lr
         self.momentum = momentum
         self.cosine_step = cosine_step
+        self.lr_schedule = lr_schedule
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -496,16 +521,31 @@ default="balanced_softmax"
         combination checked."""
         # torch's per-batch normalisation is a mini-batch form (full-batch, a constant factor).
         per_batch = self.weight_normalization == "weights" and self.reweight is not None
-        scheduled = self.max_norm is not None or self.reweight_from_epoch > 0 or per_batch
+        scheduled = (
+            self.max_norm is not None or self.reweight_from_epoch > 0 or per_batch
+            or self.lr_schedule != "cosine"
+        )
         solver = self.solver if self.solver != "auto" else ("sgd" if scheduled else "lbfgs")
         weight_decay = self.weight_decay
         if weight_decay == "auto":
             weight_decay = 0.0 if self.logits == "cosine" else _LINEAR_WEIGHT_DECAY
-        if self.init == "random" and self.estimator is not None and self.max_norm is None:
+        if self.init != "base" and self.estimator is not None and self.max_norm is None:
             raise ValueError(
-                "estimator is only read with init='base' (init='random' re-initialises "
-                "the classifier) or for max_norm's radius: set init='base' to start "
-                "from it."
+                f"estimator is only read with init='base' (init={self.init!r} "
+                "re-initialises the classifier) or for max_norm's radius: set "
+                "init='base' to start from it."
+            )
+        if self.init == "prior" and (self.loss not in _SIGMOID_LOSSES or self.logits != "linear"):
+            raise ValueError(
+                "init='prior' starts each sigmoid of a linear layer at probability 1 / C "
+                f"(Cui et al.): use loss='sigmoid_bce' or 'sigmoid_focal' with "
+                f"logits='linear', not loss={self.loss!r} with logits={self.logits!r} "
+                "(a softmax ignores a bias common to all classes)."
+            )
+        if self.lr_schedule != "cosine" and self.cosine_step != "after_epoch":
+            raise ValueError(
+                f"cosine_step={self.cosine_step!r} steps the cosine schedule; "
+                f"lr_schedule={self.lr_schedule!r} has its own epochs."
             )
         if self.max_norm is not None and self.logits == "cosine":
             raise ValueError(
@@ -527,6 +567,7 @@ default="balanced_softmax"
             what = "max_norm (a projection along the schedule)" if self.max_norm is not None else (
                 "reweight_from_epoch (deferred re-weighting)" if self.reweight_from_epoch > 0
                 else "weight_normalization='weights' (a division by each batch's weights)"
+                if per_batch else f"lr_schedule={self.lr_schedule!r} (a learning rate)"
             )
             raise ValueError(f"{what} is defined by the SGD schedule: use solver='sgd'.")
         if solver == "lbfgs" and self.logits == "cosine" and weight_decay > 0:
@@ -549,6 +590,7 @@ default="balanced_softmax"
                 name, "tau", self.tau, "adjustment", self.adjustment, stacklevel=6
             )),
             lr_stepped_before=self.cosine_step == "before_epoch",
+            lr_schedule=self.lr_schedule,
         )
 
     def _callbacks(self, start, loss, options):
@@ -562,7 +604,7 @@ default="balanced_softmax"
     def _start(self, X, y_encoded, counts, rng, options):
         attributes = {}
         reference = None
-        if self.init == "random" and self.max_norm is not None:
+        if self.init != "base" and self.max_norm is not None:
             # MaxNorm's radius is relative to the norms of the classifier that
             # LTWB's stage two fine-tunes (the instance-balanced base), never to
             # a random start's (all near the init's bound: every row capped there).
@@ -581,7 +623,9 @@ default="balanced_softmax"
             if self.logits == "linear":
                 # init_linear draws the weights of normalised features.
                 coef = coef / feature_scale(X)
-            if not self.fit_intercept:
+            if self.init == "prior":  # Cui et al.: sigmoid(b) = pi = 1 / C
+                intercept = torch.full_like(intercept, -math.log(len(counts) - 1))
+            elif not self.fit_intercept:
                 intercept = torch.zeros_like(intercept)
         inputs = X
         if self.logits == "cosine":
@@ -593,10 +637,12 @@ default="balanced_softmax"
             module = MaxNormLinearLogits(
                 coef, intercept, feature_scale(X), threshold=self.max_norm,
                 reference=reference, fit_intercept=self.fit_intercept,
+                decay_intercept=self.init != "prior",
             )
         else:
             module = LinearLogits(
-                coef, intercept, feature_scale(X), fit_intercept=self.fit_intercept
+                coef, intercept, feature_scale(X), fit_intercept=self.fit_intercept,
+                decay_intercept=self.init != "prior",
             )
         return TrainingStart(module, inputs, y_encoded, counts, attributes)
 

@@ -315,8 +315,25 @@ def _expected_class_weights(sampler, counts):
     return weights
 
 
+def _no_weight_decay(module):
+    """Names of the parameters the module exempts from weight decay (timm's convention)."""
+    return module.no_weight_decay() if hasattr(module, "no_weight_decay") else set()
+
+
 def _l2_penalty(module, weight_decay):
-    return 0.5 * weight_decay * sum((p**2).sum() for p in module.parameters())
+    exempt = _no_weight_decay(module)
+    decayed = (p for name, p in module.named_parameters() if name not in exempt)
+    return 0.5 * weight_decay * sum((p**2).sum() for p in decayed)
+
+
+def _sgd_param_groups(module):
+    """SGD's trained parameters, those exempt from weight decay in a group of their own."""
+    exempt = _no_weight_decay(module)
+    trained = [(name, p) for name, p in module.named_parameters() if p.requires_grad]
+    groups = [{"params": [p for name, p in trained if name not in exempt]}]
+    if any(name in exempt for name, _ in trained):
+        groups.append({"params": [p for name, p in trained if name in exempt], "weight_decay": 0.0})
+    return groups
 
 
 def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_iter, tol):
@@ -381,9 +398,9 @@ def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_it
 
 def _fit_sgd(module, inputs, y_encoded, counts, loss, options, rng, callbacks):
     """Sampler-driven mini-batch SGD with momentum, weight decay and a per-epoch cosine."""
-    params = [p for p in module.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(
-        params, lr=options.lr, momentum=options.momentum, weight_decay=options.weight_decay
+        _sgd_param_groups(module), lr=options.lr, momentum=options.momentum,
+        weight_decay=options.weight_decay,
     )
     y_t = torch.as_tensor(y_encoded, device=inputs.device)
     # Classes absent from this training set (a CV fold of a frozen model's
