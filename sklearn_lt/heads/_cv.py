@@ -214,13 +214,12 @@ class SearchCV(LinearHead):
 
     def _fit(self, X, y_encoded, counts, groups=None):
         candidates = self._candidates()
-        n_candidates = len(next(iter(candidates.values())))
         scoring, thresholds = check_split_scoring(
             self.scoring, self.many_threshold, self.few_threshold
         )
         labels = counts.classes[y_encoded]
         folds = cv_folds(self.cv, labels, groups)
-        scores = np.empty((n_candidates, len(folds)))
+        scores = np.empty((_count(candidates), len(folds)))
         with warnings.catch_warnings():
             # A split scorer would warn for every candidate of a fold without
             # its split; search_results warns once instead.
@@ -261,7 +260,7 @@ class SearchCV(LinearHead):
                 **thresholds,
             )
         X_test = to_numpy(X[rows])  # the scorer's own input: numpy rows
-        scores = np.empty(len(next(iter(candidates.values()))))
+        scores = np.empty(_count(candidates))
 
         def visit(i, coef, intercept):
             params = {name: values[i].item() for name, values in candidates.items()}
@@ -289,8 +288,7 @@ class SearchCV(LinearHead):
         )
 
     def _predict_candidates(self, base, X_train, X, rows, candidates):
-        n_candidates = len(next(iter(candidates.values())))
-        indices = np.empty((n_candidates, len(rows)), dtype=np.int64)
+        indices = np.empty((_count(candidates), len(rows)), dtype=np.int64)
 
         def visit(i, coef, intercept):
             index = chunked_argmax(
@@ -315,11 +313,23 @@ class SearchCV(LinearHead):
         raise NotImplementedError
 
 
-def check_grid(values, name, *, default, negative):
-    """``values`` (``None``: ``default``) as a non-empty float64 array of finite values."""
+def _count(candidates):
+    """The number of candidates in ``{name: values}`` (one value per candidate)."""
+    return len(next(iter(candidates.values())))
+
+
+def check_grid(values, name, *, default=None, low=-np.inf, high=np.inf):
+    """``values`` (``None``: ``default``) as a non-empty float64 array, each in ``[low, high)``.
+
+    NaN and infinities are refused whatever the bounds.
+    """
     values = np.asarray(default if values is None else values, dtype=np.float64).reshape(-1)
-    if values.size == 0 or not np.all(np.isfinite(values)) or (not negative and np.any(values < 0)):
-        what = "finite values" if negative else "finite values >= 0"
+    # NaN fails every comparison: test for the good values, not the bad.
+    if values.size == 0 or not np.all(np.isfinite(values) & (values >= low) & (values < high)):
+        if np.isfinite(high):
+            what = f"values in [{low:g}, {high:g}) (no NaN)"
+        else:
+            what = "finite values" + ("" if low == -np.inf else f" >= {low:g}")
         raise ValueError(f"{name} must be a non-empty list of {what}, got {values}.")
     return values
 

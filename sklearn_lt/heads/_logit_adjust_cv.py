@@ -145,7 +145,7 @@ class LogitAdjustedClassifierCV(PostHocCV):
         # A negative adjustment moves the other way: still a candidate. Errors
         # name the parameter given.
         name = "taus" if is_set(self.taus) else "adjustments"
-        grid = check_grid(adjustments, name, default=np.linspace(0, 2, 21), negative=True)
+        grid = check_grid(adjustments, name, default=np.linspace(0, 2, 21))
         return {"adjustment": grid}
 
     def _candidate_params(self, params):

@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval
 
 from ..utils._docstring import Substitution
 from ..utils._docstring_entries import SEARCH_CV_DOCS, TRAINER_DOCS
-from ._cv import SearchCV
+from ._cv import SearchCV, check_grid
 from ._lort import LORTClassifier
 from ._trained import EpochWeights
 from ._trainer import SOLVER_CONSTRAINTS
@@ -147,16 +147,6 @@ class LORTClassifierCV(SearchCV):
         self.few_threshold = few_threshold
         self.verbose = verbose
 
-    def _check_smoothings(self):
-        smoothings = np.asarray(self.smoothings, dtype=np.float64).reshape(-1)
-        # NaN fails every comparison: test for the good values, not the bad.
-        if smoothings.size == 0 or not np.all((smoothings >= 0) & (smoothings < 1)):
-            raise ValueError(
-                f"smoothings must be a non-empty list of values in [0, 1) (no NaN), got "
-                f"{smoothings}."
-            )
-        return smoothings
-
     def _lort(self, base_estimator, smoothing):
         """The LORT head that runs one path from a fitted (frozen) base."""
         return LORTClassifier(
@@ -183,8 +173,9 @@ class LORTClassifierCV(SearchCV):
 
     def _candidates(self):
         # Every smoothing with every stopping epoch, 0 (the base) to n_epochs.
+        smoothings = check_grid(self.smoothings, "smoothings", low=0, high=1)
         grid_smoothing, grid_epoch = np.meshgrid(
-            self._check_smoothings(), np.arange(self.n_epochs + 1), indexing="ij"
+            smoothings, np.arange(self.n_epochs + 1), indexing="ij"
         )
         return {"smoothing": grid_smoothing.ravel(), "epoch": grid_epoch.ravel()}
 

@@ -105,7 +105,7 @@ class TauNormClassifierCV(PostHocCV):
         self.few_threshold = few_threshold
 
     def _candidates(self):
-        return {"tau": check_grid(self.taus, "taus", default=np.linspace(0, 2, 21), negative=False)}
+        return {"tau": check_grid(self.taus, "taus", default=np.linspace(0, 2, 21), low=0)}
 
     def _adjusted(self, base, tau, scale):
         coef = tau_normalize(base.coef, tau, scale=scale)
