@@ -217,6 +217,17 @@ def test_a_head_trains_on_the_views(digits, embedder):
     assert head.score(embedder.transform(X), y) > 0.3  # chance: 0.1
 
 
+def test_a_head_trains_on_one_view_per_image_and_epoch(digits, embedder):
+    # fit(..., groups=groups): the image counts, and each SGD epoch reads one
+    # view of every image (tests/test_view_groups.py records the rows).
+    X, y = digits
+    F, groups = embedder.transform_views(X, n_views=K, random_state=0)
+    head = CRTClassifier(solver="sgd", n_epochs=100, random_state=0)
+    head.fit(F, y[groups], groups=groups)
+    np.testing.assert_array_equal(head.class_counts_, np.bincount(y))
+    assert head.score(embedder.transform(X), y) > 0.3
+
+
 # -------------------------------------------------------------- PretrainedEmbedder
 def _write_images(folder, n, seed=0):
     rng = np.random.RandomState(seed)

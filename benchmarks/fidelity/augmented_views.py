@@ -6,7 +6,19 @@ give it one fixed feature per training image. This script fits each head at
 its defaults on ``transform_views`` (``K`` augmented views per training image,
 labels repeated, BatchNorm frozen) against the fixed features (``K = 1``, no
 augmentation: what the sources give today), and scores the balanced test set
-on the fixed (centre) features, as the references test:
+on the fixed (centre) features, as the references test. The views are read in
+two ways:
+
+- ``stacked``: the ``K`` views as ``K`` rows of their image, ``fit(F, y)``
+  (an SGD epoch is ``K`` passes over the images);
+- ``fresh``: ``fit(F, y, groups=groups)``, as the references' data loaders
+  augment each image afresh at every epoch: SGD reads one view of every
+  image per epoch, drawn anew from its ``K``, the sampler counts images,
+  L-BFGS weighs each view ``1 / K`` and LORT's early stopping holds out
+  whole images. ``tau-norm CV`` has no epochs (its base is an L-BFGS fit,
+  the same with either), so its two columns agree.
+
+The sources:
 
 - ``backbone``: the fidelity source ``backbone``, ``BackboneEmbedder`` as
   the study trains it (ConvNet, 30 epochs, no augmentation) on digits-LT (IR
@@ -25,10 +37,13 @@ on the fixed (centre) features, as the references test:
 only: ``TauNormClassifierCV`` on ``StratifiedGroupKFold(5)`` folds of the
 training images (an image's views never split; with ``K = 1`` the same
 stratified folds), ``LORTClassifier``'s stopping epoch on its own held-out
-part of the training *rows* (with views, held-out rows share their images
-with training rows) and, as ``LORT (held-out images)``, on held-out training
-images. ``K = 4`` uses the first 4 of the 8 views (the same draws
-``n_views=4`` gives).
+part of the training rows (stacked: held-out rows share their images with
+training rows; fresh: whole images) and, as ``LORT (held-out images)``, on
+the centre features of held-out training images. ``K = 4`` uses the first 4
+of the 8 views (the same draws ``n_views=4`` gives). ``cRT (SGD)`` is cRT's
+paper schedule (``solver="sgd"``, 10 epochs), where the way of reading the
+views matters; ``cRT`` at its default L-BFGS only changes its penalty
+(``weight_decay="auto"`` counts images with groups).
 
     OMP_NUM_THREADS=1 python -m benchmarks.fidelity.augmented_views
     python -m benchmarks.fidelity.augmented_views --sources backbone --seeds 0 --views 1 4
@@ -59,18 +74,23 @@ from .sources import _STUDY_DEFAULTS
 __all__ = ["HEADS", "SOURCES", "main", "run"]
 
 
-def _fitted(head):
-    """A head fitted at its defaults on the rows ``F``, their labels and images."""
-    return lambda seed, F, y, groups, d: head(random_state=seed).fit(F, y)
+def _fitted(head, **params):
+    """A head fitted at its defaults (and ``params``) on the rows ``F``, their labels and,
+    read ``fresh``, their images."""
+
+    def fit(seed, F, y, groups, d, fresh):
+        return head(random_state=seed, **params).fit(F, y, groups=groups if fresh else None)
+
+    return fit
 
 
-def _tau_norm(seed, F, y, groups, d):
+def _tau_norm(seed, F, y, groups, d, fresh):
     # Folds of the training images (stratified, as the default cv=5's folds).
     head = TauNormClassifierCV(cv=StratifiedGroupKFold(n_splits=5), random_state=seed)
     return head.fit(F, y, groups=groups)
 
 
-def _lort_held_out_images(seed, F, y, groups, d):
+def _lort_held_out_images(seed, F, y, groups, d, fresh):
     """LORT's stopping epoch chosen on held-out *images*: their centre features.
 
     LORT's own early stopping holds out rows; with views, a held-out row's
@@ -87,12 +107,16 @@ def _lort_held_out_images(seed, F, y, groups, d):
         held += list(images[: min(max(int(0.2 * len(images)), 1), len(images) - 1)])
     keep = ~np.isin(groups, held)
     head = LORTClassifier(random_state=seed)
-    return head.fit(F[keep], y[keep], d.F_train[held], d.y_train[held])
+    return head.fit(
+        F[keep], y[keep], d.F_train[held], d.y_train[held],
+        groups=groups[keep] if fresh else None,
+    )
 
 
 HEADS = {
     "Softmax (base)": _fitted(SoftmaxClassifier),
     "cRT": _fitted(CRTClassifier),
+    "cRT (SGD)": _fitted(CRTClassifier, solver="sgd"),
     "tau-norm CV": _tau_norm,
     "LWS": _fitted(LWSClassifier),
     "LORT": _fitted(LORTClassifier),
@@ -153,12 +177,17 @@ SOURCES = {
 }
 
 
+def columns(views):
+    """The table's columns: ``(K, fresh)``, the fixed features first."""
+    return [(k, fresh) for k in views for fresh in ((False,) if k == 1 else (False, True))]
+
+
 def run(sources, seeds, views, flip=True, scale=None):
-    """``{source: {head: {K: [(all, few) per seed]}}}`` and the extraction times."""
+    """``{source: {head: {(K, fresh): [(all, few) per seed]}}}`` and the extraction times."""
     results, times = {}, {}
     n_max = max(views)
     for name in sources:
-        results[name] = {head: {k: [] for k in views} for head in HEADS}
+        results[name] = {head: {column: [] for column in columns(views)} for head in HEADS}
         for seed in seeds:
             start = time.perf_counter()
             d = SOURCES[name](seed, n_max, flip=flip, scale=scale)
@@ -172,29 +201,33 @@ def run(sources, seeds, views, flip=True, scale=None):
                     keep = (np.arange(len(d.groups)) % n_max) < k
                     F, groups = d.F_views[keep], d.groups[keep]
                 y = d.y_train[groups]
-                for head, fit in HEADS.items():
-                    model = fit(seed, F, y, groups, d)
-                    scores = shot_accuracy(
-                        d.y_test, model.predict(d.F_test), counts, classes=classes,
-                        many_threshold=many, few_threshold=few,
-                    )
-                    results[name][head][k].append((scores["all"], scores["few"]))
+                for fresh in (False,) if k == 1 else (False, True):
+                    for head, fit in HEADS.items():
+                        model = fit(seed, F, y, groups, d, fresh)
+                        scores = shot_accuracy(
+                            d.y_test, model.predict(d.F_test), counts, classes=classes,
+                            many_threshold=many, few_threshold=few,
+                        )
+                        results[name][head][k, fresh].append((scores["all"], scores["few"]))
     return results, times
 
 
 def format_table(name, table, views):
-    """One source: balanced accuracy (few-shot accuracy), mean +- std over seeds, per K."""
-    header = ["head"] + [f"K={k} ({'fixed' if k == 1 else 'views'})" for k in views]
+    """One source: balanced accuracy (few-shot accuracy), mean +- std over seeds, per column."""
+    header = ["head"] + [
+        f"K={k} " + ("fixed" if k == 1 else "fresh" if fresh else "stacked")
+        for k, fresh in columns(views)
+    ]
     rows = [header]
-    for head, by_k in table.items():
+    for head, by_column in table.items():
         cells = [head]
-        for k in views:
-            scores = np.asarray(by_k[k])
+        for column in columns(views):
+            scores = np.asarray(by_column[column])
             mean, std = scores.mean(axis=0), scores.std(axis=0)
-            cells.append(f"{mean[0]:.3f} ± {std[0]:.3f} (few {mean[1]:.3f})")
+            cells.append(f"{mean[0]:.3f} ± {std[0]:.3f} ({mean[1]:.3f})")
         rows.append(cells)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = [f"{name}: balanced test accuracy, mean ± std over seeds (few-shot mean)"]
+    lines = [f"{name}: balanced test accuracy, mean ± std over seeds (few-shot accuracy)"]
     for i, row in enumerate(rows):
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
         if i == 0:
