@@ -12,8 +12,6 @@ import random
 import numpy as np
 import pytest
 import torch
-from imblearn.utils.estimator_checks import parametrize_with_checks as imblearn_checks
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_lt import ClassAwareSampler, ClassBalancedSampler, CRTClassifier, RetrainedClassifier
 from sklearn_lt.heads._trainer import TrainingOptions, cross_entropy, train
@@ -209,15 +207,3 @@ def test_retrained_classifier_takes_it_under_sgd():
                                n_epochs=3, random_state=0).fit(X, y)
     assert isinstance(head.sampler_, ClassAwareSampler) and head.n_iter_ == 3
     assert head.score(X, y) > 0.5
-
-
-@parametrize_with_checks([ClassAwareSampler(random_state=0)])
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
-
-
-@pytest.mark.parametrize(
-    *(lambda p: (p.args[0], list(p.args[1])))(imblearn_checks([ClassAwareSampler(random_state=0)]))
-)
-def test_imblearn_compatible(estimator, check):
-    check(estimator)

@@ -10,6 +10,7 @@ from imblearn.utils.estimator_checks import parametrize_with_checks as imblearn_
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_lt import (
+    ClassAwareSampler,
     ClassBalancedSampler,
     InstanceBalancedSampler,
     PowerSampler,
@@ -23,6 +24,7 @@ SAMPLERS = [
     ClassBalancedSampler(random_state=0),
     SquareRootSampler(random_state=0),
     ProgressivelyBalancedSampler(epoch=2, n_epochs=5, random_state=0),
+    ClassAwareSampler(random_state=0),
 ]
 
 
