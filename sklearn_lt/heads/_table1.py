@@ -1,7 +1,5 @@
 """Every row of LORT's Table 1 (Lu et al. 2024) as an estimator factory."""
 
-
-
 from ._logit_adjust import LogitAdjustedClassifier
 from ._lort import LORTClassifier
 from ._lws import LWSClassifier
