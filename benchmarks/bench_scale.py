@@ -251,6 +251,52 @@ def inat_case(name, n, d, c, n_max, n_min):
     return row
 
 
+# ``--trade-offs``: what the two memory rules cost in time, at ImageNet-LT's 115,846
+# rows and 1,000 classes (one thread, a fresh process per setting).
+# (what, d, setting): LWS's 5 default epochs with its base logits kept or recomputed
+# per batch (the rule keeps them when C <= d / 2); one L-BFGS fit (max_iter=1, 3
+# evaluations) with chunks of this many rows (the package's: 2**24 // max(C, d)).
+TRADE_OFFS = [("lws", d, keep) for d in (256, 512, 2048) for keep in (True, False)] + [
+    ("lbfgs", 256, rows) for rows in (1024, 4096, 16_384, 65_536, 115_846)
+]
+
+
+def trade_off(index, n=115_846, c=1_000):
+    """One :data:`TRADE_OFFS` setting in this process: a dict of seconds and peak."""
+    from sklearn_lt.heads import _base, _lws
+
+    what, d, setting = TRADE_OFFS[index]
+    torch.set_num_threads(1)
+    threadpool_limits(1)
+    X, y = make_features(n, d, c)
+    X_np = X.numpy()
+    if what == "lws":
+        _lws._keeps_base_logits = lambda n_features, n_classes: setting
+        head = LWSClassifier(_frozen(d, c, torch.device("cpu")), random_state=0)
+        label = "base logits " + ("kept" if setting else "recomputed per batch")
+    else:
+        _base._CHUNK_ELEMENTS = setting * max(c, d)  # chunks of `setting` rows
+        head = SoftmaxClassifier(max_iter=1)
+        head.fit(X_np[:4000], y[:4000])  # first-call allocations are not the fit's
+        label = f"chunks of {setting} rows ({setting * c * 4 / 2**20:.0f} MiB of logits)"
+    fitted, cpu, wall, peak = _measured(lambda: head.fit(X_np, y))
+    return {"benchmark": ("LWSClassifier, 5 epochs" if what == "lws"
+                          else "SoftmaxClassifier L-BFGS, max_iter=1"),
+            "size": size_label({"N": n, "d": d, "C": c}), "setting": label, "fit_cpu": cpu,
+            "fit_wall": wall, "evaluations": len(fitted.loss_curve_), "peak_mb": peak,
+            "x_mb": X.numel() * 4 / 2**20}
+
+
+def trade_off_table(rows):
+    """The trade-off rows as a Markdown table (CPU seconds, MiB)."""
+    lines = ["| fit | size | setting | CPU s | epochs or evaluations | CPU s per one "
+             "| peak beyond X (MiB) |", "|" + "---|" * 7]
+    lines += [f"| {r['benchmark']} | {r['size']} | {r['setting']} | {r['fit_cpu']:.2f} "
+              f"| {r['evaluations']} | {r['fit_cpu'] / r['evaluations']:.2f} "
+              f"| {r['peak_mb']:.0f} |" for r in rows]
+    return "\n".join(lines)
+
+
 def inat_table(rows):
     """The rows as a Markdown table (CPU seconds, MiB)."""
     lines = ["| estimator | size | baseline pass (s) | its peak (MiB) | fit (s) | predict (s) "
@@ -268,31 +314,41 @@ def inat_table(rows):
 
 
 def inat_main(argv):
-    """``--inat-full``: every :data:`INAT_CASES` entry in a fresh process, rows to ``--out``."""
+    """``--inat-full`` (:data:`INAT_CASES`) or ``--trade-offs`` (:data:`TRADE_OFFS`): each
+    case in a fresh process, the rows to ``--out``, a Markdown table printed."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_scale --inat-full")
     parser.add_argument("--inat-full", action="store_true")
-    parser.add_argument("--inat-case", help=argparse.SUPPRESS)  # the worker process
+    parser.add_argument("--trade-offs", action="store_true")
+    parser.add_argument("--inat-case", help=argparse.SUPPRESS)  # the worker processes
+    parser.add_argument("--trade-off", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--size", default=",".join(map(str, INAT_SHAPE + INAT_COUNTS)),
                         help="N,d,C,largest,smallest class (default: iNaturalist 2018's)")
     parser.add_argument("--only", action="append", help="cases whose name contains this")
     parser.add_argument("--out", help="JSON file of the rows, rewritten after each case")
     args = parser.parse_args(argv)
     size = [int(v) for v in args.size.split(",")]
-    if args.inat_case:
-        print(json.dumps(inat_case(args.inat_case, *size)))
+    if args.inat_case or args.trade_off is not None:
+        row = inat_case(args.inat_case, *size) if args.inat_case else trade_off(args.trade_off)
+        print(json.dumps(row))
         return
-    names = [k for k in INAT_CASES if not args.only or any(o in k for o in args.only)]
+    if args.trade_offs:
+        workers = [(f"{what} d={d} {setting}", ["--trade-off", str(i)])
+                   for i, (what, d, setting) in enumerate(TRADE_OFFS)]
+        table = trade_off_table
+    else:
+        workers = [(name, ["--inat-case", name, "--size", args.size]) for name in INAT_CASES]
+        table = inat_table
+    workers = [w for w in workers if not args.only or any(o in w[0] for o in args.only)]
     from benchmarks.run import git_commit
 
     result = {"command": "python -m benchmarks.bench_scale " + " ".join(argv),
               "commit": git_commit(), "threads": 1, "clock": "process CPU time",
               "rows": [], "errors": []}
-    for name in names:
+    for name, worker_args in workers:
         start = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "benchmarks.bench_scale", "--inat-case", name,
-             "--size", args.size], env={**os.environ, **MEMORY_ENV}, capture_output=True,
-            text=True,
+            [sys.executable, "-m", "benchmarks.bench_scale", *worker_args],
+            env={**os.environ, **MEMORY_ENV}, capture_output=True, text=True,
         )
         if proc.returncode:
             result["errors"].append({"benchmark": name, "stderr": proc.stderr[-3000:]})
@@ -301,15 +357,15 @@ def inat_main(argv):
             row = json.loads(proc.stdout.strip().splitlines()[-1])
             row["process_wall"] = time.perf_counter() - start
             result["rows"].append(row)
-            print(inat_table([row]).splitlines()[-1], flush=True)
+            print(table([row]).splitlines()[-1], flush=True)
         if args.out:
             Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(inat_table(result["rows"]))
+    print(table(result["rows"]))
     sys.exit(1 if result["errors"] else 0)
 
 
 if __name__ == "__main__":
-    if {"--inat-full", "--inat-case"} & set(sys.argv):
+    if {"--inat-full", "--inat-case", "--trade-offs", "--trade-off"} & set(sys.argv):
         inat_main(sys.argv[1:])
     else:
         main(cases, processes=1, values=1, warmups=0, loops=1)

@@ -44,3 +44,29 @@ def test_quick_benchmarks_run_and_write_consistent_rows(tmp_path):
             assert r["peak_met"] is (r["peak_mb"] <= r["max_peak_mb"]), r
     assert any("goal" in r for r in result["rows"])
     assert any("max_peak_mb" in r for r in result["rows"])
+
+
+def test_inat_full_mode_runs_each_case_in_its_own_process_and_writes_its_rows(tmp_path):
+    # bench_scale.py --inat-full at a tiny shape: N, d, C, largest and smallest class.
+    out = tmp_path / "inat.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_scale", "--inat-full",
+         "--size", "3000,32,200,100,2", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    from benchmarks.bench_scale import INAT_CASES
+
+    result = json.loads(out.read_text())
+    assert result["errors"] == []
+    assert [r["benchmark"] for r in result["rows"]] == list(INAT_CASES)
+    for r in result["rows"]:
+        largest, smallest = map(int, r["counts"].split(".."))
+        assert r["size"] == "N=3000 d=32 C=200" and largest == 100 and smallest >= 2, r
+        assert r["baseline_cpu"] > 0 and r["fit_cpu"] > 0 and r["peak_mb"] >= 0, r
+        seconds = r["fit_cpu"] + (r["predict_cpu"] or 0.0)
+        assert r["ratio"] == pytest.approx(seconds / r["baseline_cpu"], rel=1e-9)
+        assert r["per_pass"] == pytest.approx(r["ratio"] / r["passes"], rel=1e-9)
+        assert r["passes"] >= 1
+        assert r["max_peak_mb"] == pytest.approx(0.5 * 3000 * 32 * 4 / 2**20 + r["state_mb"])
+    assert "| NCMClassifier fit+predict | N=3000 d=32 C=200 |" in proc.stdout
