@@ -24,6 +24,12 @@ plus the model state, plus 256 MiB for the chunks themselves (64 MiB of
 float32 logits each: at these reduced shapes the chunks, not X, dominate).
 
 ``--device cuda`` runs the same cases on a GPU (peak: CUDA memory allocated).
+
+Outside pyperf (each case once, in a fresh one-thread process, CPU time):
+``--inat-full`` runs the full iNaturalist 2018 shape (437,513 x 2,048, 8,142
+classes) with each case's baseline pass in the same process, and
+``--trade-offs`` times what the memory rules cost (LWS's base logits kept or
+recomputed, L-BFGS's chunk size); see the end of this module.
 """
 
 import argparse
