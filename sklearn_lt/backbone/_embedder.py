@@ -432,7 +432,9 @@ compile, use_caching, torch_load_kwargs
         (all of them augmented: none is ``transform``'s), computed in
         ``n_views`` passes over ``X`` in batches of ``batch_size`` images,
         one view of each image per pass. Fit the head on them with the labels
-        repeated, ``y[groups]``, and give ``groups`` to any cross-validation
+        repeated, ``y[groups]``, and ``groups``: a trained head then reads one
+        view of every image per epoch, drawn anew, and counts images, not
+        views; give ``groups`` to any cross-validation too
         (:class:`~sklearn.model_selection.GroupKFold`), so that no fold holds
         views of an image another fold trains on. Predict on ``transform``'s
         features, as the references test on the centre images.
@@ -483,7 +485,7 @@ compile, use_caching, torch_load_kwargs
         >>> F, groups = embedder.transform_views(X[:300], n_views=4, random_state=0)
         >>> F.shape, groups[:6]
         ((1200, 64), array([0, 0, 0, 0, 1, 1]))
-        >>> head = CRTClassifier(random_state=0).fit(F, y[:300][groups])
+        >>> head = CRTClassifier(random_state=0).fit(F, y[:300][groups], groups=groups)
         >>> head.predict(embedder.transform(X[300:303])).shape
         (3,)
         """

@@ -554,9 +554,11 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         torchvision's ``RandomResizedCrop`` to ``input_size`` with the
         network's interpolation, then ``RandomHorizontalFlip``, on the
         decoded image, then the network's normalisation. Fit the head on them
-        with the labels repeated, ``y[groups]``, and give ``groups`` to any
-        cross-validation (:class:`~sklearn.model_selection.GroupKFold`);
-        predict on ``transform``'s features.
+        with the labels repeated, ``y[groups]``, and ``groups`` (a trained
+        head reads one view of every image per epoch and counts images), and
+        give ``groups`` to any cross-validation
+        (:class:`~sklearn.model_selection.GroupKFold`); predict on
+        ``transform``'s features.
 
         Views are never cached: each call reads and augments the images
         again (``cache_dir`` serves ``transform`` only). Every process
@@ -623,7 +625,7 @@ class PretrainedEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         >>> F, groups = embedder.transform_views(paths, n_views=3, random_state=0)
         >>> F.shape, groups[:4]
         ((18, 1280), array([0, 0, 0, 1]))
-        >>> head = CRTClassifier(random_state=0).fit(F, y[groups])
+        >>> head = CRTClassifier(random_state=0).fit(F, y[groups], groups=groups)
         >>> head.predict(embedder.transform(paths)).shape
         (6,)
         """
