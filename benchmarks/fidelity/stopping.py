@@ -44,28 +44,29 @@ HEADS = {
 
 # Candidate rules: (name, tol, change). torch's L-BFGS stops after the first
 # iteration whose new gradient has no entry above ``tol`` (its tolerance_grad;
-# scikit-learn's gtol on the same objective, the weighted mean loss since
-# scikit-learn 1.2), or whose loss moved by less than ``change``, or whose step
+# scikit-learn 1.9's LogisticRegression has the same rule, gtol=tol, on its
+# weighted mean loss), or whose loss moved by less than ``change``, or whose step
 # has no entry above ``change``, or when the next direction's slope is above
 # ``-change`` (its tolerance_change, all three). The heads pass their ``tol`` as
-# both (default 1e-6); until issue #22, ``change`` was 1e-12.
+# tolerance_grad (cRT's default 1e-4 since issue #22, the others' 1e-6) and
+# 1e-12 as tolerance_change.
 RULES = [
     ("tol 1e-7, change 1e-12", 1e-7, 1e-12),
-    ("tol 1e-6, change 1e-12 (before)", 1e-6, 1e-12),
+    ("tol 1e-6, change 1e-12 (before)", 1e-6, 1e-12),  # the heads' default, cRT's before
     ("tol 3e-6, change 1e-12", 3e-6, 1e-12),
     ("tol 1e-5, change 1e-12", 1e-5, 1e-12),
     ("tol 3e-5, change 1e-12", 3e-5, 1e-12),
-    ("tol 1e-4 (sklearn's), change 1e-12", 1e-4, 1e-12),
+    ("tol 1e-4 (cRT's default, sklearn's)", 1e-4, 1e-12),
     ("tol 1e-6, change 1e-8", 1e-6, 1e-8),
     ("tol 1e-6, change 1e-7", 1e-6, 1e-7),
-    ("tol = change = 1e-6 (default)", 1e-6, 1e-6),
+    ("tol = change = 1e-6", 1e-6, 1e-6),
     ("tol 1e-6, change 3e-6", 1e-6, 3e-6),
     ("tol 1e-6, change 1e-5", 1e-6, 1e-5),
     ("tol 1e-5, change 1e-6", 1e-5, 1e-6),
     ("tol = change = 3e-6", 3e-6, 3e-6),
     ("tol = change = 1e-5", 1e-5, 1e-5),
 ]
-# The recorded path runs to (RECORD_TOL, RECORD_TOL), past every rule above.
+# The recorded path runs to tol RECORD_TOL (change 1e-12), past every rule above.
 RECORD_TOL = 1e-12
 
 

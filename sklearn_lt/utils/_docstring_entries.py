@@ -107,15 +107,8 @@ TRAINER_DOCS = {
         plus the penalty, weights in units of features divided by their RMS
         row norm) exceeds ``tol``, or at which the loss and weights no
         longer move in the features' precision (by less than 1e-12).
-        scikit-learn's ``LogisticRegression`` stops on the largest gradient
-        entry of its mean loss too, at ``tol=1e-4``. Measured on the
-        fidelity suite's validation sets (``python -m
-        benchmarks.fidelity.stopping``):
-        ``tol=1e-4`` makes 0.5-0.65x the passes over the data but lowers
-        Balanced Softmax retraining by 0.003 (0.007 on one source);
-        stopping also once the loss moves by less than 1e-6 makes 1.2-1.4x
-        fewer passes at the same accuracy, but stops with gradient entries
-        up to 6e-5 where this rule's fits are below 1e-5.""",
+        scikit-learn's ``LogisticRegression`` stops on the same kind of rule
+        (``tol=1e-4`` on the largest gradient entry of its mean loss).""",
         default="1e-6",
     ),
     "n_epochs": DocEntry(
