@@ -290,15 +290,17 @@ class RetrainingLoss:
             ).to(like.device)
         return self._tensors[key]
 
-    def _cross_entropy(self, logits, y):
-        """Softmax ``-log p_y`` and ``log(1 - p_y)``."""
-        log_norm = torch.logsumexp(logits, dim=1)
-        loss = log_norm - logits.gather(1, y[:, None])[:, 0]  # -log p_y
-        # log(1 - p_y) = logsumexp of the other logits - logsumexp of all:
-        # finite, with a finite gradient, even where p_y rounds to 1
-        # (there (1 - p_y)**gamma has an infinite derivative for gamma < 1).
+    @staticmethod
+    def _log_rest(logits, y):
+        """``log(1 - p_y)`` of the softmax: the focal factor's log, for ``gamma > 0`` only.
+
+        The logsumexp of the other logits minus that of all: finite, with a
+        finite gradient, even where ``p_y`` rounds to 1 (there
+        ``(1 - p_y)**gamma`` has an infinite derivative for ``gamma < 1``).
+        A second logsumexp over an ``n x C`` copy: the plain losses skip it.
+        """
         others = logits.masked_fill(F.one_hot(y, logits.shape[1]).bool(), -torch.inf)
-        return loss, torch.logsumexp(others, dim=1) - log_norm
+        return torch.logsumexp(others, dim=1) - torch.logsumexp(logits, dim=1)
 
     def _sigmoid_bce(self, logits, y):
         """Cui et al.'s sigmoid loss, focal per class: ``sum_j (1 - p_t)**gamma BCE_j``."""
@@ -332,7 +334,7 @@ class RetrainingLoss:
         elif self.form == "softmax_bce":
             loss = self._softmax_bce(logits, y)
         else:
-            loss, log_rest = self._cross_entropy(logits, y)
+            loss = F.cross_entropy(logits, y, reduction="none")  # -log p_y, torch's fused kernel
             if weight_inside:
                 # LDAM-DRW: (1 - exp(-u))**gamma * u with u = w_y * (-log p_y).
                 weighted = weight * loss
@@ -340,7 +342,7 @@ class RetrainingLoss:
                 safe = torch.where(positive, weighted, 1.0)
                 loss = torch.where(positive, (-torch.expm1(-safe)) ** self.gamma * safe, 0.0)
             elif self.gamma > 0:
-                loss = torch.exp(self.gamma * log_rest) * loss
+                loss = torch.exp(self.gamma * self._log_rest(logits, y)) * loss
         if weight is not None:
             if not weight_inside:
                 loss = loss * weight

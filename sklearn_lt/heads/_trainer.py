@@ -344,8 +344,9 @@ def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_it
     (:func:`row_chunks`, 64 MiB of float32 logits), so memory is bounded by
     one chunk of logits and their gradient whatever the number of rows. Larger
     chunks are no faster: one evaluation at 115,846 x 256-d, 1,000 classes, on
-    one thread took 2.13-2.24 s from chunks of 1,024 rows to all of them, and
-    peaked at 207 MiB beyond X with these chunks, 1.3 GiB with one of 512 MiB.
+    one thread took 1.99-2.12 s from chunks of 4,096 rows to all of them
+    (2.25 s with 1,024), and peaked at 209 MiB beyond X with these chunks,
+    1.3 GiB with all rows in one (``bench_scale.py --trade-offs``).
     """
     params = list(module.parameters())
     total_weight = float(sample_weight.sum())
@@ -361,12 +362,16 @@ def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_it
         line_search_fn="strong_wolfe",
     )
     losses = []
-    reuse = [False]
+    evaluated_at = [None]  # the parameters of the last evaluation
 
     def closure():
-        if reuse[0]:  # the point just evaluated: its loss is losses[-1], its gradient in .grad
-            reuse[0] = False
+        # torch's L-BFGS asks again for the point its last line search ended
+        # on (each step starts with a closure call): that pass is saved, its
+        # loss is losses[-1] and its gradient still in .grad.
+        at = torch.cat([p.detach().reshape(-1) for p in params])
+        if evaluated_at[0] is not None and torch.equal(at, evaluated_at[0]):
             return torch.tensor(losses[-1], dtype=inputs.dtype)
+        evaluated_at[0] = at
         optimizer.zero_grad(set_to_none=False)
         value = 0.0
         for rows, block in row_chunks(inputs, n_classes):
@@ -389,10 +394,8 @@ def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_it
     l1, l2 = float(grad.abs().sum()), float(grad.norm())
     if max_iter > 1 and l2 > 0:
         optimizer.param_groups[0].update(lr=max(l1, 1.0) / l2, max_iter=1)
-        reuse[0] = True
         optimizer.step(closure)
         optimizer.param_groups[0].update(lr=1, max_iter=max_iter - 1)
-    reuse[0] = max_iter == 1 or l2 == 0
     optimizer.step(closure)
     state = optimizer.state[params[0]]
     return losses, int(state.get("n_iter", 0))
