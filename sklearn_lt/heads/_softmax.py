@@ -201,13 +201,14 @@ class CRTClassifier(_LinearSoftmaxHead):
     ``tol``: 1e-4, scikit-learn's, instead of the other heads' 1e-6 (issue
     #22; ``python -m benchmarks.fidelity.stopping``, which reads every rule
     off one recorded L-BFGS path per fit). On the fidelity suite's validation
-    sets (12 sources, seeds 0-2) it makes 38 passes over the data on average
+    sets (12 sources, seeds 0-2) it made 38 passes over the data on average
     instead of 60, at a balanced accuracy 0.0007 lower on average, 0.0032 on
     the worst source (letter), +0.0002 on ``many_class`` (15 passes instead
-    of 29). At ImageNet-LT's shape (1,000 classes, 115,846 rows, 32-d
-    synthetic; ``python -m benchmarks.fidelity.passes``) it makes 10 passes
-    instead of 29, as many as the paper's 10 SGD epochs, at the same held-out
-    accuracy (0.1487 / 0.1486).
+    of 29; at commit 242e755, one pass per fit more than since). At
+    ImageNet-LT's shape (1,000 classes, 115,846 rows, 32-d synthetic;
+    ``python -m benchmarks.fidelity.passes``) it makes 9 passes instead of
+    28, fewer than the paper's 10 SGD epochs, at the same held-out accuracy
+    (0.1487 / 0.1486).
 
     References
     ----------
