@@ -248,6 +248,7 @@ make = {{
     "lws": lambda: (sklearn_lt.LWSClassifier(frozen, n_epochs=1, batch_size=128), (X, y)),
     "lws_default_working_memory": lambda: (
         sklearn_lt.LWSClassifier(frozen, n_epochs=1, batch_size=128), (X, y)),
+    "lbfgs_default_working_memory": lambda: (sklearn_lt.SoftmaxClassifier(max_iter=2), (X, y)),
     "tau_cv": lambda: (sklearn_lt.TauNormClassifierCV(frozen, cv=2), (X, y)),
     "la_cv": lambda: (sklearn_lt.LogitAdjustedClassifierCV(frozen, cv=2), (X, y)),
     "lort_cv": lambda: (sklearn_lt.LORTClassifierCV(frozen, n_epochs=1, smoothings=[0.9], cv=2,
@@ -257,7 +258,7 @@ make = {{
     "ncm": lambda: (sklearn_lt.NCMClassifier(), (X, y)),
 }}
 model, data = make[case]()
-if case == "lws_default_working_memory":
+if case.endswith("_default_working_memory"):
     sklearn.set_config(working_memory=1024)  # the default: the N x C logits would fit in it
 small = tuple(a[:4 * c] for a in data)
 model.fit(*small)  # warm-up: first-call allocations are not the fit's
@@ -280,6 +281,9 @@ _MEMORY_CASES = [
     # 229 MiB of N x C logits within the default 1 GiB working_memory, 127x
     # half of X: LWS kept them (230 MiB) before they had to fit in half of X.
     ("lws_default_working_memory", 30_000, 16, 2_000),
+    # L-BFGS's loss and gradient: its chunks were working_memory / 8 bytes of
+    # logits (all 229 MiB of them here: 690 MiB beyond X); now the shared chunk.
+    ("lbfgs_default_working_memory", 30_000, 16, 2_000),
     ("tau_cv", 30_000, 16, 2_000),
     ("la_cv", 30_000, 16, 2_000),
     ("lort_cv", 30_000, 16, 2_000),
