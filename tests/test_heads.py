@@ -6,7 +6,6 @@ import pytest
 import torch
 from _support import COUNTS, long_tailed
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn import config_context
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -24,7 +23,7 @@ from sklearn_lt import (
     SquareRootSampler,
     TauNormClassifier,
 )
-from sklearn_lt.heads import auto_smoothing
+from sklearn_lt.heads import _lws, auto_smoothing
 from sklearn_lt.heads._trainer import cross_entropy
 
 
@@ -179,25 +178,27 @@ def test_lws_scales_the_whole_logit_of_the_base():
     assert f[-1] > f[0]
 
 
-def test_lws_precomputed_base_logits_give_the_same_scales():
-    # LWS trains on base logits computed once when they fit in
-    # working_memory, else recomputes them per batch: same scales either way.
+def test_lws_precomputed_base_logits_give_the_same_scales(monkeypatch):
+    # LWS trains on base logits computed once when they take at most half of X
+    # (_keeps_base_logits), else recomputes them per batch: same scales either way.
     X, y = long_tailed()
     base = FrozenEstimator(LogisticRegression(max_iter=1000).fit(X, y))
     once = LWSClassifier(base, n_epochs=4, random_state=0).fit(X, y)
-    X_narrow = X[:, :3]  # 5 classes > 3 features and no memory budget
-    base_narrow = FrozenEstimator(LogisticRegression(max_iter=1000).fit(X_narrow, y))
-    with config_context(working_memory=0):
-        per_batch = LWSClassifier(base_narrow, n_epochs=4, random_state=0).fit(X_narrow, y)
-    precomputed = LWSClassifier(base_narrow, n_epochs=4, random_state=0).fit(X_narrow, y)
+    fits = {}
+    for keep in (True, False):
+        asked = []
+        monkeypatch.setattr(
+            _lws,
+            "_keeps_base_logits",
+            lambda n_features, n_classes, asked=asked, keep=keep: asked.append(1) or keep,
+        )
+        fits[keep] = LWSClassifier(base, n_epochs=4, random_state=0).fit(X, y)
+        assert asked  # the rule decided the path
+    precomputed, per_batch = fits[True], fits[False]
     assert not np.allclose(once.scales_, 1.0)
     assert_allclose(precomputed.scales_, per_batch.scales_, rtol=1e-6)
     assert_allclose(precomputed.loss_curve_, per_batch.loss_curve_, rtol=1e-6)
-    assert_allclose(
-        per_batch.decision_function(X_narrow),
-        precomputed.decision_function(X_narrow),
-        rtol=1e-6,
-    )
+    assert_allclose(per_batch.decision_function(X), precomputed.decision_function(X), rtol=1e-6)
 
 
 @pytest.mark.parametrize("delta", [0.0, 0.5, 0.9, 0.98])
