@@ -63,14 +63,32 @@ def test_fit_stops_at_the_first_iteration_that_meets_the_rule(digits, make, bala
 
 
 def test_the_rule_is_the_documented_default():
-    """cRT stops at scikit-learn's tol=1e-4 (ImageNet-LT's shape: 10 passes instead of 29,
-    at the same held-out accuracy); the other L-BFGS heads at 1e-6."""
-    assert CRTClassifier().tol == 1e-4
-    assert SoftmaxClassifier().tol == RetrainedClassifier().tol == 1e-6
-    for head, default in ((CRTClassifier, "1e-4"), (SoftmaxClassifier, "1e-6")):
+    """Every L-BFGS head stops at tol=1e-6 (cRT at scikit-learn's 1e-4 stopped before its
+    first step at 8,142 classes: see test_crt_default_trains_at_many_classes)."""
+    assert CRTClassifier().tol == SoftmaxClassifier().tol == RetrainedClassifier().tol == 1e-6
+    for head in (CRTClassifier, SoftmaxClassifier):
         documented = " ".join(head.__doc__.split())
-        assert f"tol : float, default={default}" in documented
+        assert "tol : float, default=1e-6" in documented
         assert "no gradient entry of the objective (the weighted mean loss plus the" in documented
+
+
+def test_crt_default_trains_at_many_classes():
+    """The class-balanced mean loss spreads its gradient over the classes: at thousands of
+    classes its largest entry starts below scikit-learn's 1e-4, where a cRT with that tol
+    stopped at iteration 0 (no training at all); the default must train to its optimum."""
+    rng = np.random.RandomState(0)
+    n_classes, n_features = 8142, 16  # iNaturalist 2018's classes, 2-5 rows each
+    y = np.repeat(np.arange(n_classes), rng.randint(2, 6, n_classes))
+    means = rng.normal(size=(n_classes, n_features))
+    X = means[y] + rng.normal(size=(len(y), n_features))
+    X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+    stopped_early = CRTClassifier(tol=1e-4, random_state=0).fit(X, y)
+    assert stopped_early.n_iter_ == 0  # the failure the default avoids
+    default = CRTClassifier(random_state=0).fit(X, y)
+    assert default.n_iter_ >= 3
+    start = stopped_early.loss_curve_[0]
+    assert default.loss_curve_[-1] < start - 0.5
+    assert (default.predict(X) == y).mean() > 10 * (stopped_early.predict(X) == y).mean()
 
 
 def test_a_tighter_tol_runs_on_along_the_same_path(digits):
@@ -81,5 +99,5 @@ def test_a_tighter_tol_runs_on_along_the_same_path(digits):
     tight = CRTClassifier(tol=1e-10, random_state=0).fit(X, y)
     assert tight.n_iter_ > default.n_iter_
     assert tight.loss_curve_[: len(default.loss_curve_)] == default.loss_curve_
-    assert objective(tight, X, y, balanced=True)[1] < 1e-6 < 1e-4 < objective(
+    assert objective(tight, X, y, balanced=True)[1] < 1e-6 < objective(
         CRTClassifier(random_state=0, max_iter=default.n_iter_ - 1).fit(X, y), X, y, True)[1]
