@@ -108,7 +108,10 @@ TRAINER_DOCS = {
         row norm) exceeds ``tol``, or at which the loss and weights no
         longer move in the features' precision (by less than 1e-12).
         scikit-learn's ``LogisticRegression`` stops on the same kind of rule
-        (``tol=1e-4`` on the largest gradient entry of its mean loss).""",
+        (``tol=1e-4`` on the largest gradient entry of its mean loss). The
+        entries shrink as the loss spreads over more classes: at 8,142
+        classes a class-balanced fit starts below 1e-4 and would not move,
+        so raise ``tol`` only after checking ``n_iter_``.""",
         default="1e-6",
     ),
     "n_epochs": DocEntry(
