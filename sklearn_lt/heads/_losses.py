@@ -291,16 +291,17 @@ class RetrainingLoss:
         return self._tensors[key]
 
     @staticmethod
-    def _log_rest(logits, y):
-        """``log(1 - p_y)`` of the softmax: the focal factor's log, for ``gamma > 0`` only.
+    def _log_rest(logits, y, nll):
+        """``log(1 - p_y)`` of the softmax, given ``nll = -log p_y``: the focal factor's log.
 
-        The logsumexp of the other logits minus that of all: finite, with a
-        finite gradient, even where ``p_y`` rounds to 1 (there
-        ``(1 - p_y)**gamma`` has an infinite derivative for ``gamma < 1``).
-        A second logsumexp over an ``n x C`` copy: the plain losses skip it.
+        The logsumexp of the other logits minus that of all, which is
+        ``nll + f_y``: finite, with a finite gradient, even where ``p_y``
+        rounds to 1 (there ``(1 - p_y)**gamma`` has an infinite derivative for
+        ``gamma < 1``). A logsumexp over an ``n x C`` copy: for ``gamma > 0``
+        only, the plain losses skip it.
         """
         others = logits.masked_fill(F.one_hot(y, logits.shape[1]).bool(), -torch.inf)
-        return torch.logsumexp(others, dim=1) - torch.logsumexp(logits, dim=1)
+        return torch.logsumexp(others, dim=1) - (nll + logits.gather(1, y[:, None])[:, 0])
 
     def _sigmoid_bce(self, logits, y):
         """Cui et al.'s sigmoid loss, focal per class: ``sum_j (1 - p_t)**gamma BCE_j``."""
@@ -342,7 +343,7 @@ class RetrainingLoss:
                 safe = torch.where(positive, weighted, 1.0)
                 loss = torch.where(positive, (-torch.expm1(-safe)) ** self.gamma * safe, 0.0)
             elif self.gamma > 0:
-                loss = torch.exp(self.gamma * self._log_rest(logits, y)) * loss
+                loss = torch.exp(self.gamma * self._log_rest(logits, y, loss)) * loss
         if weight is not None:
             if not weight_inside:
                 loss = loss * weight
