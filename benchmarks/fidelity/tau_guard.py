@@ -8,8 +8,9 @@ measures that design on every source's balanced *validation* set (never the
 test set), seeds 0-2, against ``tau=1`` and the base itself:
 
 - ``guard``: the base fitted on the training rows less ``fraction`` of each
-  class, ``tau=1`` kept only if those held-out rows score it above ``tau=0``
-  (balanced accuracy; a tie keeps the base), the base refitted on all rows;
+  class (``LORTClassifier``'s held-out split), ``tau=1`` kept only if those
+  held-out rows score it above ``tau=0`` (balanced accuracy; a tie keeps
+  the base), the base refitted on all rows;
 - ``guard CV``: the same choice on 5 stratified folds (6 fits of the base);
 - ``base norms ~ counts``: Spearman's correlation of the default base's row
   norms with the class counts, the premise of tau-normalisation (head
@@ -32,6 +33,7 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedKFold
 
 from sklearn_lt import TauNormClassifier, TauNormClassifierCV
+from sklearn_lt.heads._lort import _held_out_rows
 
 from .sources import SOURCES, get_source
 
@@ -41,15 +43,9 @@ VARIANTS = ("base", "tau=1", "guard", "guard CV")
 
 
 def held_out_split(y, fraction, seed):
-    """``floor(fraction * n_j)`` rows of class ``j`` held out, at least one, never all."""
-    rng = np.random.RandomState(seed)
-    fit_rows, val_rows = [], []
-    for label in np.unique(y):
-        rows = rng.permutation(np.flatnonzero(y == label))
-        n_val = min(max(int(fraction * len(rows)), 1), len(rows) - 1)
-        val_rows.append(rows[:n_val])
-        fit_rows.append(rows[n_val:])
-    return np.sort(np.concatenate(fit_rows)), np.sort(np.concatenate(val_rows))
+    """``LORTClassifier``'s held-out split of the labels ``y``, drawn from ``seed``."""
+    y_encoded = np.unique(y, return_inverse=True)[1]
+    return _held_out_rows(y_encoded, fraction, np.random.RandomState(seed))
 
 
 def _guarded(d, seed, cv):
