@@ -14,6 +14,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from sklearn_lt import CRTClassifier, RetrainedClassifier, SoftmaxClassifier
+from sklearn_lt.heads import _trainer
 
 
 @pytest.fixture(scope="module")
@@ -72,23 +73,28 @@ def test_the_rule_is_the_documented_default():
         assert "no gradient entry of the objective (the weighted mean loss plus the" in documented
 
 
-def test_crt_default_trains_at_many_classes():
+def test_crt_trains_at_many_classes_whatever_tol(monkeypatch):
     """The class-balanced mean loss spreads its gradient over the classes: at thousands of
     classes its largest entry starts below scikit-learn's 1e-4, where a cRT with that tol
-    stopped at iteration 0 (no training at all); the default must train to its optimum."""
+    stopped at iteration 0 (no training at all). The gradient test is against ``min(tol, a
+    tenth of the starting gradient's largest entry)``: every tol trains there."""
     rng = np.random.RandomState(0)
     n_classes, n_features = 8142, 16  # iNaturalist 2018's classes, 2-5 rows each
     y = np.repeat(np.arange(n_classes), rng.randint(2, 6, n_classes))
     means = rng.normal(size=(n_classes, n_features))
     X = means[y] + rng.normal(size=(len(y), n_features))
     X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
-    stopped_early = CRTClassifier(tol=1e-4, random_state=0).fit(X, y)
-    assert stopped_early.n_iter_ == 0  # the failure the default avoids
-    default = CRTClassifier(random_state=0).fit(X, y)
-    assert default.n_iter_ >= 3
+    with monkeypatch.context() as patched:  # the absolute rule alone: the failure
+        patched.setattr(_trainer, "GRADIENT_FLOOR", np.inf)
+        stopped_early = CRTClassifier(tol=1e-4, random_state=0).fit(X, y)
+    assert stopped_early.n_iter_ == 0
     start = stopped_early.loss_curve_[0]
-    assert default.loss_curve_[-1] < start - 0.5
-    assert (default.predict(X) == y).mean() > 10 * (stopped_early.predict(X) == y).mean()
+    for tol in (1e-4, 1e-6):
+        head = CRTClassifier(tol=tol, random_state=0).fit(X, y)
+        assert head.n_iter_ >= 3
+        assert head.loss_curve_[0] == start
+        assert head.loss_curve_[-1] < start - 0.5
+        assert (head.predict(X) == y).mean() > 10 * (stopped_early.predict(X) == y).mean()
 
 
 def test_a_tighter_tol_runs_on_along_the_same_path(digits):

@@ -115,10 +115,10 @@ def main(argv=None):
               f"({seconds / passes / bare:.2f}x the bare pass per pass)  held-out {score:.4f}")
     # Where each candidate rule leaves the same paths (benchmarks.fidelity.stopping).
     print("\nrule: passes (held-out balanced accuracy) per head")
-    for rule, tol, change in RULES:
+    for rule, tol, change, floor in RULES:
         cells = []
         for name, (path, classes) in paths.items():
-            k = stop(path, tol, change)
+            k = stop(path, tol, change, floor)
             score = balanced_accuracy_score(y_test, classes[path[k]["predicted"]])
             cells.append(f"{name} {path[k]['passes']} ({score:.4f})")
         print(f"{rule:20s} " + "; ".join(cells))

@@ -50,7 +50,7 @@ HEADS = {
 # ``-change`` (its tolerance_change, all three). The heads pass their ``tol`` as
 # tolerance_grad (every head's default 1e-6; cRT at 1e-4 stopped at iteration 0 at
 # 8,142 classes) and 1e-12 as tolerance_change.
-RULES = [
+ABSOLUTE_RULES = [
     ("tol 1e-7, change 1e-12", 1e-7, 1e-12),
     ("tol 1e-6, change 1e-12 (default)", 1e-6, 1e-12),  # every head's default
     ("tol 3e-6, change 1e-12", 3e-6, 1e-12),
@@ -66,6 +66,21 @@ RULES = [
     ("tol = change = 3e-6", 3e-6, 3e-6),
     ("tol = change = 1e-5", 1e-5, 1e-5),
 ]
+# Rules relative to the start: the gradient test is against ``min(tol, floor *
+# grad0)``, ``grad0`` the largest gradient entry where the fit starts (MATLAB's
+# fminunc measures first-order optimality against it). ``tol`` inf: purely relative;
+# the heads' rule is ``floor`` 0.1 under their absolute ``tol``, so that a fit
+# whose gradient starts below ``tol`` (8,142 classes) still trains.
+RELATIVE_RULES = [
+    ("rtol 1e-2", np.inf, 1e-12, 1e-2),
+    ("rtol 1e-3", np.inf, 1e-12, 1e-3),
+    ("rtol 1e-4", np.inf, 1e-12, 1e-4),
+    ("tol 1e-4, floor 0.1 grad0", 1e-4, 1e-12, 0.1),
+    ("tol 1e-4, floor 0.01 grad0", 1e-4, 1e-12, 0.01),
+    ("tol 1e-6, floor 0.1 grad0", 1e-6, 1e-12, 0.1),
+]
+# Every rule as (name, tol, change, floor).
+RULES = [(*r, np.inf) for r in ABSOLUTE_RULES] + RELATIVE_RULES
 # The recorded path runs to tol RECORD_TOL (change 1e-12), past every rule above.
 RECORD_TOL = 1e-12
 
@@ -91,7 +106,7 @@ def record_path(X_val):
     add_grad = torch.optim.LBFGS._add_grad
 
     def fit_watched(module, *args, **kwargs):
-        state.update(module=module, passes=0)
+        state.update(module=module, passes=0, grad0=None)
         return fit_lbfgs(module, *args, **kwargs)
 
     def penalty_counted(*args, **kwargs):  # called once by each evaluation
@@ -100,7 +115,10 @@ def record_path(X_val):
 
     def line_search(obj_func, x, t, d, f, g, gtd, **kwargs):
         loss, flat_grad, t, evals = strong_wolfe(obj_func, x, t, d, f, g, gtd, **kwargs)
+        if state["grad0"] is None:  # the first line search starts where the fit does
+            state["grad0"] = float(g.abs().max())
         state["last"] = {
+            "grad0": state["grad0"],
             "loss": float(loss), "loss_change": abs(float(loss) - float(f)),
             "grad": float(flat_grad.abs().max()), "step": float((d * t).abs().max()),
             "slope": float(gtd),
@@ -129,10 +147,14 @@ def record_path(X_val):
         torch.optim.LBFGS._add_grad = add_grad
 
 
-def stop(path, tol, change):
-    """Index of the iteration of ``path`` after which torch's L-BFGS stops (the last if none)."""
+def stop(path, tol, change, floor=np.inf):
+    """Index of the iteration of ``path`` after which torch's L-BFGS stops (the last if none).
+
+    The gradient test is against ``min(tol, floor * grad0)``, ``grad0`` the starting
+    gradient's largest entry.
+    """
     for k, it in enumerate(path):
-        if it["grad"] <= tol or it["step"] <= change or it["loss_change"] < change:
+        if it["grad"] <= min(tol, floor * it["grad0"]) or it["step"] <= change or it["loss_change"] < change:
             return k
         if k + 1 < len(path) and path[k + 1]["slope"] > -change:
             return k
@@ -152,15 +174,15 @@ def _one_fit(make, d, seed):
 
 def run(sources, seeds, heads=tuple(HEADS)):
     """``{head: {rule: {source: [(passes, validation accuracy) per seed]}}}``."""
-    results = {h: {rule: {} for rule, _, _ in RULES} for h in heads}
+    results = {h: {rule: {} for rule, *_ in RULES} for h in heads}
     for name in sources:
         start = time.perf_counter()
         for seed in seeds:
             d = get_source(name)(seed)
             for h in heads:
                 path, classes = _one_fit(HEADS[h], d, seed)
-                for rule, tol, change in RULES:
-                    k = stop(path, tol, change)
+                for rule, tol, change, floor in RULES:
+                    k = stop(path, tol, change, floor)
                     score = balanced_accuracy_score(d.y_val, classes[path[k]["predicted"]])
                     results[h][rule].setdefault(name, []).append((path[k]["passes"], score))
         print(f"# {name}: {time.perf_counter() - start:.0f} s", flush=True)

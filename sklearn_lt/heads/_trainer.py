@@ -337,6 +337,10 @@ def _sgd_param_groups(module):
     return groups
 
 
+# L-BFGS reduces the largest gradient entry at least this much from the start.
+GRADIENT_FLOOR = 0.1
+
+
 def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_iter, tol):
     """Full-batch L-BFGS with strong-Wolfe line search on the weighted mean loss.
 
@@ -392,6 +396,11 @@ def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_it
     closure()
     grad = torch.cat([p.grad.reshape(-1) for p in params])
     l1, l2 = float(grad.abs().sum()), float(grad.norm())
+    # The gradient test is against min(tol, a tenth of the largest entry at the
+    # start): the entries of a mean loss shrink with the number of classes (and
+    # the features' dimension), and at 8,142 classes they start below 1e-4, where
+    # an absolute tol alone stopped the fit before its first step.
+    optimizer.param_groups[0]["tolerance_grad"] = min(tol, GRADIENT_FLOOR * float(grad.abs().max()))
     if max_iter > 1 and l2 > 0:
         optimizer.param_groups[0].update(lr=max(l1, 1.0) / l2, max_iter=1)
         optimizer.step(closure)
