@@ -154,7 +154,8 @@ def stop(path, tol, change, floor=np.inf):
     gradient's largest entry.
     """
     for k, it in enumerate(path):
-        if it["grad"] <= min(tol, floor * it["grad0"]) or it["step"] <= change or it["loss_change"] < change:
+        gradient_met = it["grad"] <= min(tol, floor * it["grad0"])
+        if gradient_met or it["step"] <= change or it["loss_change"] < change:
             return k
         if k + 1 < len(path) and path[k + 1]["slope"] > -change:
             return k
