@@ -14,8 +14,12 @@ then per default L-BFGS fit (:data:`.stopping.HEADS`, run to the tight
 per pass against the bare one (the recording's own time left out), balanced
 accuracy on a balanced held-out set;
 then the passes at which each candidate stopping rule (:data:`.stopping.RULES`)
-leaves the same paths, and ``LogisticRegression(class_weight="balanced")``'s
-iterations. Rules are chosen on the fidelity sources' validation sets
+leaves the same paths, ``LogisticRegression(class_weight="balanced")``'s
+iterations, and the official SGD recipes run through our trainer
+(:data:`RECIPES`). A recipe's epoch is its sampler's: Kang et al.'s cRT and LWS
+configs draw with their class-aware sampler, whose epoch is ``max_j n_j * C``
+rows (11 passes over ImageNet-LT's 115,846 rows), so their passes are the rows
+they visit over ``N``. Rules are chosen on the fidelity sources' validation sets
 (``python -m benchmarks.fidelity.stopping``), not here.
 """
 
@@ -28,9 +32,29 @@ from scipy.optimize import brentq
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
 
+from sklearn_lt import CRTClassifier, LWSClassifier
+from sklearn_lt.sampling import ClassAwareSampler
+
 from .stopping import HEADS, RECORD_TOL, RULES, record_path, stop
 
-__all__ = ["bare_pass_seconds", "main", "power_counts"]
+__all__ = ["RECIPES", "bare_pass_seconds", "main", "power_counts"]
+
+# The official recipes of Kang et al.'s ImageNet-LT configs (cls_crt.yaml: 10 epochs,
+# cls_lws.yaml: 5, both ClassAwareSampler with num_samples_cls 4), through our SGD;
+# and our SGD defaults. name -> (head, its sampler's rows per epoch given the counts).
+RECIPES = {
+    "cRT recipe: SGD, class-aware, 10 epochs": (
+        lambda: CRTClassifier(solver="sgd", sampler=ClassAwareSampler(), n_epochs=10,
+                              random_state=0),
+        lambda counts: counts.max() * len(counts)),
+    "cRT, solver='sgd' (10 epochs)": (
+        lambda: CRTClassifier(solver="sgd", random_state=0), lambda counts: counts.sum()),
+    "LWS recipe: class-aware, 5 epochs": (
+        lambda: LWSClassifier(sampler=ClassAwareSampler(), random_state=0),
+        lambda counts: counts.max() * len(counts)),
+    "LWS default (5 epochs)": (
+        lambda: LWSClassifier(random_state=0), lambda counts: counts.sum()),
+}
 
 
 def power_counts(n_classes, n_rows, n_max, n_min):
@@ -122,6 +146,18 @@ def main(argv=None):
             score = balanced_accuracy_score(y_test, classes[path[k]["predicted"]])
             cells.append(f"{name} {path[k]['passes']} ({score:.4f})")
         print(f"{rule:20s} " + "; ".join(cells))
+    # The recipes: rows visited / N (LWS: after its default base's L-BFGS passes).
+    print("\nSGD recipes: passes (rows visited / N), CPU, held-out balanced accuracy")
+    for name, (make, epoch_rows) in RECIPES.items():
+        head, start = make(), time.process_time()
+        with record_path(X_test) as base_path:  # LWS's default base, by L-BFGS
+            head.fit(X, y)
+        seconds = time.process_time() - start - sum(it["seconds"] for it in base_path)
+        passes = len(head.loss_curve_) * epoch_rows(counts) / len(y)
+        base = f" + the base's {base_path[-1]['passes']} L-BFGS passes" if base_path else ""
+        score = balanced_accuracy_score(y_test, head.predict(X_test))
+        print(f"{name:42s} passes {passes:6.1f}{base}  CPU {seconds:7.1f} s  held-out {score:.4f}",
+              flush=True)
     if "LogReg (balanced)" in predictions:
         agree = (predictions["cRT"] == predictions["LogReg (balanced)"]).mean()
         print(f"cRT (tol {RECORD_TOL:g}) agrees with LogReg (balanced) on {agree:.4f} "

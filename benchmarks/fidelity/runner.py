@@ -37,6 +37,7 @@ from sklearn_lt import (
     TauNormClassifier,
     TauNormClassifierCV,
 )
+from sklearn_lt.heads._linear_base import default_base
 from sklearn_lt.metrics import shot_accuracy
 from sklearn_lt.study import fit_with_validation_fold
 from sklearn_lt.utils import to_numpy
@@ -45,11 +46,17 @@ from .data import LOGISTIC_MAX_ITER, cache_dir
 from .models import Model, fit_model, head
 from .sources import SOURCES, get_source
 
+# default_base()'s parameters where they differ from SoftmaxClassifier's defaults.
+DEFAULT_BASE = {
+    name: value for name, value in default_base().get_params().items()
+    if value != SoftmaxClassifier().get_params()[name]
+}
+
 MODELS = {model.name: model for model in (
     Model("joint", lambda stage: FrozenEstimator(stage.joint), kind="joint", needs_joint=True),
     # The base the rebalancing heads fit when given no estimator (no intercept),
     # and the plain retrained softmax classifier (with one).
-    head("default base", SoftmaxClassifier, kind="base", fit_intercept=False),
+    head("default base", SoftmaxClassifier, kind="base", **DEFAULT_BASE),
     head("Softmax", SoftmaxClassifier, kind="base"),
     head("NCM", NCMClassifier),
     head("cRT", CRTClassifier),

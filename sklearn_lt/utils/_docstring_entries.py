@@ -37,7 +37,7 @@ REBALANCED_ESTIMATOR = DocEntry(
     description="""\
     The instance-balanced classifier to rebalance (Kang et al.'s joint
     classifier). ``None`` fits the default base,
-    ``SoftmaxClassifier(fit_intercept=False)``, on the data given to
+    ``SoftmaxClassifier(fit_intercept=False, tol=1e-4)``, on the data given to
     ``fit`` (see :ref:`default-base`). A classifier is cloned and fitted
     on that data; wrap a prefit one (e.g. ``BackboneEmbedder``'s
     ``classifier_``) in :class:`sklearn.frozen.FrozenEstimator` to use it
