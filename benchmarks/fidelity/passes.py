@@ -89,6 +89,22 @@ def bare_pass_seconds(X, y, n_classes, repeats=3):
     return best
 
 
+def recipes(X, y, counts, X_test, y_test):
+    """Print each of :data:`RECIPES`: passes (rows visited / N; LWS after its default
+    base's L-BFGS passes), CPU seconds and held-out balanced accuracy."""
+    print("\nSGD recipes: passes (rows visited / N), CPU, held-out balanced accuracy")
+    for name, (make, epoch_rows) in RECIPES.items():
+        head, start = make(), time.process_time()
+        with record_path(X_test) as base_path:  # LWS's default base, by L-BFGS
+            head.fit(X, y)
+        seconds = time.process_time() - start - sum(it["seconds"] for it in base_path)
+        passes = len(head.loss_curve_) * epoch_rows(counts) / len(y)
+        base = f" + the base's {base_path[-1]['passes']} L-BFGS passes" if base_path else ""
+        score = balanced_accuracy_score(y_test, head.predict(X_test))
+        print(f"{name:42s} passes {passes:6.1f}{base}  CPU {seconds:7.1f} s  held-out {score:.4f}",
+              flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fidelity.passes")
     parser.add_argument("--classes", type=int, default=1000)
@@ -98,6 +114,7 @@ def main(argv=None):
     parser.add_argument("--n-min", type=int, default=5)
     parser.add_argument("--noise", type=float, default=2.0)
     parser.add_argument("--no-logreg", action="store_true")
+    parser.add_argument("--no-recipes", action="store_true")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     rng = np.random.RandomState(0)
@@ -146,18 +163,8 @@ def main(argv=None):
             score = balanced_accuracy_score(y_test, classes[path[k]["predicted"]])
             cells.append(f"{name} {path[k]['passes']} ({score:.4f})")
         print(f"{rule:20s} " + "; ".join(cells))
-    # The recipes: rows visited / N (LWS: after its default base's L-BFGS passes).
-    print("\nSGD recipes: passes (rows visited / N), CPU, held-out balanced accuracy")
-    for name, (make, epoch_rows) in RECIPES.items():
-        head, start = make(), time.process_time()
-        with record_path(X_test) as base_path:  # LWS's default base, by L-BFGS
-            head.fit(X, y)
-        seconds = time.process_time() - start - sum(it["seconds"] for it in base_path)
-        passes = len(head.loss_curve_) * epoch_rows(counts) / len(y)
-        base = f" + the base's {base_path[-1]['passes']} L-BFGS passes" if base_path else ""
-        score = balanced_accuracy_score(y_test, head.predict(X_test))
-        print(f"{name:42s} passes {passes:6.1f}{base}  CPU {seconds:7.1f} s  held-out {score:.4f}",
-              flush=True)
+    if not args.no_recipes:
+        recipes(X, y, counts, X_test, y_test)
     if "LogReg (balanced)" in predictions:
         agree = (predictions["cRT"] == predictions["LogReg (balanced)"]).mean()
         print(f"cRT (tol {RECORD_TOL:g}) agrees with LogReg (balanced) on {agree:.4f} "

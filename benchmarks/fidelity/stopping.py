@@ -34,10 +34,12 @@ from .sources import SOURCES, get_source
 
 __all__ = ["HEADS", "RULES", "main", "record_path", "stop"]
 
-# The default L-BFGS fits: the default base, cRT, Balanced Softmax retraining.
+# The default L-BFGS fits: the default base, logit adjustment's base (with an
+# intercept), cRT, Balanced Softmax retraining.
 HEADS = {
     "default base": lambda seed, tol: SoftmaxClassifier(
         fit_intercept=False, tol=tol, random_state=seed),
+    "Softmax (LA's base)": lambda seed, tol: SoftmaxClassifier(tol=tol, random_state=seed),
     "cRT": lambda seed, tol: CRTClassifier(tol=tol, random_state=seed),
     "Balanced Softmax": lambda seed, tol: RetrainedClassifier(tol=tol, random_state=seed),
 }

@@ -105,13 +105,15 @@ TRAINER_DOCS = {
         L-BFGS (``solver="lbfgs"``) stops after the first iteration at
         which no gradient entry of the objective (the weighted mean loss
         plus the penalty, weights in units of features divided by their RMS
-        row norm) exceeds ``tol``, or at which the loss and weights no
-        longer move in the features' precision (by less than 1e-12).
-        scikit-learn's ``LogisticRegression`` stops on the same kind of rule
+        row norm) exceeds ``tol``, nor a tenth of the largest entry where
+        the fit started, or at which the loss and weights no longer move in
+        the features' precision (by less than 1e-12). scikit-learn's
+        ``LogisticRegression`` stops on the first kind of rule alone
         (``tol=1e-4`` on the largest gradient entry of its mean loss). The
         entries shrink as the loss spreads over more classes: at 8,142
-        classes a class-balanced fit starts below 1e-4 and would not move,
-        so raise ``tol`` only after checking ``n_iter_``.""",
+        classes a class-balanced fit starts below 1e-4, where the first
+        rule alone would stop it before its first step; the second keeps it
+        training.""",
         default="1e-6",
     ),
     "n_epochs": DocEntry(
