@@ -293,3 +293,17 @@ def test_main_writes_json(cache, capsys):
         ncm["mean"]["all"] - table["joint"]["mean"]["all"]
     )
     assert ordering["best_head"] in ("NCM", "cRT")
+
+
+def test_the_summary_table_quotes_the_results(results):
+    """``--summary``'s table (fidelity.rst's): a row per model, all/few means per source."""
+    table = runner.format_summary({"sources": results}, models=("joint", "default base", "nope"))
+    lines = table.splitlines()
+    assert set(lines[0]) == set(lines[2]) == set(lines[-1]) == {"=", " "}
+    assert lines[1].split() == ["model", *(s for s in results if "*" not in s)]
+    for model in ("joint", "default base"):
+        row = next(line for line in lines if line.startswith(model + "  "))
+        means = [results[s]["models"][model]["mean"] for s in results if "*" not in s]
+        assert row.split()[-len(means):] == [f"{m['all']:.3f}/{m['few']:.3f}" for m in means]
+    assert next(line for line in lines if line.startswith("nope")).split()[1:] == ["-"] * (
+        len(lines[1].split()) - 1)

@@ -303,6 +303,30 @@ def format_orderings(summary, markdown=False):
     )
 
 
+# The user guide's summary table (fidelity.rst): these models on the unscaled sources.
+SUMMARY_MODELS = ("joint", "default base", "NCM", "cRT", "tau-norm", "tau-norm CV", "LWS",
+                  "LORT", "LORT CV", "Balanced Softmax", BALANCED_BASELINE, "ROS + LogReg")
+
+
+def format_summary(results, models=SUMMARY_MODELS):
+    """All-class / few-shot accuracy of ``models`` (rows) on the unscaled sources (columns),
+    means over seeds, as an RST table; ``-`` where a model did not run."""
+    sources = [name for name in results["sources"] if "*" not in name]
+    rows = []
+    for model in models:
+        cells = []
+        for name in sources:
+            m = results["sources"][name]["models"].get(model)
+            ok = m is not None and m["mean"]["all"] is not None
+            cells.append(f"{m['mean']['all']:.3f}/{m['mean']['few']:.3f}" if ok else "-")
+        rows.append([model, *cells])
+    header = ["model", *(name.replace("_digits", "") for name in sources)]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    rule = "   ".join("=" * w for w in widths)
+    lines = ["   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+    return "\n".join([rule, lines[0], rule, *lines[1:], rule])
+
+
 def _signed(diff):
     if diff is None:
         return "error"
@@ -358,6 +382,8 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=cache_dir() / "results.json",
                         help="JSON results (default: %(default)s)")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    parser.add_argument("--summary", action="store_true",
+                        help="also print the user guide's summary table")
     parser.add_argument("--list", action="store_true", help="list sources and models")
     args = parser.parse_args(argv)
     if args.list:
@@ -373,6 +399,8 @@ def main(argv=None):
         for model, errors in problems.items():
             print(f"  {model} failed: {'; '.join(errors)}")
     print(format_orderings(results["orderings"], args.markdown))
+    if args.summary:
+        print("\n" + format_summary(results))
     print(f"\n{len(results['sources'])} sources x {len(args.seeds)} seeds in "
           f"{results['seconds']:.0f} s")
     results.update(command=" ".join(sys.argv), git=_git_state())
