@@ -51,9 +51,11 @@ from sklearn_lt import (
     CRTClassifier,
     LogitAdjustedClassifier,
     LogitAdjustedClassifierCV,
+    LORTClassifier,
     LORTClassifierCV,
     LWSClassifier,
     NCMClassifier,
+    RetrainedClassifier,
     SoftmaxClassifier,
     TauNormClassifier,
     TauNormClassifierCV,
@@ -181,6 +183,20 @@ INAT_CASES = {
     "TauNormClassifierCV (frozen base, cv=2, 21 taus) fit+predict": (
         lambda base: TauNormClassifierCV(base, cv=2), 2,
         "sweep of both folds 1, predict 1", "forward",
+    ),
+    "LogitAdjustedClassifierCV (frozen base, cv=2) fit+predict": (
+        lambda base: LogitAdjustedClassifierCV(base, cv=2), 2,
+        "sweep of both folds 1, predict 1", "forward",
+    ),
+    "RetrainedClassifier (Balanced Softmax, L-BFGS, max_iter=1) fit": (
+        lambda base: RetrainedClassifier(max_iter=1, random_state=0), None,
+        "one pass per loss + gradient evaluation (loss_curve_)", "forward+backward",
+    ),
+    "LORTClassifier (frozen base, 1 epoch, early stopping) fit+predict": (
+        lambda base: LORTClassifier(base, n_epochs=1, random_state=0), 3.2,
+        "held-out run: 1 epoch on 80% of the rows (copied) + scoring epochs 0-1 on the"
+        " other 20% (0.4); refit: 1 epoch if the held-out rows chose it; predict 1",
+        "forward",
     ),
 }
 
