@@ -214,11 +214,12 @@ class LORTClassifier(RebalancingTrainedHead):
             y_encoded[fit_rows],
             ClassCounts(counts.classes, np.bincount(y_encoded[fit_rows], minlength=len(counts))),
         )
+        X_fit = X[rows]  # one copy: the run and its options read the same rows
         held_out = self._train(
-            X[rows],
+            X_fit,
             y_encoded[fit_rows],
             fit_counts,
-            self._training_options(X[rows], fit_counts),
+            self._training_options(X_fit, fit_counts),
             check_random_state(copy.deepcopy(self.random_state)),
             validation=(
                 X[torch.as_tensor(val_rows, device=X.device)],
@@ -226,6 +227,7 @@ class LORTClassifier(RebalancingTrainedHead):
             ),
             groups=fit_groups,
         ).attributes
+        del X_fit  # before the refit on X
         stop = held_out["best_epoch_"]
         scores = {"best_epoch_": stop, "validation_scores_": held_out["validation_scores_"]}
         # ... then refit on every row and stop there (epoch 0: the base itself).
