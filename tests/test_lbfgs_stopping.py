@@ -14,7 +14,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from sklearn_lt import CRTClassifier, RetrainedClassifier, SoftmaxClassifier
-from sklearn_lt.heads import _trainer
+from sklearn_lt.heads import _trainer, default_base
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +64,10 @@ def test_fit_stops_at_the_first_iteration_that_meets_the_rule(digits, make, bala
 
 
 def test_the_rule_is_the_documented_default():
-    """Every L-BFGS head stops at tol=1e-6 (cRT at scikit-learn's 1e-4 stopped before its
-    first step at 8,142 classes: see test_crt_default_trains_at_many_classes)."""
+    """Every L-BFGS head stops at tol=1e-6; only the default base uses scikit-learn's 1e-4
+    (see test_crt_trains_at_many_classes_whatever_tol for why a loose tol needs the floor)."""
     assert CRTClassifier().tol == SoftmaxClassifier().tol == RetrainedClassifier().tol == 1e-6
+    assert default_base().tol == 1e-4
     for head in (CRTClassifier, SoftmaxClassifier):
         documented = " ".join(head.__doc__.split())
         assert "tol : float, default=1e-6" in documented

@@ -395,12 +395,13 @@ def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_it
     # the rest with the usual unit step (the history carries over).
     closure()
     grad = torch.cat([p.grad.reshape(-1) for p in params])
-    l1, l2 = float(grad.abs().sum()), float(grad.norm())
+    magnitudes = grad.abs()
+    l1, l2, largest = float(magnitudes.sum()), float(grad.norm()), float(magnitudes.max())
     # The gradient test is against min(tol, a tenth of the largest entry at the
     # start): the entries of a mean loss shrink with the number of classes (and
     # the features' dimension), and at 8,142 classes they start below 1e-4, where
     # an absolute tol alone stopped the fit before its first step.
-    optimizer.param_groups[0]["tolerance_grad"] = min(tol, GRADIENT_FLOOR * float(grad.abs().max()))
+    optimizer.param_groups[0]["tolerance_grad"] = min(tol, GRADIENT_FLOOR * largest)
     if max_iter > 1 and l2 > 0:
         optimizer.param_groups[0].update(lr=max(l1, 1.0) / l2, max_iter=1)
         optimizer.step(closure)
