@@ -194,9 +194,22 @@ INAT_CASES = {
     ),
     "LORTClassifier (frozen base, 1 epoch, early stopping) fit+predict": (
         lambda base: LORTClassifier(base, n_epochs=1, random_state=0), 3.2,
-        "held-out run: 1 epoch on 80% of the rows (copied) + scoring epochs 0-1 on the"
-        " other 20% (0.4); refit: 1 epoch if the held-out rows chose it; predict 1",
+        "held-out run: 1 epoch on 80% of the rows (read in place) + scoring epochs 0-1 on"
+        " the other 20% (0.4); refit: 1 epoch if the held-out rows chose it; predict 1",
         "forward",
+    ),
+    "LORTClassifierCV (frozen base, cv=2, 1 epoch, 1 smoothing) fit+predict": (
+        lambda base: LORTClassifierCV(base, n_epochs=1, smoothings=[0.98], cv=2,
+                                      random_state=0), 4,
+        "paths: 1 epoch on each fold's training half (1) + scoring epochs 0-1 on the other"
+        " half (2 x 0.5); refit: 1 epoch if chosen (1); predict 1", "forward",
+    ),
+    "TauNormClassifierCV (fitted bases: L-BFGS max_iter=1, cv=2, 21 taus) fit+predict": (
+        lambda base: TauNormClassifierCV(SoftmaxClassifier(fit_intercept=False, max_iter=1),
+                                         cv=2, random_state=0), 14,
+        "a base per fold on its half, read in place (2 x 3 x 0.5 forward+backward), the"
+        " final base on X (3): 6 forward+backward, 2 forward each; sweep of both folds 1,"
+        " predict 1", "forward",
     ),
 }
 

@@ -18,7 +18,9 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from _support import HEAD_IDS, HEADS
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 
@@ -32,7 +34,7 @@ from sklearn_lt import (
     TauNormClassifierCV,
 )
 from sklearn_lt.heads import _base, _lws, _ncm, logit_adjustment_sweep, tau_sweep
-from sklearn_lt.heads._base import chunked_argmax, row_chunks
+from sklearn_lt.heads._base import RowSubset, chunked_argmax, row_chunks
 from sklearn_lt.utils._array import validate_features
 
 TAUS = np.linspace(0, 2, 5)
@@ -222,6 +224,40 @@ def test_float32_arrays_memmaps_and_tensors_go_in_uncopied(tmp_path):
     assert validate_features(head, X_t, reset=True).data_ptr() == X_t.data_ptr()
 
 
+@pytest.mark.parametrize("head", HEADS, ids=HEAD_IDS)
+def test_a_fit_on_a_row_subset_is_the_fit_on_a_copy_of_the_rows(tiny_chunks, head):
+    # The inner fits (a fold's base, LORT's held-out run) read their rows in
+    # place: every head fits them bit for bit as it fits a copy, in tiny chunks.
+    X, y = problem(n=120, c=5, dtype=np.float32)
+    rows = np.random.RandomState(1).permutation(len(y))[: len(y) * 3 // 4]
+    X_t = torch.from_numpy(X)
+    in_place = clone(head)._fit_validated(RowSubset(X_t, rows), y[rows])
+    copied = clone(head).fit(X_t[rows], y[rows])
+    assert isinstance(in_place.coef_, torch.Tensor)
+    assert_array_equal(in_place.coef_.numpy(), copied.coef_.numpy())
+    assert_array_equal(in_place.intercept_.numpy(), copied.intercept_.numpy())
+    assert_array_equal(in_place.classes_, copied.classes_)
+    assert in_place.n_features_in_ == copied.n_features_in_ == X.shape[1]
+
+
+def test_a_row_subset_reads_its_rows_and_composes():
+    X = torch.arange(20.0).reshape(10, 2)
+    subset = RowSubset(RowSubset(X, [9, 7, 5, 3, 1]), [4, 0])  # rows 1 and 9 of X
+    assert subset.shape == (2, 2) and len(subset) == 2
+    assert subset.dtype == X.dtype and subset.device == X.device
+    assert subset.source is X
+    assert_array_equal(subset[:].numpy(), X[[1, 9]].numpy())
+    assert_array_equal(
+        torch.cat([block for _, block in row_chunks(subset, 1)]).numpy(), X[[1, 9]].numpy()
+    )
+
+
+def test_an_inner_fit_validates_the_base_estimators_parameters():
+    X, y = problem(n=60, c=3, dtype=np.float32)
+    with pytest.raises(ValueError, match="tol"):
+        TauNormClassifierCV(SoftmaxClassifier(tol=-1.0), cv=2).fit(X, y)
+
+
 # ---------------------------------------------------------- peak memory
 # One fit in a fresh process: the rise of VmHWM over the resident set before
 # fit (glibc's mmap threshold fixed at 1 MiB, so that freed blocks go back to
@@ -256,6 +292,9 @@ make = {{
     "early_stopping": lambda: (sklearn_lt.SoftmaxClassifier(solver="sgd", n_epochs=1),
                                (X[:half], y[:half], X[half:], y[half:])),
     "ncm": lambda: (sklearn_lt.NCMClassifier(), (X, y)),
+    "lort_held_out": lambda: (sklearn_lt.LORTClassifier(n_epochs=1, batch_size=128,
+                                                        random_state=0), (X, y)),
+    "tau_cv_fitted_bases": lambda: (sklearn_lt.TauNormClassifierCV(cv=3, random_state=0), (X, y)),
 }}
 model, data = make[case]()
 if case.endswith("_default_working_memory"):
@@ -289,7 +328,14 @@ _MEMORY_CASES = [
     ("lort_cv", 30_000, 16, 2_000),
     ("early_stopping", 60_000, 16, 2_000),
     ("ncm", 250_000, 64, 10),
+    # Row subsets read in place: LORT's held-out run (80% of X for the run, 20%
+    # to score it: a copy of each was X beyond X) and a fold's base (2/3 of X).
+    # Wide rows: X of 59 MiB, small beside it the sweep's 21 taus' predictions.
+    ("lort_held_out", 30_000, 512, 10),
+    ("tau_cv_fitted_bases", 30_000, 512, 10),
 ]
+# The cases bounded by half of X: X is what they would copy, their logits are small.
+_BOUNDED_BY_X = {"ncm", "lort_held_out", "tau_cv_fitted_bases"}
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
@@ -302,7 +348,8 @@ def test_peak_memory_of_fit_is_bounded_by_a_chunk_not_by_n_times_c(case, n, d, c
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     n_by_c_mb = n // 2 * c * 4 / 2**20  # float32 logits of one validation fold / half
-    # Beyond X: at most half of X (NCM) or a quarter of one fold's N x C logits
-    # (measured at 10-15 MiB with 4 MiB chunks; 126-463 MiB before the chunks).
-    bound = 0.5 * result["x_mb"] if case == "ncm" else n_by_c_mb / 4
+    # Beyond X: at most half of X (NCM, the row subsets: 10-12 MiB, 51-61 MiB
+    # when they were copied) or a quarter of one fold's N x C logits (measured
+    # at 10-15 MiB with 4 MiB chunks; 126-463 MiB before the chunks).
+    bound = 0.5 * result["x_mb"] if case in _BOUNDED_BY_X else n_by_c_mb / 4
     assert result["rise_mb"] < bound, (result, bound)

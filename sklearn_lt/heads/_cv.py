@@ -31,7 +31,7 @@ from .._counts import (
     check_thresholds,
 )
 from ..utils import to_numpy
-from ._base import FittedLinear, LinearHead, chunked_argmax, row_chunks
+from ._base import FittedLinear, LinearHead, RowSubset, chunked_argmax, row_chunks
 from ._linear_base import fit_base_classifier
 from ._modules import feature_scale
 from ._scoring import split_scores
@@ -226,14 +226,14 @@ class SearchCV(LinearHead):
             warnings.simplefilter("ignore", UndefinedSplitWarning)
             for k, (train, test) in enumerate(folds):
                 fold_counts = ClassCounts.from_labels(labels[train])
-                X_train = self._training_rows(X, torch.as_tensor(train, device=X.device))
+                X_train = self._training_rows(X, train)
                 # The fold's base, fitted once, as the fixed head would (same seed).
                 base = self._fit_base(X_train, fold_counts.positions(labels[train]), fold_counts)
                 rows = torch.as_tensor(test, device=X.device)
                 scores[:, k] = self._score_fold(
                     base, X_train, X, rows, labels[test], candidates, scoring, thresholds
                 )
-                del X_train, base  # before the next fold's copy
+                del base  # before the next fold's
         results = search_results(candidates, scores, scoring)
         best = {name: values[results.best_index].item() for name, values in candidates.items()}
         final = self._fit_base(X, y_encoded, counts)
@@ -278,8 +278,8 @@ class SearchCV(LinearHead):
 
     # ------------------------------------------------------ the candidate path
     def _training_rows(self, X, train):
-        """A fold's training part of ``X``."""
-        return X[train]
+        """A fold's training part of ``X``, read in place (a :class:`RowSubset`)."""
+        return RowSubset(X, train)
 
     def _fit_base(self, X, y_encoded, counts):
         """The base classifier fitted on ``X``, seeded as the fixed head seeds it."""
@@ -348,7 +348,7 @@ class PostHocCV(SearchCV):
     def _training_rows(self, X, train):
         # A frozen base is never fitted: every fold reads the same weights,
         # and the fold's rows need no copy.
-        return X if isinstance(self.estimator, FrozenEstimator) else X[train]
+        return X if isinstance(self.estimator, FrozenEstimator) else RowSubset(X, train)
 
     def _visit_candidates(self, base, X_train, candidates, visit):
         scale = feature_scale(X_train)

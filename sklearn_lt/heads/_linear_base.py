@@ -158,7 +158,9 @@ def fit_base_classifier(estimator, X, y_encoded, counts, *, random_state):
     estimator : estimator or None
         ``None`` fits :func:`default_base`; a ``FrozenEstimator`` is used as
         it is; any other classifier is cloned and fitted.
-    X : torch.Tensor of shape (n_samples, n_features)
+    X : torch.Tensor or RowSubset of shape (n_samples, n_features)
+        Validated features (a :class:`~sklearn_lt.heads._base.RowSubset`
+        is read in place by the package's heads, copied for others).
     y_encoded : ndarray of shape (n_samples,)
         Labels encoded against ``counts.classes``.
     counts : ClassCounts
@@ -175,13 +177,13 @@ def fit_base_classifier(estimator, X, y_encoded, counts, *, random_state):
     labels = counts.classes[y_encoded]
     if estimator is None:
         seed = int(random_state.randint(np.iinfo(np.int32).max))
-        fitted = default_base(seed).fit(X, labels)
+        fitted = default_base(seed)._fit_validated(X, labels)
     elif isinstance(estimator, FrozenEstimator):
         fitted = estimator
     elif isinstance(estimator, LinearHead):
-        fitted = clone(estimator).fit(X, labels)
-    else:
-        fitted = clone(estimator).fit(to_numpy(X), labels)
+        fitted = clone(estimator)._fit_validated(X, labels)
+    else:  # another library's estimator reads numpy: a copy of a RowSubset's rows
+        fitted = clone(estimator).fit(to_numpy(X[:]), labels)
     classes, coef, intercept = linear_weights(fitted, device=X.device, dtype=X.dtype)
     if coef.shape[1] != X.shape[1]:
         raise ValueError(

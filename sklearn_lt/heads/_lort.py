@@ -4,7 +4,6 @@ import copy
 from numbers import Real
 
 import numpy as np
-import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -12,7 +11,7 @@ from .._counts import ClassCounts
 from ..sampling._probabilities import class_indices
 from ..utils._docstring import Substitution
 from ..utils._docstring_entries import TRAINER_DOCS
-from ._base import FittedLinear
+from ._base import FittedLinear, RowSubset
 from ._linear_base import ESTIMATOR_CONSTRAINT, RebalancingTrainedHead
 from ._modules import (
     LinearLogits,
@@ -208,26 +207,21 @@ class LORTClassifier(RebalancingTrainedHead):
         # The whole schedule from a base fitted on the rest; every class keeps
         # training rows, so the held-out run encodes the labels as the full one.
         # Its random stream starts where the refit's does (a copy of random_state).
-        rows = torch.as_tensor(fit_rows, device=X.device)
         fit_groups, fit_counts = image_groups(
             None if groups is None else groups[fit_rows],
             y_encoded[fit_rows],
             ClassCounts(counts.classes, np.bincount(y_encoded[fit_rows], minlength=len(counts))),
         )
-        X_fit = X[rows]  # one copy: the run and its options read the same rows
+        X_fit = RowSubset(X, fit_rows)  # both parts read in place, never copied whole
         held_out = self._train(
             X_fit,
             y_encoded[fit_rows],
             fit_counts,
             self._training_options(X_fit, fit_counts),
             check_random_state(copy.deepcopy(self.random_state)),
-            validation=(
-                X[torch.as_tensor(val_rows, device=X.device)],
-                counts.classes[y_encoded[val_rows]],
-            ),
+            validation=(RowSubset(X, val_rows), counts.classes[y_encoded[val_rows]]),
             groups=fit_groups,
         ).attributes
-        del X_fit  # before the refit on X
         stop = held_out["best_epoch_"]
         scores = {"best_epoch_": stop, "validation_scores_": held_out["validation_scores_"]}
         # ... then refit on every row and stop there (epoch 0: the base itself).

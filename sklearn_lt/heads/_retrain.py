@@ -632,7 +632,8 @@ default="balanced_softmax"
             module = CosineLogits(coef, options.logit_scale)
             # Normalised once, overflow-safe: F.normalize in the module squares
             # float32 entries (inf beyond ~1e19) and clamps norms at 1e-12.
-            inputs = l2_normalize(X)
+            # (X[:]: a view of a tensor, the rows of a RowSubset.)
+            inputs = l2_normalize(X[:])
         elif self.max_norm is not None:
             module = MaxNormLinearLogits(
                 coef, intercept, feature_scale(X), threshold=self.max_norm,
