@@ -224,18 +224,26 @@ def test_float32_arrays_memmaps_and_tensors_go_in_uncopied(tmp_path):
     assert validate_features(head, X_t, reset=True).data_ptr() == X_t.data_ptr()
 
 
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("head", HEADS, ids=HEAD_IDS)
-def test_a_fit_on_a_row_subset_is_the_fit_on_a_copy_of_the_rows(tiny_chunks, head):
+def test_a_fit_on_a_row_subset_is_the_fit_on_a_copy_of_the_rows(tiny_chunks, head, device):
     # The inner fits (a fold's base, LORT's held-out run) read their rows in
-    # place: every head fits them bit for bit as it fits a copy, in tiny chunks.
+    # place: every head fits them bit for bit as it fits a copy, in tiny chunks,
+    # and on a GPU the rows, their index and the fit stay on it.
     X, y = problem(n=120, c=5, dtype=np.float32)
     rows = np.random.RandomState(1).permutation(len(y))[: len(y) * 3 // 4]
-    X_t = torch.from_numpy(X)
-    in_place = clone(head)._fit_validated(RowSubset(X_t, rows), y[rows])
-    copied = clone(head).fit(X_t[rows], y[rows])
-    assert isinstance(in_place.coef_, torch.Tensor)
-    assert_array_equal(in_place.coef_.numpy(), copied.coef_.numpy())
-    assert_array_equal(in_place.intercept_.numpy(), copied.intercept_.numpy())
+    X_t = torch.from_numpy(X).to(device)
+    subset = RowSubset(X_t, rows)
+    assert subset.index.device == X_t.device
+    in_place = clone(head)._fit_validated(subset, y[rows])
+    copied = clone(head).fit(X_t[torch.as_tensor(rows, device=device)], y[rows])
+    assert isinstance(in_place.coef_, torch.Tensor) and in_place.coef_.device == X_t.device
+    assert_array_equal(in_place.coef_.cpu().numpy(), copied.coef_.cpu().numpy())
+    assert_array_equal(in_place.intercept_.cpu().numpy(), copied.intercept_.cpu().numpy())
     assert_array_equal(in_place.classes_, copied.classes_)
     assert in_place.n_features_in_ == copied.n_features_in_ == X.shape[1]
 
@@ -250,6 +258,14 @@ def test_a_row_subset_reads_its_rows_and_composes():
     assert_array_equal(
         torch.cat([block for _, block in row_chunks(subset, 1)]).numpy(), X[[1, 9]].numpy()
     )
+
+
+def test_a_base_that_names_its_device_fits_a_copy_of_the_fold_as_one_that_does_not():
+    X, y = problem(n=60, c=3, dtype=np.float32)
+    named = TauNormClassifierCV(SoftmaxClassifier(device="cpu", random_state=0), cv=2).fit(X, y)
+    plain = TauNormClassifierCV(SoftmaxClassifier(random_state=0), cv=2).fit(X, y)
+    assert_array_equal(named.coef_, plain.coef_)
+    assert_array_equal(named.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"])
 
 
 def test_an_inner_fit_validates_the_base_estimators_parameters():
