@@ -34,7 +34,7 @@ from sklearn_lt import (
     TauNormClassifierCV,
 )
 from sklearn_lt.heads import _base, _lws, _ncm, logit_adjustment_sweep, tau_sweep
-from sklearn_lt.heads._base import RowSubset, chunked_argmax, row_chunks
+from sklearn_lt.heads._base import LazyRows, chunked_argmax, row_chunks
 from sklearn_lt.utils._array import validate_features
 
 TAUS = np.linspace(0, 2, 5)
@@ -237,7 +237,7 @@ def test_a_fit_on_a_row_subset_is_the_fit_on_a_copy_of_the_rows(tiny_chunks, hea
     X, y = problem(n=120, c=5, dtype=np.float32)
     rows = np.random.RandomState(1).permutation(len(y))[: len(y) * 3 // 4]
     X_t = torch.from_numpy(X).to(device)
-    subset = RowSubset(X_t, rows)
+    subset = LazyRows(X_t, rows)
     assert subset.index.device == X_t.device
     in_place = clone(head)._fit_validated(subset, y[rows])
     copied = clone(head).fit(X_t[torch.as_tensor(rows, device=device)], y[rows])
@@ -248,9 +248,9 @@ def test_a_fit_on_a_row_subset_is_the_fit_on_a_copy_of_the_rows(tiny_chunks, hea
     assert in_place.n_features_in_ == copied.n_features_in_ == X.shape[1]
 
 
-def test_a_row_subset_reads_its_rows_and_composes():
+def test_lazy_rows_read_their_rows_and_compose():
     X = torch.arange(20.0).reshape(10, 2)
-    subset = RowSubset(RowSubset(X, [9, 7, 5, 3, 1]), [4, 0])  # rows 1 and 9 of X
+    subset = LazyRows(LazyRows(X, [9, 7, 5, 3, 1]), [4, 0])  # rows 1 and 9 of X
     assert subset.shape == (2, 2) and len(subset) == 2
     assert subset.dtype == X.dtype and subset.device == X.device
     assert subset.source is X
@@ -258,6 +258,12 @@ def test_a_row_subset_reads_its_rows_and_composes():
     assert_array_equal(
         torch.cat([block for _, block in row_chunks(subset, 1)]).numpy(), X[[1, 9]].numpy()
     )
+    # A row-wise map applies to what is read, after the index and any earlier map.
+    mapped = LazyRows(LazyRows(subset, transform=torch.neg), transform=lambda b: b + 1)
+    assert mapped.index is subset.index and len(mapped.transforms) == 2
+    assert_array_equal(mapped[:].numpy(), (1 - X[[1, 9]]).numpy())
+    assert_array_equal(mapped[-1].numpy(), (1 - X[9]).numpy())  # one row: shape (d,)
+    assert_array_equal(LazyRows(X, transform=torch.neg)[3:5].numpy(), (-X[3:5]).numpy())
 
 
 def test_a_base_that_names_its_device_fits_a_copy_of_the_fold_as_one_that_does_not():
@@ -310,6 +316,8 @@ make = {{
     "ncm": lambda: (sklearn_lt.NCMClassifier(), (X, y)),
     "lort_held_out": lambda: (sklearn_lt.LORTClassifier(n_epochs=1, batch_size=128,
                                                         random_state=0), (X, y)),
+    "cosine_retraining": lambda: (sklearn_lt.RetrainedClassifier(
+        logits="cosine", solver="sgd", n_epochs=1, batch_size=128, random_state=0), (X, y)),
     "tau_cv_fitted_bases": lambda: (sklearn_lt.TauNormClassifierCV(cv=3, random_state=0), (X, y)),
 }}
 model, data = make[case]()
@@ -349,9 +357,12 @@ _MEMORY_CASES = [
     # Wide rows: X of 59 MiB, small beside it the sweep's 21 taus' predictions.
     ("lort_held_out", 30_000, 512, 10),
     ("tau_cv_fitted_bases", 30_000, 512, 10),
+    # Cosine retraining normalises its rows where it reads them (a normalised
+    # copy of X was X beyond X).
+    ("cosine_retraining", 30_000, 512, 10),
 ]
 # The cases bounded by half of X: X is what they would copy, their logits are small.
-_BOUNDED_BY_X = {"ncm", "lort_held_out", "tau_cv_fitted_bases"}
+_BOUNDED_BY_X = {"ncm", "lort_held_out", "tau_cv_fitted_bases", "cosine_retraining"}
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")

@@ -11,6 +11,7 @@ fit that fails leaves the head exactly as it was.
 """
 
 from dataclasses import dataclass, field
+from numbers import Integral
 
 import numpy as np
 import torch
@@ -33,7 +34,7 @@ from ..utils._array import (
 __all__ = [
     "FittedLinear",
     "LinearHead",
-    "RowSubset",
+    "LazyRows",
     "chunked_argmax",
     "row_chunks",
     "sweep_argmax",
@@ -51,52 +52,70 @@ _PREDICT_BLOCK_ELEMENTS = _CHUNK_ELEMENTS  # the name benchmarks/bench_heads.py 
 _CACHE_ELEMENTS = 2**18
 
 
-class RowSubset:
-    """Rows ``index`` of a 2-D tensor ``X``, gathered where they are read, never copied whole.
+class LazyRows:
+    """Rows of a 2-D tensor ``X`` made where they are read: a subset of them, a row-wise
+    map of them, or both, never the whole result at once.
 
-    What the package's inner fits take in place of ``X[index]``: the rows of
-    LORT's held-out run, a CV fold's training rows (the base fitted on them,
-    the LORT paths run on them). Everything that reads a fit's features goes
-    through indexing (:func:`row_chunks`, SGD's batches, :func:`feature_scale`),
-    and indexing a ``RowSubset`` gathers just those rows of ``X``: a chunk or a
-    batch at a time. At the full iNaturalist shape (437,513 x 2,048 float32)
-    the copy of 80% of the rows it saves is 2.7 GiB. The fit is the fit on
-    ``X[index]``, bit for bit: the same rows come in the same chunks.
+    What the package's fits take in place of ``X[index]`` or ``transform(X)``:
+    the rows of LORT's held-out run and a CV fold's training rows (the base
+    fitted on them, the LORT paths run on them), the normalised rows of
+    cosine retraining. Everything that reads a fit's features goes through
+    indexing (:func:`row_chunks`, SGD's batches, :func:`feature_scale`), and
+    indexing ``LazyRows`` gathers just those rows of ``X`` and maps them: a
+    chunk or a batch at a time. At the full iNaturalist shape (437,513 x
+    2,048 float32) a copy of 80% of the rows is 2.7 GiB. The fit is the fit
+    on the copy, bit for bit: the same rows come in the same chunks, and a
+    row-wise map gives each row what it gives it in the whole array.
 
     Parameters
     ----------
-    X : torch.Tensor of shape (n_samples, n_features), or RowSubset
-        A ``RowSubset`` of a ``RowSubset`` indexes the first one's tensor.
-    index : array-like or torch.Tensor of int
-        The rows, in order.
+    X : torch.Tensor of shape (n_samples, n_features), or LazyRows
+        ``LazyRows`` of ``LazyRows`` read the first one's tensor: the indices
+        compose, and the maps apply in turn.
+    index : array-like or torch.Tensor of int, default=None
+        The rows, in order; ``None``: all of them.
+    transform : callable, default=None
+        A row-wise map, block of rows to block of the same shape (e.g.
+        :func:`~sklearn_lt.heads._modules.l2_normalize`).
 
     Examples
     --------
     >>> import torch
-    >>> from sklearn_lt.heads._base import RowSubset
+    >>> from sklearn_lt.heads._base import LazyRows
     >>> X = torch.arange(8.0).reshape(4, 2)
-    >>> rows = RowSubset(X, [3, 1])
+    >>> rows = LazyRows(X, [3, 1])
     >>> rows.shape, rows[:1]
     (torch.Size([2, 2]), tensor([[6., 7.]]))
+    >>> LazyRows(rows, transform=lambda block: -block)[1]
+    tensor([-2., -3.])
     """
 
     ndim = 2
 
-    def __init__(self, X, index):
-        index = torch.as_tensor(index, dtype=torch.long, device=X.device)
-        if isinstance(X, RowSubset):
-            X, index = X.source, X.index[index]
-        self.source, self.index = X, index
-        self.shape = torch.Size((len(index), X.shape[1]))
+    def __init__(self, X, index=None, transform=None):
+        transforms = () if transform is None else (transform,)
+        if index is not None:
+            index = torch.as_tensor(index, dtype=torch.long, device=X.device)
+        if isinstance(X, LazyRows):
+            if X.index is not None:
+                index = X.index if index is None else X.index[index]
+            X, transforms = X.source, X.transforms + transforms
+        self.source, self.index, self.transforms = X, index, transforms
+        self.shape = torch.Size((len(X) if index is None else len(index), X.shape[1]))
 
     device = property(lambda self: self.source.device)
     dtype = property(lambda self: self.source.dtype)
 
     def __len__(self):
-        return len(self.index)
+        return self.shape[0]
 
     def __getitem__(self, rows):
-        return self.source[self.index[rows]]
+        if isinstance(rows, Integral):  # one row: mapped as a block of one
+            return self[[rows]][0]
+        block = self.source[rows if self.index is None else self.index[rows]]
+        for transform in self.transforms:
+            block = transform(block)
+        return block
 
     def element_size(self):
         return self.source.element_size()
@@ -110,7 +129,7 @@ def row_chunks(X, n_columns, *, rows=None, in_cache=False):
 
     Parameters
     ----------
-    X : torch.Tensor or RowSubset of shape (n_samples, n_features)
+    X : torch.Tensor or LazyRows of shape (n_samples, n_features)
     n_columns : int
         Width of what the caller computes per row (the number of classes);
         a chunk holds at most ``_CHUNK_ELEMENTS`` entries of it or of ``X``.
@@ -285,7 +304,7 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         return self
 
     def _fit_validated(self, X, y):
-        """``fit`` on features the caller validated: a tensor or a :class:`RowSubset` of one.
+        """``fit`` on features the caller validated: a tensor, or :class:`LazyRows` of one.
 
         The package's inner fits (a base classifier on a CV fold, on LORT's
         held-out run) come here, so that a fold is read in place; the fitted
@@ -294,7 +313,7 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         path, on a copy of the rows.
         """
         if self.device is not None:
-            return self._fit_and_set(X[:] if isinstance(X, RowSubset) else X, y)
+            return self._fit_and_set(X[:] if isinstance(X, LazyRows) else X, y)
         self._validate_params()
         classes, y_encoded, counts = validate_labels(y, len(X))
         fitted = self._fit(X, y_encoded, ClassCounts(classes, counts))

@@ -31,7 +31,7 @@ from .._counts import (
     check_thresholds,
 )
 from ..utils import to_numpy
-from ._base import FittedLinear, LinearHead, RowSubset, chunked_argmax, row_chunks
+from ._base import FittedLinear, LazyRows, LinearHead, chunked_argmax, row_chunks
 from ._linear_base import fit_base_classifier
 from ._modules import feature_scale
 from ._scoring import split_scores
@@ -278,8 +278,8 @@ class SearchCV(LinearHead):
 
     # ------------------------------------------------------ the candidate path
     def _training_rows(self, X, train):
-        """A fold's training part of ``X``, read in place (a :class:`RowSubset`)."""
-        return RowSubset(X, train)
+        """A fold's training part of ``X``, read in place (a :class:`LazyRows`)."""
+        return LazyRows(X, train)
 
     def _fit_base(self, X, y_encoded, counts):
         """The base classifier fitted on ``X``, seeded as the fixed head seeds it."""
@@ -348,7 +348,7 @@ class PostHocCV(SearchCV):
     def _training_rows(self, X, train):
         # A frozen base is never fitted: every fold reads the same weights,
         # and the fold's rows need no copy.
-        return X if isinstance(self.estimator, FrozenEstimator) else RowSubset(X, train)
+        return X if isinstance(self.estimator, FrozenEstimator) else LazyRows(X, train)
 
     def _visit_candidates(self, base, X_train, candidates, visit):
         scale = feature_scale(X_train)

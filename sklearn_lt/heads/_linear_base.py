@@ -158,8 +158,8 @@ def fit_base_classifier(estimator, X, y_encoded, counts, *, random_state):
     estimator : estimator or None
         ``None`` fits :func:`default_base`; a ``FrozenEstimator`` is used as
         it is; any other classifier is cloned and fitted.
-    X : torch.Tensor or RowSubset of shape (n_samples, n_features)
-        Validated features (a :class:`~sklearn_lt.heads._base.RowSubset`
+    X : torch.Tensor or LazyRows of shape (n_samples, n_features)
+        Validated features (a :class:`~sklearn_lt.heads._base.LazyRows`
         is read in place by the package's heads, copied for others).
     y_encoded : ndarray of shape (n_samples,)
         Labels encoded against ``counts.classes``.
@@ -182,7 +182,7 @@ def fit_base_classifier(estimator, X, y_encoded, counts, *, random_state):
         fitted = estimator
     elif isinstance(estimator, LinearHead):
         fitted = clone(estimator)._fit_validated(X, labels)
-    else:  # another library's estimator reads numpy: a copy of a RowSubset's rows
+    else:  # another library's estimator reads numpy: LazyRows are copied
         fitted = clone(estimator).fit(to_numpy(X[:]), labels)
     classes, coef, intercept = linear_weights(fitted, device=X.device, dtype=X.dtype)
     if coef.shape[1] != X.shape[1]:

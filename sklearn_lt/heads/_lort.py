@@ -11,7 +11,7 @@ from .._counts import ClassCounts
 from ..sampling._probabilities import class_indices
 from ..utils._docstring import Substitution
 from ..utils._docstring_entries import TRAINER_DOCS
-from ._base import FittedLinear, RowSubset
+from ._base import FittedLinear, LazyRows
 from ._linear_base import ESTIMATOR_CONSTRAINT, RebalancingTrainedHead
 from ._modules import (
     LinearLogits,
@@ -212,14 +212,14 @@ class LORTClassifier(RebalancingTrainedHead):
             y_encoded[fit_rows],
             ClassCounts(counts.classes, np.bincount(y_encoded[fit_rows], minlength=len(counts))),
         )
-        X_fit = RowSubset(X, fit_rows)  # both parts read in place, never copied whole
+        X_fit = LazyRows(X, fit_rows)  # both parts read in place, never copied whole
         held_out = self._train(
             X_fit,
             y_encoded[fit_rows],
             fit_counts,
             self._training_options(X_fit, fit_counts),
             check_random_state(copy.deepcopy(self.random_state)),
-            validation=(RowSubset(X, val_rows), counts.classes[y_encoded[val_rows]]),
+            validation=(LazyRows(X, val_rows), counts.classes[y_encoded[val_rows]]),
             groups=fit_groups,
         ).attributes
         stop = held_out["best_epoch_"]

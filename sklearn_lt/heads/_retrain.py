@@ -22,6 +22,7 @@ from ..sampling import InstanceBalancedSampler
 from ..utils._deprecation import DEPRECATED, renamed_value
 from ..utils._docstring import Substitution
 from ..utils._docstring_entries import REBALANCED_ESTIMATOR, TRAINER_DOCS
+from ._base import LazyRows
 from ._linear_base import fit_base_classifier
 from ._losses import RetrainingLoss, class_balanced_weights, ldam_margins, log_priors
 from ._modules import (
@@ -630,10 +631,10 @@ default="balanced_softmax"
         inputs = X
         if self.logits == "cosine":
             module = CosineLogits(coef, options.logit_scale)
-            # Normalised once, overflow-safe: F.normalize in the module squares
-            # float32 entries (inf beyond ~1e19) and clamps norms at 1e-12.
-            # (X[:]: a view of a tensor, the rows of a RowSubset.)
-            inputs = l2_normalize(X[:])
+            # Normalised where read (a chunk, a batch: no normalised copy of X),
+            # overflow-safe: F.normalize in the module squares float32 entries
+            # (inf beyond ~1e19) and clamps norms at 1e-12.
+            inputs = LazyRows(X, transform=l2_normalize)
         elif self.max_norm is not None:
             module = MaxNormLinearLogits(
                 coef, intercept, feature_scale(X), threshold=self.max_norm,
