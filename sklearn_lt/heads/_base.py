@@ -309,8 +309,8 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         The package's inner fits (a base classifier on a CV fold, on LORT's
         held-out run) come here, so that a fold is read in place; the fitted
         arrays are tensors on ``X``'s device, as ``fit`` leaves them for
-        tensor input. A head asking for another ``device`` takes the public
-        path, on a copy of the rows.
+        tensor input. A head with a ``device`` of its own takes the public
+        path (which moves the features there), on a copy of the rows.
         """
         if self.device is not None:
             return self._fit_and_set(X[:] if isinstance(X, LazyRows) else X, y)
