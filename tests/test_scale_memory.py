@@ -375,7 +375,7 @@ def test_peak_memory_of_fit_is_bounded_by_a_chunk_not_by_n_times_c(case, n, d, c
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     n_by_c_mb = n // 2 * c * 4 / 2**20  # float32 logits of one validation fold / half
-    # Beyond X: at most half of X (NCM, the row subsets: 10-12 MiB, 51-61 MiB
+    # Beyond X: at most half of X (NCM, the lazy rows: 2-12 MiB, 51-61 MiB
     # when they were copied) or a quarter of one fold's N x C logits (measured
     # at 10-15 MiB with 4 MiB chunks; 126-463 MiB before the chunks).
     bound = 0.5 * result["x_mb"] if case in _BOUNDED_BY_X else n_by_c_mb / 4
