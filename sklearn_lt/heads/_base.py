@@ -294,13 +294,21 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         """
         return self._fit_and_set(X, y)
 
-    def _fit_and_set(self, X, y, **fit_args):
-        """Validate ``X``, ``y``, run ``_fit`` (with ``fit_args``), set the fitted attributes."""
-        device = resolve_device(self.device, X)
-        X_t, features = validate_features_for_fit(self, X, device=device)
+    def _fit_and_set(self, X, y, *, validated=False, **fit_args):
+        """Validate ``X``, ``y``, run ``_fit`` (with ``fit_args``), set the fitted attributes.
+
+        ``validated``: ``X`` is already a validated tensor (or :class:`LazyRows`
+        of one) on the device to fit on, as :meth:`_fit_validated` hands it.
+        """
+        if validated:
+            X_t, features, like = X, {"n_features_in_": int(X.shape[1])}, X[:0]
+        else:
+            device = resolve_device(self.device, X)
+            X_t, features = validate_features_for_fit(self, X, device=device)
+            like = X
         classes, y_encoded, counts = validate_labels(y, X_t.shape[0])
         fitted = self._fit(X_t, y_encoded, ClassCounts(classes, counts), **fit_args)
-        self._set_fitted(fitted, features, like=X)
+        self._set_fitted(fitted, features, like=like)
         return self
 
     def _fit_validated(self, X, y):
@@ -310,15 +318,13 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         held-out run) come here, so that a fold is read in place; the fitted
         arrays are tensors on ``X``'s device, as ``fit`` leaves them for
         tensor input. A head with a ``device`` of its own takes the public
-        path (which moves the features there), on a copy of the rows.
+        path (which moves the features there), on a copy of the rows
+        (``X[:]``: a view of a tensor, the rows of ``LazyRows``).
         """
         if self.device is not None:
-            return self._fit_and_set(X[:] if isinstance(X, LazyRows) else X, y)
+            return self._fit_and_set(X[:], y)
         self._validate_params()
-        classes, y_encoded, counts = validate_labels(y, len(X))
-        fitted = self._fit(X, y_encoded, ClassCounts(classes, counts))
-        self._set_fitted(fitted, {"n_features_in_": int(X.shape[1])}, like=X[:0])
-        return self
+        return self._fit_and_set(X, y, validated=True)
 
     def _fit(self, X, y_encoded, counts):  # pragma: no cover
         raise NotImplementedError
