@@ -39,12 +39,12 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..sampling import PowerSampler, ProgressivelyBalancedSampler
 from ..sampling._probabilities import group_rows
 from ._base import row_chunks
+from ._losses import CrossEntropy
 from ._view_groups import ViewGroups
 
 __all__ = [
@@ -284,16 +284,9 @@ def epoch_lr(options, epoch):
 
 
 def cross_entropy(label_smoothing=0.0):
-    """Per-sample cross-entropy, optionally smoothed (LORT's retargeting).
-
-    torch's ``label_smoothing`` targets ``(1 - eps) * onehot + eps / C`` for
-    every class.
-    """
-
-    def loss(logits, y):
-        return F.cross_entropy(logits, y, reduction="none", label_smoothing=label_smoothing)
-
-    return loss
+    """Per-sample cross-entropy, optionally smoothed (LORT's retargeting): a
+    :class:`~sklearn_lt.heads._losses.CrossEntropy`."""
+    return CrossEntropy(label_smoothing)
 
 
 def _expected_class_weights(sampler, counts):
@@ -341,6 +334,29 @@ def _sgd_param_groups(module):
 GRADIENT_FLOOR = 0.1
 
 
+def _backward_chunk(logits, loss, y, weight, total_weight):
+    """Backpropagate ``sum_i weight_i * loss_i / total_weight`` over a chunk's ``logits``;
+    return that sum (a float).
+
+    A softmax cross-entropy (``loss.closed_form_gradient``) writes its
+    gradient into the logits in place and backpropagates it through the
+    module: no autograd graph of the loss, one exponential per logit
+    (:func:`~sklearn_lt.heads._losses.softmax_cross_entropy_`). The modules'
+    last operation (an ``addmm``, a product) does not keep its output for its
+    backward, so the logits may be overwritten (autograd would refuse one that
+    did). Other losses go through autograd.
+    """
+    if getattr(loss, "closed_form_gradient", False):
+        with torch.no_grad():
+            gradient = logits.detach()
+            value = loss.weighted_sum_and_gradient_(gradient, y, weight / total_weight)
+        logits.backward(gradient)
+        return float(value)
+    part = (loss(logits, y) * weight).sum() / total_weight
+    part.backward()
+    return float(part.detach())
+
+
 def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_iter, tol):
     """Full-batch L-BFGS with strong-Wolfe line search on the weighted mean loss.
 
@@ -379,10 +395,8 @@ def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_it
         optimizer.zero_grad(set_to_none=False)
         value = 0.0
         for rows, block in row_chunks(inputs, n_classes):
-            part = (loss(module(block), y_t[rows]) * sample_weight[rows]).sum()
-            part = part / total_weight
-            part.backward()
-            value += float(part.detach())
+            value += _backward_chunk(module(block), loss, y_t[rows], sample_weight[rows],
+                                     total_weight)
         penalty = _l2_penalty(module, weight_decay)
         if weight_decay > 0:
             penalty.backward()
