@@ -315,3 +315,62 @@ def test_lort_target_is_los_label_smoothing(seed):
 def test_bad_forms_are_refused(params, message):
     with pytest.raises(ValueError, match=message):
         RetrainingLoss(**params)
+
+
+# ---------------------------------------------------- closed-form gradients
+# The trainer's full-batch passes take a softmax cross-entropy's gradient in
+# closed form (``weighted_sum_and_gradient_``, logits overwritten in place):
+# it must be autograd's of ``sum_i w_i * loss_i``, for every loss that has one.
+CLOSED_FORMS = {
+    "cross_entropy": lambda counts: cross_entropy(),
+    "smoothed (LORT)": lambda counts: cross_entropy(0.98),
+    "balanced softmax": lambda counts: RetrainingLoss(offset=np.log(counts)),
+    "logit-adjusted": lambda counts: RetrainingLoss(offset=1.5 * log_priors(counts)),
+    "LDAM": lambda counts: RetrainingLoss(
+        margin=30.0 * ldam_margins(counts, 0.5), logit_scale=30.0),
+    "class weights": lambda counts: RetrainingLoss(
+        class_weight=class_balanced_weights(counts, 0.9999)),
+    "class weights, torch's normalization": lambda counts: RetrainingLoss(
+        class_weight=class_balanced_weights(counts, 0.9999), weight_normalization="weights",
+        logit_scale=2.0, offset=np.log(counts)),
+}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", CLOSED_FORMS)
+def test_closed_form_gradient_is_autograds(name, seed):
+    logits, y, counts = _problem(seed)
+    loss = CLOSED_FORMS[name](counts)
+    row_weight = torch.as_tensor(np.random.RandomState(seed).uniform(0, 2, len(y)))
+    ref_value, ref_grad = _value_and_grad(lambda z: (loss(z, y) * row_weight).sum(), logits)
+    assert loss.closed_form_gradient
+    gradient = logits.clone()
+    with torch.no_grad():
+        value = loss.weighted_sum_and_gradient_(gradient, y, row_weight)
+    assert_allclose(float(value), ref_value, **TOL)
+    assert_allclose(gradient.numpy(), ref_grad, **TOL)
+
+
+def test_deferred_class_weights_enter_the_closed_form_at_their_epoch():
+    logits, y, counts = _problem(0)
+    weights = class_balanced_weights(counts, 0.9999)
+    loss = RetrainingLoss(class_weight=weights, weight_from_epoch=2)
+    ones = torch.ones(len(y), dtype=logits.dtype)
+    for epoch, expected in [(1, cross_entropy()), (2, RetrainingLoss(class_weight=weights))]:
+        loss.set_epoch(epoch)
+        mine, theirs = logits.clone(), logits.clone()
+        with torch.no_grad():
+            loss.weighted_sum_and_gradient_(mine, y, ones)
+            expected.weighted_sum_and_gradient_(theirs, y, ones)
+        assert torch.equal(mine, theirs), epoch
+
+
+@pytest.mark.parametrize(
+    "params", [{"gamma": 2.0}, {"form": "sigmoid_bce"}, {"form": "softmax_bce"}]
+)
+def test_losses_without_a_closed_form_say_so_and_refuse_it(params):
+    logits, y, counts = _problem(0)
+    loss = RetrainingLoss(**params)
+    assert not loss.closed_form_gradient
+    with pytest.raises(ValueError, match="no closed form"):
+        loss.weighted_sum_and_gradient_(logits.clone(), y, torch.ones(len(y)))

@@ -1,0 +1,95 @@
+"""The L-BFGS passes' closed-form gradient (issue #22: cost per pass).
+
+A softmax cross-entropy writes its logits' gradient in place and the trainer
+backpropagates it through the module (``_trainer._backward_chunk``) instead of
+building the loss's autograd graph. Held here: the gradients of every module
+and loss are autograd's, and the default fits reach the same optimum either way.
+"""
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose
+from sklearn.datasets import load_digits
+
+from sklearn_lt import RetrainedClassifier, SoftmaxClassifier
+from sklearn_lt.heads import RetrainingLoss, ldam_margins
+from sklearn_lt.heads._losses import CrossEntropy
+from sklearn_lt.heads._modules import CosineLogits, LinearLogits, ScaledLogits
+from sklearn_lt.heads._trainer import _backward_chunk, cross_entropy
+
+N_SAMPLES, N_FEATURES, N_CLASSES = 40, 6, 5
+
+
+def _data(seed):
+    rng = np.random.RandomState(seed)
+    X = torch.as_tensor(rng.normal(size=(N_SAMPLES, N_FEATURES)))
+    y = torch.as_tensor(np.r_[np.arange(N_CLASSES), rng.randint(N_CLASSES, size=N_SAMPLES - 5)])
+    coef = torch.as_tensor(rng.normal(size=(N_CLASSES, N_FEATURES)))
+    intercept = torch.as_tensor(rng.normal(size=N_CLASSES))
+    weight = torch.as_tensor(rng.uniform(0.1, 2.0, size=N_SAMPLES))
+    return X, y, coef, intercept, weight
+
+
+MODULES = {
+    "linear": lambda coef, b, X: (LinearLogits(coef, b, 2.5), X),
+    "linear, fixed intercept": lambda coef, b, X: (
+        LinearLogits(coef, b, 2.5, fit_intercept=False), X),
+    "scaled (LWS)": lambda coef, b, X: (ScaledLogits(coef, b, 1.7, on_logits=False), X),
+    "scaled, on logits": lambda coef, b, X: (
+        ScaledLogits(coef, b, 1.7, on_logits=True), X @ coef.T + b),
+    "cosine": lambda coef, b, X: (CosineLogits(coef, 16.0), X),
+}
+LOSSES = {
+    "cross-entropy": lambda: cross_entropy(),
+    "balanced softmax": lambda: RetrainingLoss(offset=np.log([50.0, 20, 8, 3, 1])),
+    "LDAM": lambda: RetrainingLoss(margin=ldam_margins([50, 20, 8, 3, 1], 0.5), logit_scale=4.0),
+}
+
+
+def _gradients(module, inputs, loss, y, weight):
+    module.zero_grad()
+    value = _backward_chunk(module(inputs), loss, y, weight, float(weight.sum()))
+    return value, [p.grad.clone() for p in module.parameters() if p.requires_grad]
+
+
+@pytest.mark.parametrize("loss_name", LOSSES)
+@pytest.mark.parametrize("module_name", MODULES)
+def test_each_module_gets_autograds_gradient(module_name, loss_name):
+    X, y, coef, intercept, weight = _data(0)
+    module, inputs = MODULES[module_name](coef, intercept, X)
+    module = module.double()
+    loss = LOSSES[loss_name]()
+    value, closed = _gradients(module, inputs, loss, y, weight)
+    # The same loss without its closed form: autograd through the per-sample losses.
+    value_ref, autograd = _gradients(module, inputs, lambda z, t: loss(z, t), y, weight)
+    assert closed and len(closed) == len(autograd)
+    assert_allclose(value, value_ref, rtol=1e-12)
+    for mine, reference in zip(closed, autograd):
+        assert_allclose(mine.numpy(), reference.numpy(), rtol=1e-10, atol=1e-14)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    keep = np.concatenate([np.flatnonzero(y == c)[: max(4, 180 >> c)] for c in range(10)])
+    return X[keep].astype(np.float32), y[keep]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: SoftmaxClassifier(random_state=0),
+        lambda: SoftmaxClassifier(fit_intercept=False, tol=1e-4, random_state=0),
+        lambda: RetrainedClassifier(random_state=0),
+    ],
+    ids=["softmax", "default base", "balanced softmax"],
+)
+def test_default_fits_reach_the_same_optimum_as_through_autograd(digits, make, monkeypatch):
+    X, y = digits
+    closed = make().fit(X, y)
+    monkeypatch.setattr(CrossEntropy, "closed_form_gradient", False)
+    monkeypatch.setattr(RetrainingLoss, "closed_form_gradient", False)
+    through_autograd = make().fit(X, y)
+    assert_allclose(closed.loss_curve_[-1], through_autograd.loss_curve_[-1], rtol=1e-5)
+    assert np.mean(closed.predict(X) == through_autograd.predict(X)) >= 0.99
