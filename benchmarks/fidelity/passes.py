@@ -8,10 +8,11 @@ that the counts sum to ``--rows``::
 
     python -m benchmarks.fidelity.passes --classes 1000 --rows 115846 --features 32
 
-prints the CPU seconds of a bare pass (a hand-written torch loss and gradient),
-then per default L-BFGS fit (:data:`.stopping.HEADS`, run to the tight
-:data:`.stopping.RECORD_TOL`): iterations, passes, CPU seconds (one thread) and
-per pass against the bare one (the recording's own time left out), balanced
+prints the CPU seconds of a bare pass (a hand-written torch loss and gradient)
+and of its two products alone, then per default L-BFGS fit
+(:data:`.stopping.HEADS`, run to the tight :data:`.stopping.RECORD_TOL`):
+iterations, passes, CPU seconds (one thread) and per pass against both (the
+recording's own time left out), balanced
 accuracy on a balanced held-out set;
 then the passes at which each candidate stopping rule (:data:`.stopping.RULES`)
 leaves the same paths, ``LogisticRegression(class_weight="balanced")``'s
@@ -74,16 +75,21 @@ def _draw(counts, means, noise, rng):
     return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32), y
 
 
-def bare_pass_seconds(X, y, n_classes, repeats=3):
+def bare_pass_seconds(X, y, n_classes, repeats=3, loss=True):
     """CPU seconds of one hand-written full-batch loss and gradient: ``X W^T``, the
-    softmax cross-entropy and ``G^T X`` in torch on the whole array (the least an
-    evaluation can cost), the best of ``repeats``."""
+    softmax cross-entropy (torch's, through autograd) and ``G^T X`` in torch on the
+    whole array, the best of ``repeats``; ``loss=False``: the two products alone
+    (``X W^T`` and ``G^T X``, the least an evaluation can cost)."""
     inputs, target = torch.as_tensor(X), torch.as_tensor(y)
     weight = torch.zeros(n_classes, X.shape[1], dtype=inputs.dtype, requires_grad=True)
     best = np.inf
     for _ in range(repeats):
         start = time.process_time()
-        torch.nn.functional.cross_entropy(inputs @ weight.T, target).backward()
+        if loss:
+            torch.nn.functional.cross_entropy(inputs @ weight.T, target).backward()
+        else:
+            with torch.no_grad():
+                (inputs @ weight.T).T @ inputs
         best = min(best, time.process_time() - start)
         weight.grad = None
     return best
@@ -130,7 +136,9 @@ def main(argv=None):
     print(f"{len(y)} rows x {d} features, {args.classes} classes, counts {counts.max()}.."
           f"{counts.min()}; one thread")
     bare = bare_pass_seconds(X, y, args.classes)
-    print(f"bare pass (X W^T, cross-entropy, G^T X in torch): {bare:.2f} s CPU")
+    products = bare_pass_seconds(X, y, args.classes, loss=False)
+    print(f"bare pass (X W^T, cross-entropy, G^T X in torch): {bare:.3f} s CPU; "
+          f"the products alone (X W^T, G^T X): {products:.3f} s")
     heads = {name: make(0, RECORD_TOL) for name, make in HEADS.items()}
     for make in HEADS.values():  # warm torch up: the first fit's seconds are the fit's
         make(0, 1e-3).fit(X_test[:2000], y_test[:2000])
@@ -153,7 +161,8 @@ def main(argv=None):
         passes = len(head.loss_curve_)
         print(f"{name:18s} to tol {RECORD_TOL:g}: iterations {n_iter:4d}  passes {passes:4d}  "
               f"CPU {seconds:7.1f} s "
-              f"({seconds / passes / bare:.2f}x the bare pass per pass)  held-out {score:.4f}")
+              f"(per pass {seconds / passes / bare:.2f}x the bare pass, "
+              f"{seconds / passes / products:.2f}x the products)  held-out {score:.4f}")
     # Where each candidate rule leaves the same paths (benchmarks.fidelity.stopping).
     print("\nrule: passes (held-out balanced accuracy) per head")
     for rule, tol, change, floor in RULES:
