@@ -78,8 +78,15 @@ def softmax_cross_entropy_(logits, y, row_weight, label_smoothing=0.0):
     probabilities.mul_(weight / total)
     if eps:
         probabilities.sub_(weight * (eps / n_classes))
-    probabilities.scatter_add_(1, y[:, None], -(1 - eps) * weight)
+    _add_at_labels_(probabilities, y, -(1 - eps) * weight)
     return value
+
+
+def _add_at_labels_(logits, y, values):
+    """``logits[i, y_i] += values_i`` in place: one entry a row, so a gather and a
+    scatter (deterministic on every device; ``scatter_add_``'s CUDA kernel adds
+    atomically)."""
+    logits.scatter_(1, y[:, None], logits.gather(1, y[:, None]) + values)
 
 
 class CrossEntropy:
@@ -444,7 +451,7 @@ class RetrainingLoss:
         if self.offset is not None:
             logits.add_(self._tensor("offset", logits))
         if self.margin is not None:
-            logits.scatter_add_(1, y[:, None], -self._tensor("margin", logits)[y, None])
+            _add_at_labels_(logits, y, -self._tensor("margin", logits)[y, None])
         weight = row_weight
         class_weight = self._class_weight_of_rows(logits, y)
         if class_weight is not None:
