@@ -437,12 +437,28 @@ class RetrainingLoss:
         return len(weight) / weight.sum()
 
     def weighted_sum_and_gradient_(self, logits, y, row_weight):
-        """``sum_i row_weight_i * loss_i`` where :attr:`closed_form_gradient`; ``logits``
-        overwritten by its gradient.
+        """The weighted sum of the per-sample losses, ``logits`` overwritten by its gradient.
 
-        ``z' = s z + offset - margin_y onehot(y)`` in place, then
+        For the forms where :attr:`closed_form_gradient` holds: ``z' = s z +
+        offset - margin_y onehot(y)`` in place, then
         :func:`softmax_cross_entropy_` of ``z'`` with the rows' weights times
-        their class weights; the chain rule through ``z'`` multiplies by ``s``.
+        their class weights (scaled as ``weight_normalization`` says); the
+        chain rule through ``z'`` multiplies by ``s``. The trainer's
+        full-batch passes call it.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n_samples, n_classes)
+            ``z``, overwritten with the gradient (call under ``torch.no_grad()``).
+        y : torch.Tensor of shape (n_samples,)
+            Class indices.
+        row_weight : torch.Tensor of shape (n_samples,)
+            A weight per row, multiplying its loss.
+
+        Returns
+        -------
+        value : torch.Tensor
+            ``sum_i row_weight_i * loss_i``, a 0-d tensor.
         """
         if not self.closed_form_gradient:
             raise ValueError(f"form={self.form!r} with gamma={self.gamma} has no closed form.")
