@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
 
 from benchmarks.fidelity import data
+from benchmarks.fidelity.stopping import record_path
 from sklearn_lt import CRTClassifier, LORTClassifier
 from sklearn_lt.heads._lort import _held_out_rows
 from sklearn_lt.heads._modules import LinearLogits
@@ -64,11 +65,18 @@ def test_crt_is_balanced_logistic_regression_at_many_classes(many):
 
 
 def test_lbfgs_first_step_does_not_shrink_with_the_parameters(many):
-    """torch's first trial step 1 / ||g||_1 made the line search spend 15 extra passes over
-    the data at 200 classes (34 evaluations for 19 iterations); 1 / ||g||_2 does not."""
-    crt = CRTClassifier(random_state=0).fit(many["F_train"], many["y_train"])
-    passes = len(crt.loss_curve_)
-    assert passes <= crt.n_iter_ + 6, (passes, crt.n_iter_)
+    """torch's first trial step 1 / ||g||_1 shrinks with the number of parameters: at 200
+    classes the first line search grew it over 5 evaluations (6 passes by the end of the
+    first iteration; 68 passes for the fit's 20 iterations). From scipy's 1 / ||g||_2 the
+    first iteration takes 4 passes (31 for the fit).
+
+    Counted on the first iteration, which rounding does not move: the last
+    iterations' line searches work at float32's resolution of the loss, and
+    any change of rounding (the closed-form gradient, older versions of the
+    dependencies) moves their count by about ten."""
+    with record_path(many["F_val"]) as path:
+        crt = CRTClassifier(random_state=0).fit(many["F_train"], many["y_train"])
+    assert path[0]["passes"] <= 4, path[0]["passes"]
     assert crt.loss_curve_[0] - crt.loss_curve_[1] > 0.01  # the first trial step moves
 
 
