@@ -93,3 +93,21 @@ def test_default_fits_reach_the_same_optimum_as_through_autograd(digits, make, m
     through_autograd = make().fit(X, y)
     assert_allclose(closed.loss_curve_[-1], through_autograd.loss_curve_[-1], rtol=1e-5)
     assert np.mean(closed.predict(X) == through_autograd.predict(X)) >= 0.99
+
+
+def test_the_passes_benchmark_prints_each_fit_against_both_bare_passes(capsys):
+    """``python -m benchmarks.fidelity.passes`` on a small shape: every default L-BFGS fit
+    is printed with its passes and its cost per pass against the bare pass and the bare
+    products, and scikit-learn's regression on cRT's problem and on logit adjustment's."""
+    from benchmarks.fidelity import passes, stopping
+
+    passes.main(["--classes", "12", "--rows", "600", "--features", "8", "--n-max", "200",
+                 "--no-recipes"])
+    out = capsys.readouterr().out
+    assert "the products alone" in out
+    for name in stopping.HEADS:
+        line = next(line for line in out.splitlines() if line.startswith(name))
+        assert "passes" in line and "x the bare pass" in line and "x the products" in line
+        assert int(line.split("passes")[1].split()[0]) >= 2
+    for name in ("LogReg (balanced)", "LogReg (LA's base problem)"):
+        assert any(line.startswith(name) and "iterations" in line for line in out.splitlines())

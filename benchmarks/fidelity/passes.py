@@ -12,11 +12,11 @@ prints the CPU seconds of a bare pass (a hand-written torch loss and gradient)
 and of its two products alone, then per default L-BFGS fit
 (:data:`.stopping.HEADS`, run to the tight :data:`.stopping.RECORD_TOL`):
 iterations, passes, CPU seconds (one thread) and per pass against both (the
-recording's own time left out), balanced
-accuracy on a balanced held-out set;
-then the passes at which each candidate stopping rule (:data:`.stopping.RULES`)
-leaves the same paths, ``LogisticRegression(class_weight="balanced")``'s
-iterations, and the official SGD recipes run through our trainer
+recording's own time left out), balanced accuracy on a balanced held-out set;
+``LogisticRegression``'s iterations, on cRT's problem (``class_weight="balanced"``)
+and on logit adjustment's base's (instance-weighted, penalty 1e-5); then the
+passes at which each candidate stopping rule (:data:`.stopping.RULES`) leaves the
+same paths, and the official SGD recipes run through our trainer
 (:data:`RECIPES`). A recipe's epoch is its sampler's: Kang et al.'s cRT and LWS
 configs draw with their class-aware sampler, whose epoch is ``max_j n_j * C``
 rows (11 passes over ImageNet-LT's 115,846 rows), so their passes are the rows
@@ -33,7 +33,7 @@ from scipy.optimize import brentq
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
 
-from sklearn_lt import CRTClassifier, LWSClassifier
+from sklearn_lt import CRTClassifier, LWSClassifier, SoftmaxClassifier
 from sklearn_lt.sampling import ClassAwareSampler
 
 from .stopping import HEADS, RECORD_TOL, RULES, record_path, stop
@@ -144,6 +144,10 @@ def main(argv=None):
         make(0, 1e-3).fit(X_test[:2000], y_test[:2000])
     if not args.no_logreg:
         heads["LogReg (balanced)"] = LogisticRegression(class_weight="balanced", max_iter=10_000)
+        # The problem of logit adjustment's base and of Balanced Softmax: the instance-
+        # weighted loss under their penalty of 1e-5 (scikit-learn's is 1 / (C N)).
+        heads["LogReg (LA's base problem)"] = LogisticRegression(
+            C=1 / (len(y) * SoftmaxClassifier().weight_decay), max_iter=10_000)
     predictions, paths = {}, {}
     for name, head in heads.items():
         start = time.process_time()

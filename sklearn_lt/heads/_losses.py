@@ -32,10 +32,13 @@ def softmax_cross_entropy_(logits, y, row_weight, label_smoothing=0.0):
     ``logsumexp(z_i) - t_i . z_i``). Written into the logits in place, with
     one exponential per logit: autograd through ``F.cross_entropy`` takes two
     (the forward's log-softmax, the backward's softmax) and allocates an n x
-    C array for each. Per full-batch pass, against a bare ``X W^T`` and ``G^T
-    X`` (one thread): 1.76x instead of 2.45x at 7,462 x 128-d, 300 classes;
-    1.03x instead of 1.17x at 20,000 x 2,048-d, 1,000 classes
-    (``benchmarks/bench_heads.py``'s ``lbfgs_pass`` rows).
+    C array for each. Per pass of the default L-BFGS fits at 7,462 x 128-d,
+    300 classes, one thread: 2.1-2.6x the two bare products ``X W^T`` and
+    ``G^T X`` instead of 3.5-3.8x (``python -m benchmarks.fidelity.passes
+    --classes 300 --rows 7462 --features 128 --n-max 1000``); at the full
+    iNaturalist shape an evaluation of ``SoftmaxClassifier`` costs 1.00x a
+    hand-written pass (1.14x through autograd; ``docs/benchmarks.md``). At
+    2,048-d and 1,000 classes the products dominate either way.
 
     Parameters
     ----------
