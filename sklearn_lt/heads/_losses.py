@@ -33,12 +33,12 @@ def softmax_cross_entropy_(logits, y, row_weight, label_smoothing=0.0):
     one exponential per logit: autograd through ``F.cross_entropy`` takes two
     (the forward's log-softmax, the backward's softmax) and allocates an n x
     C array for each. Per pass of the default L-BFGS fits at 7,462 x 128-d,
-    300 classes, one thread: 2.1-2.6x the two bare products ``X W^T`` and
-    ``G^T X`` instead of 3.5-3.8x (``python -m benchmarks.fidelity.passes
+    300 classes, one thread: 2.2-2.4x the two bare products ``X W^T`` and
+    ``G^T X`` instead of 3.2-3.9x (``python -m benchmarks.fidelity.passes
     --classes 300 --rows 7462 --features 128 --n-max 1000``); at the full
-    iNaturalist shape an evaluation of ``SoftmaxClassifier`` costs 1.00x a
-    hand-written pass (1.14x through autograd; ``docs/benchmarks.md``). At
-    2,048-d and 1,000 classes the products dominate either way.
+    iNaturalist shape an evaluation costs 0.98-1.08x a hand-written pass
+    (1.14-1.42x through autograd; ``docs/benchmarks.md``). At 2,048-d and
+    1,000 classes the products dominate either way.
 
     Parameters
     ----------
