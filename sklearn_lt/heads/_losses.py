@@ -22,7 +22,6 @@ __all__ = [
 ]
 
 
-
 def softmax_cross_entropy_(logits, y, row_weight, label_smoothing=0.0):
     """``sum_i w_i * CE(z_i, y_i)``, with ``logits`` overwritten by its gradient.
 
