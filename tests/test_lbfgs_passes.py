@@ -24,7 +24,8 @@ N_SAMPLES, N_FEATURES, N_CLASSES = 40, 6, 5
 def _data(seed):
     rng = np.random.RandomState(seed)
     X = torch.as_tensor(rng.normal(size=(N_SAMPLES, N_FEATURES)))
-    y = torch.as_tensor(np.r_[np.arange(N_CLASSES), rng.randint(N_CLASSES, size=N_SAMPLES - 5)])
+    rest = rng.randint(N_CLASSES, size=N_SAMPLES - N_CLASSES)
+    y = torch.as_tensor(np.r_[np.arange(N_CLASSES), rest])  # every class, then any
     coef = torch.as_tensor(rng.normal(size=(N_CLASSES, N_FEATURES)))
     intercept = torch.as_tensor(rng.normal(size=N_CLASSES))
     weight = torch.as_tensor(rng.uniform(0.1, 2.0, size=N_SAMPLES))
