@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from numpy.testing import assert_allclose
 
 from sklearn_lt.heads import RetrainingLoss, class_balanced_weights, ldam_margins, log_priors
+from sklearn_lt.heads._losses import softmax_cross_entropy_
 from sklearn_lt.heads._trainer import cross_entropy
 
 SEEDS = [0, 1, 2]
@@ -374,3 +375,24 @@ def test_losses_without_a_closed_form_say_so_and_refuse_it(params):
     assert not loss.closed_form_gradient
     with pytest.raises(ValueError, match="no closed form"):
         loss.weighted_sum_and_gradient_(logits.clone(), y, torch.ones(len(y)))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.98])
+def test_softmax_cross_entropy_closed_form_is_the_numpy_formula(seed, eps):
+    """``sum_i w_i (logsumexp(z_i) - t_i . z_i)`` and ``w_i (softmax(z_i) - t_i)``, with
+    ``t_i = (1 - eps) onehot(y_i) + eps / C``, written in plain numpy."""
+    logits, y, _ = _problem(seed)
+    z, labels = logits.numpy(), y.numpy()
+    w = np.random.RandomState(seed).uniform(0, 2, len(labels))
+    n_classes = z.shape[1]
+    target = (1 - eps) * np.eye(n_classes)[labels] + eps / n_classes
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_total = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    softmax = np.exp(shifted - log_total)
+    value = np.sum(w * (z.max(axis=1) + log_total[:, 0] - (target * z).sum(axis=1)))
+    gradient = logits.clone()
+    with torch.no_grad():
+        ours = softmax_cross_entropy_(gradient, y, torch.as_tensor(w), label_smoothing=eps)
+    assert_allclose(float(ours), value, **TOL)
+    assert_allclose(gradient.numpy(), w[:, None] * (softmax - target), **TOL)
