@@ -3,7 +3,9 @@
 A softmax cross-entropy writes its logits' gradient in place and the trainer
 backpropagates it through the module (``_trainer._backward_chunk``) instead of
 building the loss's autograd graph. Held here: the gradients of every module
-and loss are autograd's, and the default fits reach the same optimum either way.
+and loss are autograd's, and the default fits reach the same optimum either way;
+on CPU a pass goes over cache-sized chunks of rows, to the same optimum as one
+chunk of all of them.
 """
 
 import numpy as np
@@ -13,10 +15,10 @@ from numpy.testing import assert_allclose
 from sklearn.datasets import load_digits
 
 from sklearn_lt import RetrainedClassifier, SoftmaxClassifier
-from sklearn_lt.heads import RetrainingLoss, ldam_margins
+from sklearn_lt.heads import RetrainingLoss, _base, _trainer, ldam_margins
 from sklearn_lt.heads._losses import CrossEntropy
 from sklearn_lt.heads._modules import CosineLogits, LinearLogits, ScaledLogits
-from sklearn_lt.heads._trainer import _backward_chunk, cross_entropy
+from sklearn_lt.heads._trainer import _backward_chunk, _pass_rows, cross_entropy
 
 N_SAMPLES, N_FEATURES, N_CLASSES = 40, 6, 5
 
@@ -112,3 +114,46 @@ def test_the_passes_benchmark_prints_each_fit_against_both_bare_passes(capsys):
         assert int(line.split("passes")[1].split()[0]) >= 2
     for name in ("LogReg (balanced)", "LogReg (LA's base problem)"):
         assert any(line.startswith(name) and "iterations" in line for line in out.splitlines())
+
+
+@pytest.mark.parametrize(
+    "n_classes, expected",
+    [(300, 2048), (1000, 2048), (8142, 2048), (100, 5242), (26, 20164), (10, 52428)],
+)
+def test_cpu_passes_go_over_cache_sized_chunks_of_at_least_2048_rows(n_classes, expected):
+    assert _pass_rows(n_classes, "cpu") == expected
+    assert _pass_rows(n_classes, torch.device("cpu")) == expected
+    # a GPU keeps the memory budget's chunks (no device needed to ask)
+    assert _pass_rows(n_classes, "cuda") is None
+
+
+def test_row_chunks_max_rows_caps_the_budgets_chunks():
+    X = torch.zeros(10, 2)
+    def sizes(**kw):
+        return [where.stop - where.start for where, _ in _base.row_chunks(X, 3, **kw)]
+    assert sizes() == [10]
+    assert sizes(max_rows=4) == [4, 4, 2]
+    assert sizes(max_rows=100) == [10]
+
+
+def test_an_lbfgs_fit_goes_over_pass_chunks_to_the_one_chunk_optimum(digits, monkeypatch):
+    """The fit's chunks are ``_pass_rows``'s (seen through the module's inputs), and the
+    optimum is that of one chunk of all rows (float32 sums in another order)."""
+    X, y = digits
+    monkeypatch.setattr(_trainer, "_PASS_MIN_ROWS", 300)
+    monkeypatch.setattr(_trainer, "_PASS_ELEMENTS", 0)
+    seen = []
+    backward_chunk = _trainer._backward_chunk
+    def watched(logits, *args):
+        seen.append(len(logits))
+        return backward_chunk(logits, *args)
+    monkeypatch.setattr(_trainer, "_backward_chunk", watched)
+    chunked = SoftmaxClassifier(random_state=0).fit(X, y)
+    n = len(X)
+    per_pass = [300] * (n // 300) + [n % 300]
+    assert seen == per_pass * len(chunked.loss_curve_)
+    monkeypatch.setattr(_trainer, "_PASS_MIN_ROWS", n)
+    whole = SoftmaxClassifier(random_state=0).fit(X, y)
+    assert seen[-1] == n
+    assert_allclose(chunked.loss_curve_[-1], whole.loss_curve_[-1], rtol=1e-5)
+    assert np.mean(chunked.predict(X) == whole.predict(X)) >= 0.99

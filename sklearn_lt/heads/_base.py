@@ -124,7 +124,7 @@ class LazyRows:
         return self.source.new_empty(*size)
 
 
-def row_chunks(X, n_columns, *, rows=None, in_cache=False):
+def row_chunks(X, n_columns, *, rows=None, in_cache=False, max_rows=None):
     """Chunks of the rows of ``X`` whose ``n_columns``-wide logits fit in one chunk budget.
 
     Parameters
@@ -139,6 +139,8 @@ def row_chunks(X, n_columns, *, rows=None, in_cache=False):
     in_cache : bool, default=False
         Chunks of at most ``_CACHE_ELEMENTS`` (1 MiB of float32), for a
         caller that reads each chunk's logits many times.
+    max_rows : int, default=None
+        At most this many rows a chunk (fewer when the budget says so).
 
     Yields
     ------
@@ -157,6 +159,8 @@ def row_chunks(X, n_columns, *, rows=None, in_cache=False):
     n = len(X) if rows is None else len(rows)
     budget = min(_CHUNK_ELEMENTS, _CACHE_ELEMENTS) if in_cache else _CHUNK_ELEMENTS
     step = max(1, budget // max(n_columns, X.shape[1]))
+    if max_rows is not None:
+        step = min(step, max_rows)
     for start in range(0, n, step):
         where = slice(start, min(start + step, n))
         yield where, X[where] if rows is None else X[rows[where]]

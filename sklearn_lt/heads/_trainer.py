@@ -333,6 +333,21 @@ def _sgd_param_groups(module):
 # L-BFGS reduces the largest gradient entry at least this much from the start.
 GRADIENT_FLOOR = 0.1
 
+# A full-batch pass reads each chunk's logits six times (max, exp, sum, scale,
+# gather, the product back): on CPU, chunks of ``_PASS_ELEMENTS`` logits (2 MiB
+# of float32, a core's L2 cache here) stay in cache between the reads, and no
+# fewer than ``_PASS_MIN_ROWS`` rows keep the products efficient. Read at call
+# time (the trade-offs benchmark sets them).
+_PASS_ELEMENTS = 2**19
+_PASS_MIN_ROWS = 2048
+
+
+def _pass_rows(n_classes, device):
+    """Rows per chunk of an L-BFGS pass on ``device`` (``None``: the memory budget's)."""
+    if torch.device(device).type != "cpu":
+        return None  # a GPU's launches favour few, large chunks; its cache is not the CPU's
+    return max(_PASS_MIN_ROWS, _PASS_ELEMENTS // max(n_classes, 1))
+
 
 def _backward_chunk(logits, loss, y, weight, total_weight):
     """Backpropagate ``sum_i weight_i * loss_i / total_weight`` over a chunk's ``logits``;
@@ -371,6 +386,7 @@ def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_it
     params = list(module.parameters())
     total_weight = float(sample_weight.sum())
     n_classes = module(inputs[:1]).shape[1]
+    max_rows = _pass_rows(n_classes, inputs.device)
     optimizer = torch.optim.LBFGS(
         params,
         lr=1,
@@ -394,7 +410,7 @@ def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_it
         evaluated_at[0] = at
         optimizer.zero_grad(set_to_none=False)
         value = 0.0
-        for rows, block in row_chunks(inputs, n_classes):
+        for rows, block in row_chunks(inputs, n_classes, max_rows=max_rows):
             value += _backward_chunk(module(block), loss, y_t[rows], sample_weight[rows],
                                      total_weight)
         penalty = _l2_penalty(module, weight_decay)
