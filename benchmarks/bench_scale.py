@@ -290,10 +290,10 @@ def inat_case(name, n, d, c, n_max, n_min):
 # rows and 1,000 classes (one thread, a fresh process per setting).
 # (what, d, setting): LWS's 5 default epochs with its base logits kept or recomputed
 # per batch (the rule keeps them when C <= d / 2); one L-BFGS fit (max_iter=1, 3
-# evaluations) with chunks of this many rows (the package's on CPU: 2,048 at 1,000
-# classes, ``_trainer._pass_rows``; the memory budget alone: 2**24 // max(C, d)).
+# evaluations) with chunks of this many rows (None: the package's on CPU,
+# ``_trainer._pass_rows``; 16,384 is the memory budget's, 2**24 // max(C, d)).
 TRADE_OFFS = [("lws", d, keep) for d in (256, 512, 2048) for keep in (True, False)] + [
-    ("lbfgs", 256, rows) for rows in (1024, 2048, 4096, 16_384, 65_536, 115_846)
+    ("lbfgs", 256, rows) for rows in (1024, 2048, None, 16_384, 65_536, 115_846)
 ]
 
 
@@ -311,11 +311,14 @@ def trade_off(index, n=115_846, c=1_000):
         head = LWSClassifier(_frozen(d, c, torch.device("cpu")), random_state=0)
         label = "base logits " + ("kept" if setting else "recomputed per batch")
     else:
-        _base._CHUNK_ELEMENTS = setting * max(c, d)  # chunks of `setting` rows
-        _trainer._PASS_ELEMENTS, _trainer._PASS_MIN_ROWS = 0, setting
+        if setting is None:  # the package's rule
+            setting, whose = _trainer._pass_rows(c, "cpu"), "the package's "
+        else:
+            _base._CHUNK_ELEMENTS = setting * max(c, d)  # chunks of `setting` rows
+            _trainer._PASS_ELEMENTS, _trainer._PASS_MIN_ROWS, whose = 0, setting, ""
         head = SoftmaxClassifier(max_iter=1)
         head.fit(X_np[:4000], y[:4000])  # first-call allocations are not the fit's
-        label = f"chunks of {setting} rows ({setting * c * 4 / 2**20:.0f} MiB of logits)"
+        label = f"{whose}chunks of {setting} rows ({setting * c * 4 / 2**20:.0f} MiB of logits)"
     fitted, cpu, wall, peak = _measured(lambda: head.fit(X_np, y))
     return {"benchmark": ("LWSClassifier, 5 epochs" if what == "lws"
                           else "SoftmaxClassifier L-BFGS, max_iter=1"),

@@ -334,11 +334,14 @@ def _sgd_param_groups(module):
 GRADIENT_FLOOR = 0.1
 
 # A full-batch pass reads each chunk's logits six times (max, exp, sum, scale,
-# gather, the product back): on CPU, chunks of ``_PASS_ELEMENTS`` logits (2 MiB
-# of float32, a core's L2 cache here) stay in cache between the reads, and no
-# fewer than ``_PASS_MIN_ROWS`` rows keep the products efficient. Read at call
+# gather, the product back): on CPU, chunks of at most ``_PASS_ELEMENTS`` logits
+# (16 MiB of float32) are faster than the memory budget's 64 MiB, and no fewer
+# than ``_PASS_MIN_ROWS`` rows keep the products efficient (``bench_scale.py
+# --trade-offs``; :func:`_fit_lbfgs`). Smaller chunks were not faster where the
+# logits are smaller: each chunk costs its own calls (at 7,462 rows and 300
+# classes, 2,048-row chunks made cRT 5-15% slower than one chunk). Read at call
 # time (the trade-offs benchmark sets them).
-_PASS_ELEMENTS = 2**19
+_PASS_ELEMENTS = 2**22
 _PASS_MIN_ROWS = 2048
 
 
@@ -375,13 +378,13 @@ def _backward_chunk(logits, loss, y, weight, total_weight):
 def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_iter, tol):
     """Full-batch L-BFGS with strong-Wolfe line search on the weighted mean loss.
 
-    The loss and its gradient are accumulated over the shared row chunks
-    (:func:`row_chunks`, 64 MiB of float32 logits), so memory is bounded by
-    one chunk of logits and their gradient whatever the number of rows. Larger
-    chunks are no faster: one evaluation at 115,846 x 256-d, 1,000 classes, on
-    one thread took 1.99-2.12 s from chunks of 4,096 rows to all of them
-    (2.25 s with 1,024), and peaked at 209 MiB beyond X with these chunks,
-    1.3 GiB with all rows in one (``bench_scale.py --trade-offs``).
+    The loss and its gradient are accumulated over chunks of rows
+    (:func:`row_chunks`), so memory is bounded by one chunk of logits and
+    their gradient whatever the number of rows: on CPU chunks of
+    :func:`_pass_rows` rows (at most 16 MiB of float32 logits, at least 2,048
+    rows); on a GPU the memory budget's (64 MiB of logits). One evaluation at
+    115,846 x 256-d, 1,000 classes, one thread: PASS_FIGURES
+    (``bench_scale.py --trade-offs``).
     """
     params = list(module.parameters())
     total_weight = float(sample_weight.sum())
