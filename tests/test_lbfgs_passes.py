@@ -52,7 +52,7 @@ LOSSES = {
 
 def _gradients(module, inputs, loss, y, weight):
     module.zero_grad()
-    value = _backward_chunk(module(inputs), loss, y, weight, float(weight.sum()))
+    value = _backward_chunk(module(inputs), loss, y, weight / weight.sum())
     return value, [p.grad.clone() for p in module.parameters() if p.requires_grad]
 
 

@@ -351,9 +351,9 @@ def _pass_rows(n_classes, device):
     return max(_PASS_MIN_ROWS, _PASS_ELEMENTS // max(n_classes, 1))
 
 
-def _backward_chunk(logits, loss, y, weight, total_weight):
-    """Backpropagate ``sum_i weight_i * loss_i / total_weight`` over a chunk's ``logits``;
-    return that sum (a float).
+def _backward_chunk(logits, loss, y, row_weight):
+    """Backpropagate ``sum_i row_weight_i * loss_i`` over a chunk's (or a batch's)
+    ``logits``; return that sum (a detached 0-d tensor: no device sync).
 
     A softmax cross-entropy (``loss.closed_form_gradient``) writes its
     gradient into the logits in place and backpropagates it through the
@@ -366,12 +366,12 @@ def _backward_chunk(logits, loss, y, weight, total_weight):
     if getattr(loss, "closed_form_gradient", False):
         with torch.no_grad():
             gradient = logits.detach()
-            value = loss.weighted_sum_and_gradient_(gradient, y, weight / total_weight)
+            value = loss.weighted_sum_and_gradient_(gradient, y, row_weight)
         logits.backward(gradient)
-        return float(value)
-    part = (loss(logits, y) * weight).sum() / total_weight
+        return value
+    part = (loss(logits, y) * row_weight).sum()
     part.backward()
-    return float(part.detach())
+    return part.detach()
 
 
 def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_iter, tol):
@@ -415,8 +415,8 @@ def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_it
         optimizer.zero_grad(set_to_none=False)
         value = 0.0
         for rows, block in row_chunks(inputs, n_classes, max_rows=max_rows):
-            value += _backward_chunk(module(block), loss, y_t[rows], sample_weight[rows],
-                                     total_weight)
+            value += float(_backward_chunk(module(block), loss, y_t[rows],
+                                           sample_weight[rows] / total_weight))
         penalty = _l2_penalty(module, weight_decay)
         if weight_decay > 0:
             penalty.backward()
@@ -450,7 +450,9 @@ def _fit_sgd(module, inputs, y_encoded, counts, loss, options, rng, callbacks, v
 
     With ``views`` (:class:`ViewGroups`), the sampler draws images, and each
     epoch reads one view of every image, drawn anew (the references' data
-    loaders augment every image afresh at each epoch).
+    loaders augment every image afresh at each epoch). Each step backpropagates
+    its batch's mean loss through :func:`_backward_chunk`, as the L-BFGS passes
+    do (a softmax cross-entropy's gradient in closed form).
     """
     optimizer = torch.optim.SGD(
         _sgd_param_groups(module), lr=options.lr, momentum=options.momentum,
@@ -464,6 +466,9 @@ def _fit_sgd(module, inputs, y_encoded, counts, loss, options, rng, callbacks, v
     grouped = group_rows(labels, counts)  # by class (absent classes have none)
     sizes = np.bincount(labels, minlength=len(counts))[present]
     sampler, n_epochs, batch_size = options.sampler, options.n_epochs, options.batch_size
+    # The batch's mean loss, as row weights (the last batch may be shorter).
+    mean_weight = torch.full((batch_size,), 1 / batch_size, dtype=inputs.dtype,
+                             device=inputs.device)
     losses = []
     for epoch in range(n_epochs):
         for callback in callbacks:
@@ -479,9 +484,10 @@ def _fit_sgd(module, inputs, y_encoded, counts, loss, options, rng, callbacks, v
         total = torch.zeros((), device=inputs.device, dtype=inputs.dtype)
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            batch_loss = loss(module(inputs[rows]), y_t[rows]).mean()
             optimizer.zero_grad(set_to_none=True)
-            batch_loss.backward()
+            batch_loss = _backward_chunk(module(inputs[rows]), loss, y_t[rows],
+                                         mean_weight[: len(rows)] if len(rows) == batch_size
+                                         else mean_weight.new_full((len(rows),), 1 / len(rows)))
             optimizer.step()
             for callback in callbacks:
                 callback.on_batch_end(module, epoch)
