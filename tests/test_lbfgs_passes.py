@@ -3,7 +3,8 @@
 A softmax cross-entropy writes its logits' gradient in place and the trainer
 backpropagates it through the module (``_trainer._backward_chunk``) instead of
 building the loss's autograd graph. Held here: the gradients of every module
-and loss are autograd's, and the default fits reach the same optimum either way;
+and loss are autograd's, the default fits reach the same optimum either way and
+SGD's steps (the same mechanism) the same weights;
 on CPU a pass goes over chunks of at most 16 MiB of logits, to the same optimum
 as one chunk of all rows.
 """
@@ -14,7 +15,7 @@ import torch
 from numpy.testing import assert_allclose
 from sklearn.datasets import load_digits
 
-from sklearn_lt import RetrainedClassifier, SoftmaxClassifier
+from sklearn_lt import CRTClassifier, LORTClassifier, RetrainedClassifier, SoftmaxClassifier
 from sklearn_lt.heads import RetrainingLoss, _base, _trainer, ldam_margins
 from sklearn_lt.heads._losses import CrossEntropy
 from sklearn_lt.heads._modules import CosineLogits, LinearLogits, ScaledLogits
@@ -96,6 +97,36 @@ def test_default_fits_reach_the_same_optimum_as_through_autograd(digits, make, m
     through_autograd = make().fit(X, y)
     assert_allclose(closed.loss_curve_[-1], through_autograd.loss_curve_[-1], rtol=1e-5)
     assert np.mean(closed.predict(X) == through_autograd.predict(X)) >= 0.99
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: CRTClassifier(solver="sgd", n_epochs=3, random_state=0),
+        lambda: LORTClassifier(random_state=0),
+        lambda: RetrainedClassifier(max_norm=0.1, n_epochs=3, random_state=0),
+    ],
+    ids=["cRT sgd", "LORT", "MaxNorm"],
+)
+def test_sgd_steps_give_autograds_weights(digits, make, monkeypatch):
+    """Every batch (the epochs' last, shorter ones included) backpropagates its mean loss."""
+    X, y = digits
+    weights = []
+    backward_chunk = _trainer._backward_chunk
+    def watched(logits, loss, y_batch, row_weight):
+        weights.append(row_weight.clone())
+        return backward_chunk(logits, loss, y_batch, row_weight)
+    monkeypatch.setattr(_trainer, "_backward_chunk", watched)
+    closed = make().fit(X, y)
+    sgd = [w for w in weights if len(w) < len(X) * 0.8]  # not the base's L-BFGS passes
+    assert len({len(w) for w in sgd}) >= 2  # full batches and a shorter last one
+    for w in sgd:
+        assert_allclose(w.numpy(), np.full(len(w), 1 / len(w)), rtol=1e-6)
+    monkeypatch.setattr(CrossEntropy, "closed_form_gradient", False)
+    monkeypatch.setattr(RetrainingLoss, "closed_form_gradient", False)
+    through_autograd = make().fit(X, y)
+    assert_allclose(closed.coef_, through_autograd.coef_, rtol=1e-4, atol=1e-6)
+    assert_allclose(closed.loss_curve_, through_autograd.loss_curve_, rtol=1e-5)
 
 
 def test_the_passes_benchmark_prints_each_fit_against_both_bare_passes(capsys):

@@ -466,9 +466,6 @@ def _fit_sgd(module, inputs, y_encoded, counts, loss, options, rng, callbacks, v
     grouped = group_rows(labels, counts)  # by class (absent classes have none)
     sizes = np.bincount(labels, minlength=len(counts))[present]
     sampler, n_epochs, batch_size = options.sampler, options.n_epochs, options.batch_size
-    # The batch's mean loss, as row weights (the last batch may be shorter).
-    mean_weight = torch.full((batch_size,), 1 / batch_size, dtype=inputs.dtype,
-                             device=inputs.device)
     losses = []
     for epoch in range(n_epochs):
         for callback in callbacks:
@@ -482,12 +479,15 @@ def _fit_sgd(module, inputs, y_encoded, counts, loss, options, rng, callbacks, v
             order = views.pick(rng)[order]
         order = torch.from_numpy(order).to(inputs.device, non_blocking=True)
         total = torch.zeros((), device=inputs.device, dtype=inputs.dtype)
+        # A batch's mean loss, as row weights.
+        mean_weight = torch.full((batch_size,), 1 / batch_size, dtype=inputs.dtype,
+                                 device=inputs.device)
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
+            if len(rows) < batch_size:  # the epoch's last batch
+                mean_weight = mean_weight.new_full((len(rows),), 1 / len(rows))
             optimizer.zero_grad(set_to_none=True)
-            batch_loss = _backward_chunk(module(inputs[rows]), loss, y_t[rows],
-                                         mean_weight[: len(rows)] if len(rows) == batch_size
-                                         else mean_weight.new_full((len(rows),), 1 / len(rows)))
+            batch_loss = _backward_chunk(module(inputs[rows]), loss, y_t[rows], mean_weight)
             optimizer.step()
             for callback in callbacks:
                 callback.on_batch_end(module, epoch)
