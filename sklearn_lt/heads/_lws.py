@@ -26,10 +26,11 @@ def _keeps_base_logits(n_features, n_classes):
     a fit's memory beyond ``X`` (issue #22). Kept, the epochs skip the product
     but read ``N x C`` logits; recomputed, each batch pays its product. At
     ImageNet-LT's 115,846 rows and 1,000 classes, 5 epochs on one CPU thread
-    took 11.2 s kept and 12.7 s recomputed at 256-d (peak beyond X 538
-    against 138 MiB): the batches' own work outweighs the product there; 10.9
-    and 18.3 s at 512-d; 14.0 and 35.2 s at 2,048-d, where the rule keeps
-    them (``bench_scale.py --trade-offs``, ``docs/benchmarks.md``).
+    took 6.7 s kept and 8.3 s recomputed at 256-d (peak beyond X 538
+    against 138 MiB): the batches' own work outweighs the product there; 7.1
+    and 10.1 s at 512-d; 8.8 and 23.9 s at 2,048-d, where the rule keeps
+    them (``bench_scale.py --trade-offs``, ``docs/benchmarks.md``; an AMD
+    EPYC took 11.2 / 12.7, 10.9 / 18.3 and 14.0 / 35.2 s).
     """
     return 2 * n_classes <= n_features
 
