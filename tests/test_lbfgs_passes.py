@@ -158,6 +158,17 @@ def test_cpu_passes_go_over_chunks_of_16_mib_of_logits_and_2048_rows(n_classes, 
     assert _pass_rows(n_classes, "cuda") is None
 
 
+def test_cache_sized_chunks_are_for_the_cpu_only(monkeypatch):
+    """``in_cache`` shrinks the chunks on the CPU; elsewhere (here the meta device,
+    which has no data: a GPU's stand-in) the memory budget's chunks stay."""
+    monkeypatch.setattr(_base, "_CACHE_ELEMENTS", 6)
+    def steps(X):
+        return [where.stop - where.start for where, _ in _base.row_chunks(X, 3, in_cache=True)]
+    assert steps(torch.zeros(10, 2)) == [2] * 5
+    assert steps(torch.empty(10, 2, device="meta")) == [10]
+    assert steps(_base.LazyRows(torch.empty(10, 2, device="meta"))) == [10]
+
+
 def test_row_chunks_max_rows_caps_the_budgets_chunks():
     X = torch.zeros(10, 2)
     def sizes(**kw):

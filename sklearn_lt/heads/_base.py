@@ -138,7 +138,8 @@ def row_chunks(X, n_columns, *, rows=None, in_cache=False, max_rows=None):
         chunk: the selection is never copied whole.
     in_cache : bool, default=False
         Chunks of at most ``_CACHE_ELEMENTS`` (1 MiB of float32), for a
-        caller that reads each chunk's logits many times.
+        caller that reads each chunk's logits many times; on the CPU only (a
+        GPU's launches favour few, large chunks: there the memory budget's).
     max_rows : int, default=None
         At most this many rows a chunk (fewer when the budget says so).
 
@@ -157,7 +158,8 @@ def row_chunks(X, n_columns, *, rows=None, in_cache=False, max_rows=None):
     [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
     """
     n = len(X) if rows is None else len(rows)
-    budget = min(_CHUNK_ELEMENTS, _CACHE_ELEMENTS) if in_cache else _CHUNK_ELEMENTS
+    cached = in_cache and X.device.type == "cpu"
+    budget = min(_CHUNK_ELEMENTS, _CACHE_ELEMENTS) if cached else _CHUNK_ELEMENTS
     step = max(1, budget // max(n_columns, X.shape[1]))
     if max_rows is not None:
         step = min(step, max_rows)

@@ -413,10 +413,11 @@ def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_it
             return torch.tensor(losses[-1], dtype=inputs.dtype)
         evaluated_at[0] = at
         optimizer.zero_grad(set_to_none=False)
-        value = 0.0
+        total = torch.zeros((), dtype=torch.float64, device=inputs.device)  # synced once
         for rows, block in row_chunks(inputs, n_classes, max_rows=max_rows):
-            value += float(_backward_chunk(module(block), loss, y_t[rows],
-                                           sample_weight[rows] / total_weight))
+            total += _backward_chunk(module(block), loss, y_t[rows],
+                                     sample_weight[rows] / total_weight)
+        value = float(total)
         penalty = _l2_penalty(module, weight_decay)
         if weight_decay > 0:
             penalty.backward()
