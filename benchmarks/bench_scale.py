@@ -312,7 +312,7 @@ def trade_off(index, n=115_846, c=1_000):
         label = "base logits " + ("kept" if setting else "recomputed per batch")
     else:
         if setting is None:  # the package's rule
-            setting, whose = _trainer._pass_rows(c, "cpu"), "the package's "
+            setting, whose = _trainer._pass_rows(c), "the package's "
         else:
             _base._CHUNK_ELEMENTS = setting * max(c, d)  # chunks of `setting` rows
             _trainer._PASS_ELEMENTS, _trainer._PASS_MIN_ROWS, whose = 0, setting, ""

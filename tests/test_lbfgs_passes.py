@@ -152,30 +152,29 @@ def test_the_passes_benchmark_prints_each_fit_against_both_bare_passes(capsys):
     [(300, 13981), (1000, 4194), (2048, 2048), (8142, 2048), (10, 419430)],
 )
 def test_cpu_passes_go_over_chunks_of_16_mib_of_logits_and_2048_rows(n_classes, expected):
-    assert _pass_rows(n_classes, "cpu") == expected
-    assert _pass_rows(n_classes, torch.device("cpu")) == expected
-    # a GPU keeps the memory budget's chunks (no device needed to ask)
-    assert _pass_rows(n_classes, "cuda") is None
+    assert _pass_rows(n_classes) == expected
 
 
 def test_cache_sized_chunks_are_for_the_cpu_only(monkeypatch):
-    """``in_cache`` shrinks the chunks on the CPU; elsewhere (here the meta device,
-    which has no data: a GPU's stand-in) the memory budget's chunks stay."""
+    """``in_cache`` and ``cpu_rows`` (the L-BFGS passes') shrink the chunks on the
+    CPU; elsewhere (here the meta device, which has no data: a GPU's stand-in) the
+    memory budget's chunks stay."""
     monkeypatch.setattr(_base, "_CACHE_ELEMENTS", 6)
-    def steps(X):
-        return [where.stop - where.start for where, _ in _base.row_chunks(X, 3, in_cache=True)]
-    assert steps(torch.zeros(10, 2)) == [2] * 5
-    assert steps(torch.empty(10, 2, device="meta")) == [10]
-    assert steps(_base.LazyRows(torch.empty(10, 2, device="meta"))) == [10]
+    def steps(X, **kw):
+        return [where.stop - where.start for where, _ in _base.row_chunks(X, 3, **kw)]
+    for kw, on_cpu in [({"in_cache": True}, [2] * 5), ({"cpu_rows": 4}, [4, 4, 2])]:
+        assert steps(torch.zeros(10, 2), **kw) == on_cpu
+        assert steps(torch.empty(10, 2, device="meta"), **kw) == [10]
+        assert steps(_base.LazyRows(torch.empty(10, 2, device="meta")), **kw) == [10]
 
 
-def test_row_chunks_max_rows_caps_the_budgets_chunks():
+def test_row_chunks_cpu_rows_caps_the_budgets_chunks():
     X = torch.zeros(10, 2)
     def sizes(**kw):
         return [where.stop - where.start for where, _ in _base.row_chunks(X, 3, **kw)]
     assert sizes() == [10]
-    assert sizes(max_rows=4) == [4, 4, 2]
-    assert sizes(max_rows=100) == [10]
+    assert sizes(cpu_rows=4) == [4, 4, 2]
+    assert sizes(cpu_rows=100) == [10]
 
 
 def test_an_lbfgs_fit_goes_over_pass_chunks_to_the_one_chunk_optimum(digits, monkeypatch):

@@ -124,7 +124,7 @@ class LazyRows:
         return self.source.new_empty(*size)
 
 
-def row_chunks(X, n_columns, *, rows=None, in_cache=False, max_rows=None):
+def row_chunks(X, n_columns, *, rows=None, in_cache=False, cpu_rows=None):
     """Chunks of the rows of ``X`` whose ``n_columns``-wide logits fit in one chunk budget.
 
     Parameters
@@ -138,10 +138,12 @@ def row_chunks(X, n_columns, *, rows=None, in_cache=False, max_rows=None):
         chunk: the selection is never copied whole.
     in_cache : bool, default=False
         Chunks of at most ``_CACHE_ELEMENTS`` (1 MiB of float32), for a
-        caller that reads each chunk's logits many times; on the CPU only (a
-        GPU's launches favour few, large chunks: there the memory budget's).
-    max_rows : int, default=None
+        caller that reads each chunk's logits many times.
+    cpu_rows : int, default=None
         At most this many rows a chunk (fewer when the budget says so).
+
+    ``in_cache`` and ``cpu_rows`` size chunks for a CPU's cache: on other
+    devices (a GPU's launches favour few, large chunks) the memory budget's.
 
     Yields
     ------
@@ -158,11 +160,11 @@ def row_chunks(X, n_columns, *, rows=None, in_cache=False, max_rows=None):
     [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
     """
     n = len(X) if rows is None else len(rows)
-    cached = in_cache and X.device.type == "cpu"
-    budget = min(_CHUNK_ELEMENTS, _CACHE_ELEMENTS) if cached else _CHUNK_ELEMENTS
+    on_cpu = X.device.type == "cpu"
+    budget = min(_CHUNK_ELEMENTS, _CACHE_ELEMENTS) if in_cache and on_cpu else _CHUNK_ELEMENTS
     step = max(1, budget // max(n_columns, X.shape[1]))
-    if max_rows is not None:
-        step = min(step, max_rows)
+    if cpu_rows is not None and on_cpu:
+        step = min(step, cpu_rows)
     for start in range(0, n, step):
         where = slice(start, min(start + step, n))
         yield where, X[where] if rows is None else X[rows[where]]

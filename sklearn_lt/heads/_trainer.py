@@ -344,10 +344,8 @@ _PASS_ELEMENTS = 2**22
 _PASS_MIN_ROWS = 2048
 
 
-def _pass_rows(n_classes, device):
-    """Rows per chunk of an L-BFGS pass on ``device`` (``None``: the memory budget's)."""
-    if torch.device(device).type != "cpu":
-        return None  # a GPU's launches favour few, large chunks; its cache is not the CPU's
+def _pass_rows(n_classes):
+    """Rows per chunk of an L-BFGS pass on the CPU (``row_chunks``' ``cpu_rows``)."""
     return max(_PASS_MIN_ROWS, _PASS_ELEMENTS // max(n_classes, 1))
 
 
@@ -390,7 +388,8 @@ def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_it
     params = list(module.parameters())
     total_weight = float(sample_weight.sum())
     n_classes = module(inputs[:1]).shape[1]
-    max_rows = _pass_rows(n_classes, inputs.device)
+    cpu_rows = _pass_rows(n_classes)
+    row_weight = sample_weight / total_weight
     optimizer = torch.optim.LBFGS(
         params,
         lr=1,
@@ -414,9 +413,8 @@ def _fit_lbfgs(module, inputs, y_t, sample_weight, loss, *, weight_decay, max_it
         evaluated_at[0] = at
         optimizer.zero_grad(set_to_none=False)
         total = torch.zeros((), dtype=torch.float64, device=inputs.device)  # synced once
-        for rows, block in row_chunks(inputs, n_classes, max_rows=max_rows):
-            total += _backward_chunk(module(block), loss, y_t[rows],
-                                     sample_weight[rows] / total_weight)
+        for rows, block in row_chunks(inputs, n_classes, cpu_rows=cpu_rows):
+            total += _backward_chunk(module(block), loss, y_t[rows], row_weight[rows])
         value = float(total)
         penalty = _l2_penalty(module, weight_decay)
         if weight_decay > 0:
